@@ -1,0 +1,459 @@
+//! The command line: parsing, and the headless commands.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{self, Config, LoadOutcome, Profile};
+use crate::console::{self, App, Console, Loaded, SystemClock};
+use crate::policy::{self, Candidate, Policy, Rule};
+use crate::secret::{Full, PASSWORD_CAPACITY, SecretBuf};
+
+/// The example profiles, built in so `rekey demo` never reads the user's files.
+pub const DEMO_PROFILES: &str = include_str!("../assets/profiles.example.toml");
+
+/// Exit code for usage and configuration errors (SPEC §2).
+pub const EXIT_USAGE: u8 = 2;
+
+/// rekey — change cloud account passwords from a terminal console.
+#[derive(Debug, Parser)]
+#[command(name = "rekey", version, about, long_about = None)]
+pub struct Cli {
+    /// Path of profiles.toml (else $REKEY_CONFIG, else the user config dir).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do; without a command, open the console on your profiles.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the console on built-in demo profiles (never reads or writes your files).
+    Demo,
+    /// Check a candidate password (one line on stdin) against a profile's policy.
+    Check {
+        /// The profile whose policy applies.
+        #[arg(long)]
+        profile: String,
+        /// Print one JSON object instead of the checklist.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let hardening_warnings = crate::harden::harden_process();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        None => run_console(cli.config.as_deref(), &hardening_warnings),
+        Some(Command::Demo) => run_demo(&hardening_warnings),
+        Some(Command::Check { profile, json }) => check(cli.config.as_deref(), &profile, json),
+    };
+    ExitCode::from(code)
+}
+
+/// Prints a usage/config error on stderr and gives exit code 2.
+fn usage_error(message: impl std::fmt::Display) -> u8 {
+    eprintln!("rekey: {message}");
+    EXIT_USAGE
+}
+
+fn load_for_console(cli_path: Option<&Path>) -> (Option<PathBuf>, Loaded) {
+    let Some(path) = config::resolve_path(cli_path) else {
+        return (None, Loaded::Missing);
+    };
+    let loaded = match config::load(&path) {
+        Ok(LoadOutcome::Loaded(config)) => Loaded::Config(config),
+        Ok(LoadOutcome::Missing(_)) => Loaded::Missing,
+        Err(e) => Loaded::Broken(e),
+    };
+    (Some(path), loaded)
+}
+
+fn run_console(cli_path: Option<&Path>, warnings: &[String]) -> u8 {
+    let (path, loaded) = load_for_console(cli_path);
+    open_console(path, loaded, warnings)
+}
+
+fn run_demo(warnings: &[String]) -> u8 {
+    let loaded = match config::parse(Path::new("<demo profiles>"), DEMO_PROFILES) {
+        Ok(config) => Loaded::Config(config),
+        Err(e) => Loaded::Broken(e),
+    };
+    open_console(None, loaded, warnings)
+}
+
+fn open_console(path: Option<PathBuf>, loaded: Loaded, warnings: &[String]) -> u8 {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return usage_error(
+            "the console needs a terminal; for scripts use `rekey check` (see --help)",
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage_error(format!("cannot start: {e}")),
+    };
+    let result = runtime.block_on(async move {
+        let terminal = console::terminal::enter()?;
+        let size = terminal.size()?;
+        let mut app = App::new(path, loaded, (size.width, size.height));
+        if let Some(w) = warnings.first() {
+            app.status = Some((console::app::Level::Warn, w.clone()));
+        }
+        let mut console = Console::new(terminal, app, Arc::new(SystemClock));
+        console.draw()?;
+        // Build zxcvbn's dictionaries after the first frame, off the loop's thread.
+        std::thread::spawn(policy::warm_up);
+        forward_signals(console.sender());
+        let result = console.run(crossterm::event::EventStream::new()).await;
+        console::terminal::restore();
+        drop(console.into_app());
+        result
+    });
+    console::terminal::restore();
+    match result {
+        Ok(()) => 0,
+        Err(e) => usage_error(format!("terminal error: {e}")),
+    }
+}
+
+/// SIGTERM, SIGHUP and SIGINT end the console cleanly (secrets wiped, terminal restored).
+fn forward_signals(tx: tokio::sync::mpsc::UnboundedSender<console::Message>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        for kind in [
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+            SignalKind::interrupt(),
+        ] {
+            if let Ok(mut stream) = signal(kind) {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if stream.recv().await.is_some() {
+                        let _ = tx.send(console::Message::Terminate);
+                    }
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tx;
+}
+
+/// Loads the config for a headless command and finds `name`, or explains (exit 2).
+fn load_profile(cli_path: Option<&Path>, name: &str) -> Result<(Config, usize), u8> {
+    let Some(path) = config::resolve_path(cli_path) else {
+        return Err(usage_error(
+            "no config directory found; pass --config PATH or set REKEY_CONFIG",
+        ));
+    };
+    let config = match config::load(&path) {
+        Ok(LoadOutcome::Loaded(config)) => config,
+        Ok(LoadOutcome::Missing(p)) => {
+            return Err(usage_error(format!(
+                "no config file at {}; create it (see assets/profiles.example.toml) or pass --config PATH",
+                p.display()
+            )));
+        }
+        Err(e) => return Err(usage_error(e)),
+    };
+    match config.profiles.iter().position(|p| p.name == name) {
+        Some(i) => Ok((config, i)),
+        None => {
+            let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
+            let known = if names.is_empty() {
+                "the file has no profiles".to_string()
+            } else {
+                format!("known profiles: {}", names.join(", "))
+            };
+            Err(usage_error(format!(
+                "no profile named `{name}` in {} ({known})",
+                config.path.display()
+            )))
+        }
+    }
+}
+
+/// Why a secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadSecretError {
+    /// Standard input ended before anything was read.
+    #[error("nothing on standard input")]
+    Empty,
+    /// The line was longer than a password field holds.
+    #[error("input line is too long ({0})")]
+    TooLong(Full),
+    /// The bytes were not UTF-8.
+    #[error("input is not valid UTF-8")]
+    NotUtf8,
+    /// Reading failed.
+    #[error("cannot read standard input: {0}")]
+    Io(#[from] io::Error),
+    /// The user pressed Ctrl-C or Esc at a prompt.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Reads one line (without its `\n` or `\r\n`) into `out`, byte by byte so nothing past the
+/// line is consumed and no growable buffer ever holds the secret.
+pub fn read_secret_line(input: &mut impl Read, out: &mut SecretBuf) -> Result<(), ReadSecretError> {
+    out.clear();
+    let mut raw = zeroize::Zeroizing::new([0u8; PASSWORD_CAPACITY]);
+    let mut len = 0;
+    // Zeroized on drop, like `raw`: it holds one byte of the secret at a time.
+    let mut byte = zeroize::Zeroizing::new([0u8; 1]);
+    let mut saw_any = false;
+    loop {
+        match input.read(&mut byte[..]) {
+            Ok(0) => break,
+            Ok(_) => {
+                saw_any = true;
+                if byte[0] == b'\n' {
+                    break;
+                }
+                if len == raw.len() {
+                    return Err(ReadSecretError::TooLong(Full {
+                        capacity: raw.len(),
+                    }));
+                }
+                raw[len] = byte[0];
+                len += 1;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !saw_any {
+        return Err(ReadSecretError::Empty);
+    }
+    if len > 0 && raw[len - 1] == b'\r' {
+        len -= 1;
+    }
+    let text = std::str::from_utf8(&raw[..len]).map_err(|_| ReadSecretError::NotUtf8)?;
+    out.insert_str(text).map_err(ReadSecretError::TooLong)?;
+    Ok(())
+}
+
+/// Prompts on stderr and reads a secret from the terminal without echo.
+pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecretError> {
+    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, read};
+    out.clear();
+    eprint!("{prompt}");
+    let _ = io::stderr().flush();
+    crossterm::terminal::enable_raw_mode()?;
+    let result = loop {
+        match read() {
+            Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => match key.code {
+                KeyCode::Enter => break Ok(()),
+                KeyCode::Esc => break Err(ReadSecretError::Cancelled),
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    break Err(ReadSecretError::Cancelled);
+                }
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    out.clear()
+                }
+                KeyCode::Backspace => out.backspace(),
+                KeyCode::Char(c) => {
+                    if let Err(full) = out.insert_char(c) {
+                        break Err(ReadSecretError::TooLong(full));
+                    }
+                }
+                _ => {}
+            },
+            Ok(Event::Paste(mut text)) => {
+                let r = out.insert_str(&text);
+                zeroize::Zeroize::zeroize(&mut text);
+                if let Err(full) = r {
+                    break Err(ReadSecretError::TooLong(full));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => break Err(e.into()),
+        }
+    };
+    let _ = crossterm::terminal::disable_raw_mode();
+    eprintln!();
+    result
+}
+
+/// `rekey check`: exit 0 when every rule passes, 1 when one fails, 2 on usage/config errors.
+fn check(cli_path: Option<&Path>, name: &str, as_json: bool) -> u8 {
+    let (config, index) = match load_profile(cli_path, name) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let profile = &config.profiles[index];
+    let mut candidate = SecretBuf::password();
+    let stdin = io::stdin();
+    let read = if stdin.is_terminal() {
+        prompt_secret("Candidate password (not shown): ", &mut candidate)
+    } else {
+        read_secret_line(&mut stdin.lock(), &mut candidate)
+    };
+    if let Err(e) = read {
+        return usage_error(format!("cannot read the candidate password: {e}"));
+    }
+    let report = CheckReport::new(profile, &candidate);
+    drop(candidate);
+    let mut out = io::stdout().lock();
+    let written = if as_json {
+        writeln!(out, "{}", report.to_json())
+    } else {
+        report.write_text(&mut out)
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        return usage_error(format!("cannot write the result: {e}"));
+    }
+    u8::from(!report.passed)
+}
+
+/// What `rekey check` found; holds no part of the password.
+struct CheckReport<'a> {
+    profile: &'a Profile,
+    items: Vec<policy::CheckItem>,
+    note: Option<&'static str>,
+    strength: policy::Strength,
+    passed: bool,
+}
+
+impl<'a> CheckReport<'a> {
+    fn new(profile: &'a Profile, candidate: &SecretBuf) -> Self {
+        let policy = Policy::for_profile(profile);
+        let text = candidate.expose();
+        let checklist = policy::check(
+            &policy,
+            &Candidate {
+                new: text,
+                confirm: text,
+                current: None,
+            },
+        );
+        // No confirmation or current password is asked for: those rules do not apply here.
+        let items: Vec<_> = checklist
+            .items
+            .into_iter()
+            .filter(|i| !matches!(i.rule, Rule::ConfirmMatches | Rule::DiffersFromCurrent))
+            .collect();
+        let context = policy::context_words(profile);
+        let context: Vec<&str> = context.iter().map(String::as_str).collect();
+        let strength = policy::estimate(text, &context);
+        let passed = items.iter().all(|i| i.passed);
+        CheckReport {
+            profile,
+            items,
+            note: checklist.note,
+            strength,
+            passed,
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let rules: Vec<_> = self
+            .items
+            .iter()
+            .map(|i| {
+                json!({
+                    "rule": i.rule.as_str(),
+                    "label": i.label,
+                    "passed": i.passed,
+                    "source": i.source.label(),
+                })
+            })
+            .collect();
+        let s = &self.strength;
+        json!({
+            "profile": self.profile.name,
+            "kind": self.profile.kind.as_str(),
+            "passed": self.passed,
+            "rules": rules,
+            "note": self.note,
+            "strength": {
+                "score": s.score,
+                "label": s.label,
+                "crack_time": s.crack_time,
+                "warning": s.warning,
+                "suggestions": s.suggestions,
+            },
+        })
+    }
+
+    fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
+        writeln!(out, "{} ({})", self.profile.name, self.profile.kind)?;
+        for i in &self.items {
+            let mark = if i.passed { "✓" } else { "✗" };
+            writeln!(out, "  {mark} {}  [{}]", i.label, i.source.label())?;
+        }
+        if let Some(note) = self.note {
+            writeln!(out, "  {note}")?;
+        }
+        let s = &self.strength;
+        writeln!(
+            out,
+            "strength: {}/4 {} — offline crack ~{} (advisory)",
+            s.score, s.label, s.crack_time
+        )?;
+        if let Some(w) = &s.warning {
+            writeln!(out, "  warning: {w}")?;
+        }
+        for tip in &s.suggestions {
+            writeln!(out, "  suggestion: {tip}")?;
+        }
+        let failed = self.items.iter().filter(|i| !i.passed).count();
+        if failed == 0 {
+            writeln!(out, "result: passes every rule")
+        } else {
+            writeln!(
+                out,
+                "result: fails {failed} rule{}",
+                if failed == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_one_line_without_consuming_the_next() {
+        let mut input: &[u8] = b"first-secret\r\nsecond\n";
+        let mut buf = SecretBuf::password();
+        read_secret_line(&mut input, &mut buf).expect("line");
+        assert_eq!(buf.expose(), "first-secret");
+        read_secret_line(&mut input, &mut buf).expect("line");
+        assert_eq!(buf.expose(), "second");
+        assert!(matches!(
+            read_secret_line(&mut input, &mut buf),
+            Err(ReadSecretError::Empty)
+        ));
+    }
+
+    #[test]
+    fn overlong_and_non_utf8_lines_are_refused() {
+        let long = vec![b'a'; PASSWORD_CAPACITY + 1];
+        let mut buf = SecretBuf::password();
+        assert!(matches!(
+            read_secret_line(&mut &long[..], &mut buf),
+            Err(ReadSecretError::TooLong(_))
+        ));
+        assert!(matches!(
+            read_secret_line(&mut &b"\xff\xfe\n"[..], &mut buf),
+            Err(ReadSecretError::NotUtf8)
+        ));
+        let mut last_line_without_newline: &[u8] = b"abc";
+        read_secret_line(&mut last_line_without_newline, &mut buf).expect("line");
+        assert_eq!(buf.expose(), "abc");
+    }
+}

@@ -1,0 +1,333 @@
+//! The validated configuration: what `profiles.toml` says once it has been checked.
+//!
+//! Nothing here holds a resolved secret. A `{ value = "..." }` source keeps its text in a
+//! zeroizing string because the user chose to put it in the file.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use zeroize::Zeroizing;
+
+/// The provider API a profile talks to (SPEC §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Tencent Cloud Bare Metal out-of-band VPN password.
+    TencentBmVpn,
+    /// Huawei Cloud / OTC DCS (Redis) instance password.
+    HuaweiDcs,
+    /// Huawei Cloud / OTC IAM user's own login password.
+    HuaweiIam,
+    /// Tencent CIAM end-user password.
+    TencentCiam,
+}
+
+impl Kind {
+    /// Every kind, in the order the SPEC lists them.
+    pub const ALL: [Kind; 4] = [
+        Kind::TencentBmVpn,
+        Kind::HuaweiDcs,
+        Kind::HuaweiIam,
+        Kind::TencentCiam,
+    ];
+
+    /// The name used in `profiles.toml` and in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::TencentBmVpn => "tencent-bm-vpn",
+            Kind::HuaweiDcs => "huawei-dcs",
+            Kind::HuaweiIam => "huawei-iam",
+            Kind::TencentCiam => "tencent-ciam",
+        }
+    }
+
+    /// The provider's display name, used to label policy rules.
+    pub fn provider_label(self) -> &'static str {
+        match self {
+            Kind::TencentBmVpn => "Tencent BM",
+            Kind::HuaweiDcs => "Huawei DCS",
+            Kind::HuaweiIam => "Huawei IAM",
+            Kind::TencentCiam => "Tencent CIAM",
+        }
+    }
+
+    /// Whether the change needs the current password (SPEC §1: not for the BM VPN).
+    pub fn needs_current_password(self) -> bool {
+        !matches!(self, Kind::TencentBmVpn)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or(())
+    }
+}
+
+/// Where a secret comes from. Resolving it happens only when a request is built.
+pub enum SecretSource {
+    /// `{ env = "NAME" }`: read from the environment.
+    Env(String),
+    /// `{ command = ["argv", ...] }`: run without a shell, stdout minus one trailing newline.
+    Command(Vec<String>),
+    /// `{ prompt = true }`: a masked field in the console.
+    Prompt,
+    /// `{ value = "..." }`: written in the file (warned about unless the endpoint is loopback).
+    Value(Zeroizing<String>),
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(name) => write!(f, "Env({name:?})"),
+            SecretSource::Command(argv) => write!(f, "Command({argv:?})"),
+            SecretSource::Prompt => f.write_str("Prompt"),
+            SecretSource::Value(_) => f.write_str("Value([redacted])"),
+        }
+    }
+}
+
+/// Client-side policy overrides from `[profile.policy]`; applied on top of the provider's rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyOverrides {
+    /// Minimum length in characters.
+    pub min_length: Option<usize>,
+    /// Maximum length in characters.
+    pub max_length: Option<usize>,
+    /// Minimum number of character classes.
+    pub min_classes: Option<u8>,
+    /// The special characters allowed (replaces the provider's set).
+    pub specials: Option<String>,
+}
+
+/// Tencent BM API generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TencentApi {
+    /// API 3.0, TC3-HMAC-SHA256 (default).
+    V3,
+    /// Legacy API 2.0 (`/v2/index.php`).
+    V2,
+}
+
+/// Whether to create or update the VPN account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operate {
+    /// v2: ask `GetOutBandVPNAuthInfo`; v3: send Update, offer Create on "does not exist".
+    Auto,
+    /// Always create.
+    Create,
+    /// Always update.
+    Update,
+}
+
+/// v2 signature algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureMethod {
+    /// HmacSHA256 (default).
+    HmacSha256,
+    /// HmacSHA1.
+    HmacSha1,
+}
+
+/// `kind = "tencent-bm-vpn"`.
+#[derive(Debug)]
+pub struct TencentBmVpn {
+    /// Region, e.g. `ap-guangzhou`.
+    pub region: String,
+    /// SecretId source.
+    pub secret_id: SecretSource,
+    /// SecretKey source.
+    pub secret_key: SecretSource,
+    /// Optional STS session token.
+    pub session_token: Option<SecretSource>,
+    /// API generation.
+    pub api: TencentApi,
+    /// Create/update choice.
+    pub operate: Operate,
+    /// v2 `zoneId` for `GetOutBandVPNAuthInfo`.
+    pub zone_id: Option<u64>,
+    /// v2 `appId`.
+    pub app_id: Option<u64>,
+    /// v2 signature method.
+    pub signature_method: SignatureMethod,
+}
+
+/// AK/SK signing flavour for DCS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AkskVariant {
+    /// Huawei Cloud `Access=` form (default).
+    Huawei,
+    /// Open Telekom Cloud `Credential=AK/yyyymmdd///sdk_request` form.
+    Otc,
+}
+
+/// How a DCS profile authenticates.
+#[derive(Debug)]
+pub enum DcsAuth {
+    /// `auth = { method = "aksk", ... }`.
+    Aksk {
+        /// Access key source.
+        access_key: SecretSource,
+        /// Secret key source.
+        secret_key: SecretSource,
+        /// Signing flavour.
+        variant: AkskVariant,
+    },
+    /// `auth = { method = "token", ... }`: a project-scoped IAM token.
+    Token {
+        /// IAM endpoint URL.
+        iam_endpoint: String,
+        /// Account (domain) name.
+        domain: String,
+        /// IAM user name.
+        user: String,
+        /// The IAM user's password source.
+        password: SecretSource,
+    },
+}
+
+/// `kind = "huawei-dcs"`.
+#[derive(Debug)]
+pub struct HuaweiDcs {
+    /// Region, e.g. `cn-north-4`.
+    pub region: String,
+    /// Project ID.
+    pub project_id: String,
+    /// DCS instance ID.
+    pub instance_id: String,
+    /// Authentication.
+    pub auth: DcsAuth,
+}
+
+/// `kind = "huawei-iam"`.
+#[derive(Debug)]
+pub struct HuaweiIam {
+    /// IAM endpoint URL.
+    pub iam_endpoint: String,
+    /// Account (domain) name.
+    pub domain: String,
+    /// IAM user name.
+    pub user: String,
+    /// Email, for the "must not contain" rule.
+    pub email: Option<String>,
+    /// Phone, for the "must not contain" rule.
+    pub phone: Option<String>,
+}
+
+/// `kind = "tencent-ciam"`.
+#[derive(Debug)]
+pub struct TencentCiam {
+    /// OAuth client ID.
+    pub client_id: String,
+    /// Account/password authentication source ID.
+    pub auth_source_id: String,
+    /// End-user name.
+    pub username: String,
+    /// Client secret (web applications only).
+    pub client_secret: Option<SecretSource>,
+    /// A pasted/issued access token instead of the password grant.
+    pub access_token: Option<SecretSource>,
+}
+
+/// The kind-specific part of a profile.
+#[derive(Debug)]
+pub enum ProviderConfig {
+    /// Tencent BM VPN.
+    TencentBmVpn(TencentBmVpn),
+    /// Huawei DCS.
+    HuaweiDcs(HuaweiDcs),
+    /// Huawei IAM.
+    HuaweiIam(HuaweiIam),
+    /// Tencent CIAM.
+    TencentCiam(TencentCiam),
+}
+
+/// One `[[profile]]`.
+#[derive(Debug)]
+pub struct Profile {
+    /// Unique name: letters, digits, '.', '_', '-'; 1..64.
+    pub name: String,
+    /// Provider kind.
+    pub kind: Kind,
+    /// Endpoint override (CIAM: the tenant's portal URL, required).
+    pub endpoint: Option<String>,
+    /// Request timeout, default 15 s.
+    pub timeout_secs: u64,
+    /// Extra PEM roots.
+    pub ca_file: Option<PathBuf>,
+    /// Production profile: warning banner and confirmation before every send.
+    pub production: bool,
+    /// Free text shown in the details.
+    pub notes: Option<String>,
+    /// `[profile.policy]` overrides.
+    pub policy: PolicyOverrides,
+    /// Kind-specific keys.
+    pub provider: ProviderConfig,
+    /// 1-based line of the `[[profile]]` header, for messages.
+    pub line: usize,
+}
+
+impl Profile {
+    /// The secrets of this profile that come from `{ prompt = true }`, as (key path, label) pairs,
+    /// in file order. Each becomes an extra masked field in the console.
+    pub fn prompt_secrets(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut push = |key: &'static str, s: Option<&SecretSource>| {
+            if matches!(s, Some(SecretSource::Prompt)) {
+                out.push(key);
+            }
+        };
+        match &self.provider {
+            ProviderConfig::TencentBmVpn(t) => {
+                push("secret_id", Some(&t.secret_id));
+                push("secret_key", Some(&t.secret_key));
+                push("session_token", t.session_token.as_ref());
+            }
+            ProviderConfig::HuaweiDcs(d) => match &d.auth {
+                DcsAuth::Aksk {
+                    access_key,
+                    secret_key,
+                    ..
+                } => {
+                    push("auth.access_key", Some(access_key));
+                    push("auth.secret_key", Some(secret_key));
+                }
+                DcsAuth::Token { password, .. } => push("auth.password", Some(password)),
+            },
+            ProviderConfig::HuaweiIam(_) => {}
+            ProviderConfig::TencentCiam(c) => {
+                push("client_secret", c.client_secret.as_ref());
+                push("access_token", c.access_token.as_ref());
+            }
+        }
+        out
+    }
+
+    /// The account name the password belongs to, if the kind has one (a policy context word).
+    pub fn user_name(&self) -> Option<&str> {
+        match &self.provider {
+            ProviderConfig::HuaweiIam(i) => Some(&i.user),
+            ProviderConfig::TencentCiam(c) => Some(&c.username),
+            ProviderConfig::HuaweiDcs(_) | ProviderConfig::TencentBmVpn(_) => None,
+        }
+    }
+}
+
+/// A whole `profiles.toml`.
+#[derive(Debug)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Top-level `audit` (default true).
+    pub audit: bool,
+    /// Profiles in file order.
+    pub profiles: Vec<Profile>,
+    /// Non-fatal findings (e.g. a `value` secret with a non-loopback endpoint).
+    pub warnings: Vec<String>,
+}

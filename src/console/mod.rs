@@ -1,0 +1,143 @@
+//! The TUI: app state + update, messages, panes under `ui/`, the loop, terminal setup.
+//!
+//! The loop is one queue of [`Message`]s: terminal input, timers and (next) the worker all post
+//! into it; the loop handles every queued message and draws once the queue is empty. `Console`
+//! takes any ratatui `Backend` and any input stream, so tests drive the real loop with a
+//! `TestBackend` and a channel of key events.
+
+pub mod app;
+pub mod clock;
+pub mod editor;
+pub mod message;
+pub mod terminal;
+pub mod ui;
+
+use std::io;
+use std::sync::Arc;
+
+use crossterm::event::Event;
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+pub use app::{App, Focus, Loaded, Overlay};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use message::Message;
+
+fn backend_error<E: std::fmt::Display>(e: E) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// The console: its state, where it draws, its clock and its message queue.
+pub struct Console<B: Backend> {
+    terminal: Terminal<B>,
+    app: App,
+    clock: Arc<dyn Clock>,
+    tx: UnboundedSender<Message>,
+    rx: UnboundedReceiver<Message>,
+}
+
+impl<B: Backend> Console<B> {
+    /// A console drawing into `terminal`.
+    pub fn new(terminal: Terminal<B>, app: App, clock: Arc<dyn Clock>) -> Self {
+        let (tx, rx) = unbounded_channel();
+        Console {
+            terminal,
+            app,
+            clock,
+            tx,
+            rx,
+        }
+    }
+
+    /// Where background work posts messages.
+    pub fn sender(&self) -> UnboundedSender<Message> {
+        self.tx.clone()
+    }
+
+    /// The app state (tests read it).
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The terminal (tests read the backend's buffer).
+    pub fn terminal(&self) -> &Terminal<B> {
+        &self.terminal
+    }
+
+    /// The terminal, mutably (tests resize the backend).
+    pub fn terminal_mut(&mut self) -> &mut Terminal<B> {
+        &mut self.terminal
+    }
+
+    /// Draws one frame from the current state.
+    pub fn draw(&mut self) -> io::Result<()> {
+        let now = self.clock.now();
+        let app = &self.app;
+        self.terminal
+            .draw(|frame| ui::draw(frame, app, now))
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    /// Handles one message.
+    pub fn handle(&mut self, message: Message) {
+        let now = self.clock.now();
+        self.app.update(message, now);
+    }
+
+    /// Handles every queued message, then draws once if anything was handled and the app is
+    /// still running. Returns whether the app asked to quit.
+    pub fn process_queue(&mut self) -> io::Result<bool> {
+        let mut handled = false;
+        while let Ok(message) = self.rx.try_recv() {
+            self.handle(message);
+            handled = true;
+            if self.app.should_quit {
+                return Ok(true);
+            }
+        }
+        if handled {
+            self.draw()?;
+        }
+        Ok(self.app.should_quit)
+    }
+
+    /// Runs until the app quits or the input ends. Draws the first frame at once; afterwards
+    /// draws only after a message: no polling tick, so an idle console does no work.
+    pub async fn run<I>(&mut self, mut input: I) -> io::Result<()>
+    where
+        I: Stream<Item = io::Result<Event>> + Unpin,
+    {
+        self.draw()?;
+        loop {
+            let deadline = self.app.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                Some(message) = self.rx.recv() => self.handle(message),
+                event = input.next() => match event {
+                    Some(Ok(event)) => self.handle(Message::Input(event)),
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(()),
+                },
+                () = sleep => self.handle(Message::Tick),
+            }
+            if self.process_queue()? {
+                return Ok(());
+            }
+            self.draw()?;
+        }
+    }
+
+    /// Ends the console, returning the app state (secrets already wiped on quit).
+    pub fn into_app(self) -> App {
+        self.app
+    }
+}

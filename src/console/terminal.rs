@@ -1,0 +1,69 @@
+//! Entering and leaving the terminal: raw mode, alternate screen, mouse, bracketed paste; and
+//! putting it back on exit, on panic and on SIGINT/SIGTERM.
+
+use std::io::{self, Write};
+
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+/// The real terminal's type.
+pub type Term = Terminal<CrosstermBackend<io::Stdout>>;
+
+/// Puts the terminal back as it was. Safe to call more than once.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let mut out = io::stdout();
+    let _ = execute!(
+        out,
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = out.flush();
+}
+
+/// Installs a panic hook that restores the terminal and reports where the panic happened
+/// without its message: a panic message could, through a bug, carry a secret.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        restore();
+        let location = info
+            .location()
+            .map_or_else(|| "unknown location".to_string(), |l| l.to_string());
+        eprintln!(
+            "rekey: internal error at {location}. The terminal was restored and typed secrets \
+             were not saved anywhere. Please report this location."
+        );
+    }));
+}
+
+/// Enters raw mode and the alternate screen with mouse capture and bracketed paste.
+pub fn enter() -> io::Result<Term> {
+    install_panic_hook();
+    enable_raw_mode()?;
+    let mut out = io::stdout();
+    if let Err(e) = execute!(
+        out,
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste
+    ) {
+        restore();
+        return Err(e);
+    }
+    match Terminal::new(CrosstermBackend::new(out)) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            restore();
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The password editor pane: masked fields, the live checklist, the strength meter; or, with no
+//! profile, how to get started (or what is wrong with the config).
+
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::{Margin, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{escape_control, pane_block};
+use crate::console::app::{App, Focus};
+use crate::console::editor::Editor;
+use crate::policy::Strength;
+
+/// Width of the label column before each field.
+const LABEL_WIDTH: usize = 18;
+
+/// Which field is at `at` (mouse): fields are the first rows inside the border.
+pub fn field_at(area: Rect, at: Position) -> Option<usize> {
+    let inner = area.inner(Margin::new(1, 1));
+    inner.contains(at).then(|| (at.y - inner.y) as usize)
+}
+
+/// Draws the pane.
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant) {
+    let focused = matches!(app.focus, Focus::Field(_));
+    let title = match app.profile() {
+        Some(p) => Line::from(vec![
+            Span::raw(" Change password — "),
+            Span::styled(p.name.as_str(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(format!(" ({}) ", p.kind)),
+        ]),
+        None => Line::from(" Change password "),
+    };
+    frame.render_widget(pane_block(title, focused), area);
+    let inner = area.inner(Margin::new(1, 1));
+    match &app.editor {
+        Some(editor) => draw_editor(frame, app, editor, inner, now),
+        None => draw_placeholder(frame, app, inner),
+    }
+}
+
+fn draw_placeholder(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let dim = Style::new().fg(Color::DarkGray);
+    let path = app
+        .config_path
+        .as_ref()
+        .map_or_else(|| "profiles.toml".to_string(), |p| p.display().to_string());
+    let lines: Vec<Line<'_>> = if let Some(err) = &app.config_error {
+        vec![
+            Line::from("The config file could not be loaded")
+                .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+            Line::from(""),
+            Line::from(escape_control(&err.to_string())),
+            Line::from(""),
+            Line::from("Fix the file, then press r in the profile list to reload.").style(dim),
+        ]
+    } else if app.config_missing || app.profiles.is_empty() {
+        vec![
+            Line::from("Welcome to rekey").style(Style::new().add_modifier(Modifier::BOLD)),
+            Line::from(""),
+            Line::from("No profiles yet. Add one to:"),
+            Line::from(format!("  {}", escape_control(&path))).style(Style::new().fg(Color::Cyan)),
+            Line::from(""),
+            Line::from("  [[profile]]"),
+            Line::from("  name = \"iam-alice\""),
+            Line::from("  kind = \"huawei-iam\""),
+            Line::from("  iam_endpoint = \"https://iam.myhuaweicloud.com\""),
+            Line::from("  domain = \"my-account\""),
+            Line::from("  user = \"alice\""),
+            Line::from(""),
+            Line::from("Every kind is shown in assets/profiles.example.toml. Press r to reload."),
+            Line::from("To look around first, run `rekey demo`: the console against a built-in"),
+            Line::from("simulator of all four providers."),
+        ]
+    } else {
+        vec![Line::from("Select a profile on the left.").style(dim)]
+    };
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+fn draw_editor(frame: &mut Frame<'_>, app: &App, editor: &Editor, area: Rect, now: Instant) {
+    let mut lines: Vec<Line<'_>> = Vec::with_capacity(24);
+    let value_width = (area.width as usize).saturating_sub(LABEL_WIDTH + 1).max(1);
+    let mut cursor = None;
+    for (i, field) in editor.fields.iter().enumerate() {
+        let is_focused = app.focus == Focus::Field(i);
+        let revealed = editor.is_revealed(i, now);
+        let n = field.buf.char_count();
+        let cursor_at = field.buf.cursor_chars();
+        // Scroll so the cursor stays visible in a narrow field.
+        let offset = cursor_at.saturating_sub(value_width.saturating_sub(1));
+        let shown: String = if revealed {
+            field
+                .buf
+                .expose()
+                .chars()
+                .skip(offset)
+                .take(value_width)
+                .collect()
+        } else {
+            "•".repeat(n.saturating_sub(offset).min(value_width))
+        };
+        let label_style = if is_focused {
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        let mut spans = vec![
+            Span::styled(
+                format!("{:<width$}", field.role.label(), width = LABEL_WIDTH),
+                label_style,
+            ),
+            Span::raw(" "),
+            Span::styled(shown, Style::new().add_modifier(Modifier::BOLD)),
+        ];
+        if revealed {
+            spans.push(Span::styled(" (shown)", Style::new().fg(Color::Yellow)));
+        } else if n == 0 && !is_focused {
+            spans.push(Span::styled("(empty)", Style::new().fg(Color::DarkGray)));
+        }
+        if is_focused {
+            let x = area.x + (LABEL_WIDTH + 1 + cursor_at - offset) as u16;
+            cursor = Some(Position::new(x.min(area.right().saturating_sub(1)), area.y + i as u16));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(""));
+    for item in &editor.checklist.items {
+        let (mark, style) = if item.passed {
+            ("✓ ", Style::new().fg(Color::Green))
+        } else {
+            ("✗ ", Style::new().fg(Color::Red))
+        };
+        lines.push(Line::from(vec![
+            Span::styled(mark, style.add_modifier(Modifier::BOLD)),
+            Span::styled(item.label.as_str(), style),
+            Span::styled(
+                format!("  · {}", item.source.label()),
+                Style::new().fg(Color::DarkGray),
+            ),
+        ]));
+    }
+    if let Some(note) = editor.checklist.note {
+        lines.push(Line::from(note).style(Style::new().fg(Color::DarkGray)));
+    }
+    strength_lines(&mut lines, editor.strength.as_ref());
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    if let Some(pos) = cursor
+        && app.overlay.is_none()
+    {
+        frame.set_cursor_position(pos);
+    }
+}
+
+fn strength_lines<'a>(lines: &mut Vec<Line<'a>>, strength: Option<&'a Strength>) {
+    let Some(s) = strength else {
+        lines.push(
+            Line::from("Strength  ▱▱▱▱▱ — type a new password").style(Style::new().fg(Color::DarkGray)),
+        );
+        return;
+    };
+    let color = match s.score {
+        0 | 1 => Color::Red,
+        2 => Color::Yellow,
+        _ => Color::Green,
+    };
+    let filled = usize::from(s.score) + 1;
+    let bar: String = "▰".repeat(filled) + &"▱".repeat(5 - filled);
+    lines.push(Line::from(vec![
+        Span::raw("Strength  "),
+        Span::styled(bar, Style::new().fg(color)),
+        Span::styled(
+            format!(" {} ({}/4)", s.label, s.score),
+            Style::new().fg(color).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            format!(" · offline crack ~{}", s.crack_time),
+            Style::new().fg(Color::DarkGray),
+        ),
+    ]));
+    if let Some(w) = &s.warning {
+        lines.push(Line::from(format!("  ⚠ {w}")).style(Style::new().fg(Color::Yellow)));
+    }
+    for tip in &s.suggestions {
+        lines.push(Line::from(format!("  → {tip}")).style(Style::new().fg(Color::DarkGray)));
+    }
+}

@@ -1,0 +1,149 @@
+//! Drawing: a pure function of the app state and the time. No I/O, no clock reads, no locks.
+
+pub mod editor;
+pub mod overlay;
+pub mod profiles;
+
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
+
+use super::app::{App, Focus, Level, MIN_SIZE};
+
+/// Where each pane sits for a terminal area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panes {
+    /// Profile list.
+    pub profiles: Rect,
+    /// Password editor.
+    pub editor: Rect,
+    /// Request/response log.
+    pub log: Rect,
+    /// Status bar (one row).
+    pub status: Rect,
+}
+
+/// The layout, shared by drawing and mouse hit-testing.
+pub fn panes(area: Rect) -> Panes {
+    let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let left = (main.width * 3 / 10).clamp(24, 40);
+    let [profiles, right] =
+        Layout::horizontal([Constraint::Length(left), Constraint::Min(1)]).areas(main);
+    let log_height = (right.height * 3 / 10).max(6);
+    let [editor, log] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(log_height)]).areas(right);
+    Panes {
+        profiles,
+        editor,
+        log,
+        status,
+    }
+}
+
+/// A pane's frame, highlighted when it has the focus.
+pub(crate) fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
+    let (border, kind) = if focused {
+        (Style::new().fg(Color::Cyan), BorderType::Thick)
+    } else {
+        (Style::new().fg(Color::DarkGray), BorderType::Plain)
+    };
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(kind)
+        .border_style(border)
+        .title(title)
+}
+
+/// Draws the whole console.
+pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        draw_too_small(frame, area);
+        return;
+    }
+    let panes = panes(area);
+    profiles::draw(frame, app, panes.profiles);
+    editor::draw(frame, app, panes.editor, now);
+    draw_log(frame, app, panes.log);
+    draw_status(frame, app, panes.status);
+    overlay::draw(frame, app, area);
+}
+
+fn draw_too_small(frame: &mut Frame<'_>, area: Rect) {
+    let text = vec![
+        Line::from("Terminal too small").style(Style::new().add_modifier(Modifier::BOLD)),
+        Line::from(format!(
+            "{}×{} — rekey needs at least {}×{}.",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        )),
+        Line::from("Enlarge the window, or press q to quit."),
+    ];
+    let y = area.height.saturating_sub(3) / 2;
+    let rect = Rect::new(area.x, area.y + y, area.width, area.height.min(3));
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        rect,
+    );
+}
+
+fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let block = pane_block(Line::from(" Requests "), app.focus == Focus::Log);
+    let hint = Paragraph::new(vec![
+        Line::from("No requests yet.").style(Style::new().fg(Color::DarkGray)),
+        Line::from("Every HTTP exchange of a change appears here, with secrets redacted.")
+            .style(Style::new().fg(Color::DarkGray)),
+    ])
+    .wrap(Wrap { trim: true })
+    .block(block);
+    frame.render_widget(hint, area);
+}
+
+fn hints(app: &App) -> &'static str {
+    if app.filter_editing {
+        return "type to filter · Enter keep · Esc clear · ↑↓ select";
+    }
+    match app.focus {
+        Focus::Profiles => "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit",
+        Focus::Field(_) => {
+            "Enter next/send · ^G generate · ^R reveal · ^X clear · Esc back · F1 help"
+        }
+        Focus::Log => "Tab next · ? help · q quit",
+    }
+}
+
+fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let line = match &app.status {
+        Some((level, text)) => {
+            let (tag, style) = match level {
+                Level::Info => ("", Style::new().fg(Color::Cyan)),
+                Level::Warn => ("warning: ", Style::new().fg(Color::Yellow)),
+                Level::Error => ("error: ", Style::new().fg(Color::Red)),
+            };
+            Line::from(vec![
+                Span::styled(tag, style.add_modifier(Modifier::BOLD)),
+                Span::styled(text.as_str(), style),
+            ])
+        }
+        None => Line::from(hints(app)).style(Style::new().fg(Color::DarkGray)),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Replaces control characters in text from outside (files, servers) before it is drawn.
+pub fn escape_control(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,90 @@
+//! Modal layers: help and confirmations.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+use crate::console::app::{App, Overlay};
+
+/// Every binding, in the order the help shows them: (keys, what they do).
+pub const BINDINGS: &[(&str, &str)] = &[
+    ("Tab / Shift-Tab", "move focus: profiles, each field, log"),
+    ("mouse click", "focus a pane, pick a profile or field"),
+    ("↑ ↓  j k", "profiles: select (switching wipes typed secrets)"),
+    ("Home End  g G", "profiles: first / last"),
+    ("Enter  →  l", "profiles: edit the selected profile"),
+    ("/", "profiles: filter by name or kind (Esc clears)"),
+    ("r", "profiles: reload the config file"),
+    ("type / paste", "field: edit (bracketed paste supported)"),
+    ("← → Home End", "field: move the cursor (Ctrl-←/→ by word)"),
+    ("Backspace Del", "field: delete a character"),
+    ("Ctrl-W  Alt-Bksp", "field: delete the word before the cursor"),
+    ("Alt-D  Ctrl-Del", "field: delete the word after the cursor"),
+    ("Ctrl-U  Ctrl-K", "field: delete to the start / to the end"),
+    ("↑ ↓", "field: previous / next field"),
+    ("Enter", "field: next field; on the last one, send"),
+    ("Ctrl-G", "generate a password into new + confirm"),
+    ("Ctrl-R", "reveal the focused field for 5 seconds"),
+    ("Ctrl-X", "clear every field"),
+    ("Esc", "field: back to the profile list"),
+    ("? or F1", "this help (F1 inside a field)"),
+    ("q", "quit (outside a field)"),
+    ("Ctrl-C", "quit at once, wiping secrets"),
+];
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn modal(title: &str) -> Block<'_> {
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(Style::new().fg(Color::Cyan))
+        .title(title)
+}
+
+/// Draws the overlay, if any.
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    match &app.overlay {
+        None => {}
+        Some(Overlay::Help) => {
+            let mut lines: Vec<Line<'_>> = BINDINGS
+                .iter()
+                .map(|(keys, what)| Line::from(format!("{keys:<18} {what}")))
+                .collect();
+            lines.push(Line::from(""));
+            lines.push(Line::from("any key closes this help").style(Style::new().fg(Color::DarkGray)));
+            let rect = centered(area, 74, lines.len() as u16 + 2);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(Paragraph::new(lines).block(modal(" Keys ")), rect);
+        }
+        Some(Overlay::ConfirmWeak { score, label }) => {
+            let lines = vec![
+                Line::from(format!("The new password is {label} ({score}/4).")).style(
+                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ),
+                Line::from("It meets every rule, but it could be guessed."),
+                Line::from(""),
+                Line::from("y  send anyway      n / Esc  back to editing"),
+            ];
+            let rect = centered(area, 52, 6);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(modal(" Weak password ")),
+                rect,
+            );
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The profile list.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::pane_block;
+use crate::console::app::{App, Focus};
+
+/// The first visible row's index into the filtered list, so the selection stays in view.
+fn scroll_offset(selected_row: usize, height: usize) -> usize {
+    selected_row.saturating_sub(height.saturating_sub(1))
+}
+
+/// Rows inside the border available for profiles (one is kept for the filter when shown).
+fn list_area(area: Rect, filter_shown: bool) -> Rect {
+    let inner = area.inner(ratatui::layout::Margin::new(1, 1));
+    if filter_shown {
+        let [list, _] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+        list
+    } else {
+        inner
+    }
+}
+
+/// Which row of the visible list is at `at` (mouse), accounting for scrolling.
+pub fn row_at(app: &App, area: Rect, at: Position) -> Option<usize> {
+    let list = list_area(area, app.filter_editing || !app.filter.is_empty());
+    if !list.contains(at) {
+        return None;
+    }
+    let visible = app.visible();
+    let selected_row = app
+        .selected
+        .and_then(|s| visible.iter().position(|&v| v == s))
+        .unwrap_or(0);
+    let offset = scroll_offset(selected_row, list.height as usize);
+    Some(offset + (at.y - list.y) as usize)
+}
+
+/// Draws the list.
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let focused = app.focus == Focus::Profiles;
+    let visible = app.visible();
+    let title = if app.filter.is_empty() {
+        format!(" Profiles ({}) ", app.profiles.len())
+    } else {
+        format!(" Profiles ({}/{}) ", visible.len(), app.profiles.len())
+    };
+    frame.render_widget(pane_block(Line::from(title), focused), area);
+    let filter_shown = app.filter_editing || !app.filter.is_empty();
+    let list = list_area(area, filter_shown);
+    let width = list.width as usize;
+
+    let mut lines = Vec::new();
+    if app.profiles.is_empty() {
+        let msg = if app.config_error.is_some() {
+            "Config has errors (see right)"
+        } else {
+            "No profiles yet"
+        };
+        lines.push(Line::from(msg).style(Style::new().fg(Color::DarkGray)));
+    } else if visible.is_empty() {
+        lines.push(Line::from("No profile matches").style(Style::new().fg(Color::DarkGray)));
+    }
+    let selected_row = app
+        .selected
+        .and_then(|s| visible.iter().position(|&v| v == s))
+        .unwrap_or(0);
+    let offset = scroll_offset(selected_row, list.height as usize);
+    for (row, &index) in visible.iter().enumerate().skip(offset) {
+        let profile = &app.profiles[index];
+        let is_selected = app.selected == Some(index);
+        let marker = if is_selected { "▶ " } else { "  " };
+        let kind = profile.kind.as_str();
+        let name_width = width.saturating_sub(2 + kind.len() + 1).max(1);
+        let name = truncate(&profile.name, name_width);
+        let pad = width.saturating_sub(2 + name.chars().count() + kind.len());
+        let mut style = Style::new();
+        if is_selected {
+            style = style.add_modifier(Modifier::BOLD);
+            if focused {
+                style = style.bg(Color::Blue).fg(Color::White);
+            } else {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+        }
+        let _ = row;
+        lines.push(
+            Line::from(vec![
+                Span::raw(marker),
+                Span::raw(name),
+                Span::raw(" ".repeat(pad)),
+                Span::styled(kind, Style::new().fg(Color::DarkGray)),
+            ])
+            .style(style),
+        );
+    }
+    frame.render_widget(Paragraph::new(lines), list);
+    if filter_shown {
+        let y = list.y + list.height;
+        let rect = Rect::new(list.x, y, list.width, 1);
+        let cursor = if app.filter_editing { "▏" } else { "" };
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled("/", Style::new().fg(Color::Cyan)),
+                Span::raw(super::escape_control(&app.filter)),
+                Span::raw(cursor),
+            ])),
+            rect,
+        );
+    }
+}
+
+/// Cuts `s` to `width` characters with an ellipsis.
+pub(crate) fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

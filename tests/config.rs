@@ -1,0 +1,701 @@
+//! `profiles.toml`: every valid fixture loads with the expected values; every invalid fixture
+//! fails at the line, column and with the message its first line announces; no message or
+//! warning ever shows a secret; secret sources resolve as SPEC §5 says.
+
+use std::path::{Path, PathBuf};
+
+use rekey::config::{
+    self, AkskVariant, Config, ConfigError, DcsAuth, Kind, LoadOutcome, Operate, PolicyOverrides,
+    ProviderConfig, SecretError, SecretSource, SignatureMethod, TencentApi,
+};
+
+/// Part of the canary `CANARY-s3cr3t-7Q` that fixtures put in every secret value. It must never
+/// appear in an error or a warning.
+const CANARY: &str = "s3cr3t-7Q";
+
+fn fixture_dir(which: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(which)
+}
+
+fn fixtures(which: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir(which))
+        .expect("fixture directory")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn load_valid(name: &str) -> Config {
+    let path = fixture_dir("valid").join(name);
+    match config::load(&path) {
+        Ok(LoadOutcome::Loaded(config)) => config,
+        Ok(LoadOutcome::Missing(p)) => panic!("{} is missing", p.display()),
+        Err(e) => panic!("{name} should be valid:\n{e}"),
+    }
+}
+
+fn assert_no_canary(what: &str, text: &str) {
+    assert!(
+        !text.contains(CANARY),
+        "{what} shows a secret value:\n{text}"
+    );
+}
+
+fn profile<'a>(config: &'a Config, name: &str) -> &'a config::Profile {
+    config
+        .profiles
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no profile `{name}`"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Valid files
+
+#[test]
+fn every_valid_fixture_loads_without_leaking_secrets() {
+    let files = fixtures("valid");
+    assert!(files.len() >= 5, "expected several valid fixtures");
+    for path in files {
+        let config = match config::load(&path) {
+            Ok(LoadOutcome::Loaded(config)) => config,
+            Ok(LoadOutcome::Missing(_)) => panic!("{} vanished", path.display()),
+            Err(e) => panic!("{} should be valid:\n{e}", path.display()),
+        };
+        assert_eq!(config.path, path);
+        for warning in &config.warnings {
+            assert_no_canary("a warning", warning);
+        }
+        assert_no_canary("Config's Debug", &format!("{config:?}"));
+    }
+}
+
+#[test]
+fn the_valid_fixtures_cover_every_kind_key_and_source() {
+    let mut kinds = Vec::new();
+    let mut sources = Vec::new();
+    let mut aksk = Vec::new();
+    let mut token = false;
+    let mut bm_v2 = false;
+    let mut policy = PolicyOverrides::default();
+    let mut audit_false = false;
+    let mut note = |s: &SecretSource| {
+        sources.push(match s {
+            SecretSource::Env(_) => "env",
+            SecretSource::Command(_) => "command",
+            SecretSource::Prompt => "prompt",
+            SecretSource::Value(_) => "value",
+        })
+    };
+    for path in fixtures("valid") {
+        let Ok(LoadOutcome::Loaded(config)) = config::load(&path) else {
+            panic!("{} should be valid", path.display());
+        };
+        audit_false |= !config.audit;
+        for p in &config.profiles {
+            kinds.push(p.kind);
+            let po = &p.policy;
+            policy.min_length = policy.min_length.or(po.min_length);
+            policy.max_length = policy.max_length.or(po.max_length);
+            policy.min_classes = policy.min_classes.or(po.min_classes);
+            policy.specials = policy.specials.clone().or(po.specials.clone());
+            match &p.provider {
+                ProviderConfig::TencentBmVpn(t) => {
+                    note(&t.secret_id);
+                    note(&t.secret_key);
+                    t.session_token.iter().for_each(&mut note);
+                    bm_v2 |= t.api == TencentApi::V2
+                        && t.zone_id.is_some()
+                        && t.app_id.is_some()
+                        && t.signature_method == SignatureMethod::HmacSha1;
+                }
+                ProviderConfig::HuaweiDcs(d) => match &d.auth {
+                    DcsAuth::Aksk {
+                        access_key,
+                        secret_key,
+                        variant,
+                    } => {
+                        note(access_key);
+                        note(secret_key);
+                        aksk.push(*variant);
+                    }
+                    DcsAuth::Token { password, .. } => {
+                        note(password);
+                        token = true;
+                    }
+                },
+                ProviderConfig::HuaweiIam(_) => {}
+                ProviderConfig::TencentCiam(c) => {
+                    c.client_secret.iter().for_each(&mut note);
+                    c.access_token.iter().for_each(&mut note);
+                }
+            }
+        }
+    }
+    for kind in Kind::ALL {
+        assert!(kinds.contains(&kind), "no valid fixture uses {kind}");
+    }
+    for source in ["env", "command", "prompt", "value"] {
+        assert!(sources.contains(&source), "no valid fixture uses {source}");
+    }
+    assert!(aksk.contains(&AkskVariant::Huawei) && aksk.contains(&AkskVariant::Otc));
+    assert!(token, "no valid fixture uses DCS token auth");
+    assert!(bm_v2, "no valid fixture uses the v2 options");
+    assert!(audit_false, "no valid fixture sets audit = false");
+    assert!(
+        policy.min_length.is_some()
+            && policy.max_length.is_some()
+            && policy.min_classes.is_some()
+            && policy.specials.is_some(),
+        "no valid fixture uses every policy key"
+    );
+}
+
+#[test]
+fn empty_file_has_no_profiles() {
+    let config = load_valid("empty.toml");
+    assert!(config.profiles.is_empty());
+    assert!(config.audit);
+    assert!(config.warnings.is_empty());
+}
+
+#[test]
+fn spec_example_parses_with_defaults() {
+    let config = load_valid("spec_example.toml");
+    assert!(config.audit);
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["bm-vpn", "redis-prod", "iam-alice", "portal"]);
+    let lines: Vec<usize> = config.profiles.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [2, 9, 17, 24]);
+
+    let bm = profile(&config, "bm-vpn");
+    assert_eq!(bm.kind, Kind::TencentBmVpn);
+    assert_eq!(bm.timeout_secs, 15);
+    assert!(!bm.production);
+    assert_eq!(bm.endpoint, None);
+    assert_eq!(bm.ca_file, None);
+    assert_eq!(bm.notes, None);
+    assert_eq!(bm.policy, PolicyOverrides::default());
+    let ProviderConfig::TencentBmVpn(t) = &bm.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(t.region, "ap-guangzhou");
+    assert!(matches!(&t.secret_id, SecretSource::Env(n) if n == "TENCENTCLOUD_SECRET_ID"));
+    assert!(
+        matches!(&t.secret_key, SecretSource::Command(argv) if argv == &["pass", "show", "tencent/secret-key"])
+    );
+    assert!(t.session_token.is_none());
+    assert_eq!(t.api, TencentApi::V3);
+    assert_eq!(t.operate, Operate::Auto);
+    assert_eq!(t.signature_method, SignatureMethod::HmacSha256);
+    assert_eq!((t.zone_id, t.app_id), (None, None));
+
+    let dcs = profile(&config, "redis-prod");
+    let ProviderConfig::HuaweiDcs(d) = &dcs.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(d.region, "cn-north-4");
+    assert_eq!(d.project_id, "0123456789abcdef0123456789abcdef");
+    assert_eq!(d.instance_id, "11111111-2222-3333-4444-555555555555");
+    assert!(matches!(
+        &d.auth,
+        DcsAuth::Aksk {
+            variant: AkskVariant::Huawei,
+            ..
+        }
+    ));
+
+    let iam = profile(&config, "iam-alice");
+    let ProviderConfig::HuaweiIam(i) = &iam.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(i.iam_endpoint, "https://iam.myhuaweicloud.com");
+    assert_eq!(
+        (i.domain.as_str(), i.user.as_str()),
+        ("my-account", "alice")
+    );
+    assert_eq!((i.email.as_deref(), i.phone.as_deref()), (None, None));
+    assert_eq!(iam.user_name(), Some("alice"));
+
+    let ciam = profile(&config, "portal");
+    assert_eq!(
+        ciam.endpoint.as_deref(),
+        Some("https://sample.portal.tencentciam.com")
+    );
+    let ProviderConfig::TencentCiam(c) = &ciam.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(c.client_id, "app-client-id");
+    assert_eq!(c.auth_source_id, "auth-source-id");
+    assert_eq!(c.username, "bob");
+    assert!(c.client_secret.is_none() && c.access_token.is_none());
+}
+
+#[test]
+fn tencent_v2_options_and_common_keys() {
+    let config = load_valid("tencent_bm_v2.toml");
+    assert!(!config.audit);
+    // `bm.defaults` names a v2-only key on a v3 profile: accepted, with a warning at the key.
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(
+        config.warnings[0].ends_with(
+            "tencent_bm_v2.toml:36:20: profile `bm.defaults`: `signature_method` is only used \
+             with api = \"v2\"; it is ignored with v3"
+        ),
+        "{:?}",
+        config.warnings
+    );
+    let p = profile(&config, "bm-legacy_2");
+    assert_eq!(p.line, 4);
+    assert_eq!(
+        p.endpoint.as_deref(),
+        Some("https://bm.api.qcloud.com/v2/index.php")
+    );
+    assert_eq!(p.timeout_secs, 300);
+    assert!(p.production);
+    assert_eq!(p.notes.as_deref(), Some("Rack 4, out-of-band VPN"));
+    // A relative ca_file is relative to the config file's directory.
+    assert_eq!(
+        p.ca_file.as_deref(),
+        Some(fixture_dir("valid").join("certs/corp-root.pem").as_path())
+    );
+    assert_eq!(
+        p.policy,
+        PolicyOverrides {
+            min_length: Some(12),
+            max_length: Some(16),
+            min_classes: Some(3),
+            specials: Some("!#$%&^*()".into()),
+        }
+    );
+    let ProviderConfig::TencentBmVpn(t) = &p.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(t.region, "ap-shanghai");
+    assert_eq!(t.api, TencentApi::V2);
+    assert_eq!(t.operate, Operate::Create);
+    assert_eq!(t.zone_id, Some(1000100003));
+    assert_eq!(t.app_id, Some(1251001002));
+    assert_eq!(t.signature_method, SignatureMethod::HmacSha1);
+    assert!(matches!(t.session_token, Some(SecretSource::Prompt)));
+    assert_eq!(p.prompt_secrets(), ["session_token"]);
+
+    let d = profile(&config, "bm.defaults");
+    let ProviderConfig::TencentBmVpn(t) = &d.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(t.api, TencentApi::V3);
+    assert_eq!(t.operate, Operate::Update);
+    assert_eq!(t.signature_method, SignatureMethod::HmacSha256);
+}
+
+#[test]
+fn huawei_dcs_auth_forms() {
+    let config = load_valid("huawei_dcs.toml");
+    assert!(config.audit);
+    // Stored values are fine for a loopback endpoint: no warning.
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+
+    let otc = profile(&config, "otc-redis");
+    assert_eq!(otc.endpoint.as_deref(), Some("http://127.0.0.1:8707"));
+    assert_eq!(otc.timeout_secs, 5);
+    let ProviderConfig::HuaweiDcs(d) = &otc.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(d.region, "eu-de");
+    let DcsAuth::Aksk {
+        access_key,
+        secret_key,
+        variant,
+    } = &d.auth
+    else {
+        panic!("expected aksk")
+    };
+    assert_eq!(*variant, AkskVariant::Otc);
+    assert_eq!(
+        access_key.resolve("auth.access_key").unwrap().as_str(),
+        "CANARY-s3cr3t-7Q-ak"
+    );
+    assert_eq!(
+        secret_key.resolve("auth.secret_key").unwrap().as_str(),
+        "CANARY-s3cr3t-7Q-sk"
+    );
+    assert_eq!(format!("{access_key:?}"), "Value([redacted])");
+
+    let token = profile(&config, "redis-token");
+    assert_eq!(token.endpoint.as_deref(), Some("http://[::1]:8707/"));
+    let ProviderConfig::HuaweiDcs(d) = &token.provider else {
+        panic!("wrong provider")
+    };
+    let DcsAuth::Token {
+        iam_endpoint,
+        domain,
+        user,
+        password,
+    } = &d.auth
+    else {
+        panic!("expected token auth")
+    };
+    assert_eq!(iam_endpoint, "http://localhost:8707");
+    assert_eq!((domain.as_str(), user.as_str()), ("acct", "ops"));
+    assert!(matches!(password, SecretSource::Prompt));
+    assert_eq!(token.prompt_secrets(), ["auth.password"]);
+
+    let dotted = profile(&config, "redis-huawei");
+    let ProviderConfig::HuaweiDcs(d) = &dotted.provider else {
+        panic!("wrong provider")
+    };
+    assert!(matches!(
+        &d.auth,
+        DcsAuth::Aksk {
+            variant: AkskVariant::Huawei,
+            access_key: SecretSource::Env(_),
+            secret_key: SecretSource::Command(_),
+        }
+    ));
+}
+
+#[test]
+fn huawei_iam_and_tencent_ciam_optional_keys() {
+    let config = load_valid("iam_and_ciam.toml");
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let iam = profile(&config, "iam-alice");
+    let ProviderConfig::HuaweiIam(i) = &iam.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(i.domain, "OTC-EU-DE-000000000010000");
+    assert_eq!(i.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(i.phone.as_deref(), Some("13800000000"));
+    assert!(!iam.production);
+    assert_eq!(iam.policy.min_length, Some(8));
+    assert_eq!(iam.policy.min_classes, Some(2));
+    assert_eq!(iam.policy.max_length, None);
+
+    let ciam = profile(&config, "portal");
+    let ProviderConfig::TencentCiam(c) = &ciam.provider else {
+        panic!("wrong provider")
+    };
+    assert_eq!(c.username, "bob@example.com");
+    assert!(matches!(c.client_secret, Some(SecretSource::Value(_))));
+    assert!(matches!(c.access_token, Some(SecretSource::Prompt)));
+    assert_eq!(ciam.prompt_secrets(), ["access_token"]);
+    assert_eq!(ciam.policy.max_length, Some(128));
+    assert_eq!(ciam.policy.specials.as_deref(), Some("-_.@"));
+}
+
+#[test]
+fn findings_become_warnings_without_the_secret() {
+    let config = load_valid("warnings.toml");
+    assert_eq!(config.profiles.len(), 3);
+    let w = &config.warnings;
+    assert_eq!(w.len(), 4, "{w:#?}");
+    for warning in w {
+        assert!(warning.contains("warnings.toml:"), "{warning}");
+        assert_no_canary("a warning", warning);
+    }
+    let expect = [
+        ":8:14: profile `bm-v3`: secret_key is stored in the file; prefer env/command/prompt",
+        ":9:11: profile `bm-v3`: `zone_id` is only used with api = \"v2\"",
+        ":18:118: profile `dcs-token`: auth.password is stored in the file; prefer env/command/prompt",
+        ":27:16: profile `portal`: access_token is stored in the file",
+    ];
+    for fragment in expect {
+        assert!(
+            w.iter().any(|x| x.contains(fragment)),
+            "no warning contains {fragment:?}: {w:#?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invalid files
+
+/// `# expect: LINE[:COLUMN]: FRAGMENT` from a fixture's first line.
+fn expectation(path: &Path) -> (usize, Option<usize>, String) {
+    let bytes = std::fs::read(path).expect("fixture");
+    let text = String::from_utf8_lossy(&bytes);
+    let first = text.lines().next().unwrap_or_default();
+    let rest = first.strip_prefix("# expect: ").unwrap_or_else(|| {
+        panic!(
+            "{}: first line must be `# expect: LINE: text`",
+            path.display()
+        )
+    });
+    let (line, rest) = rest.split_once(':').expect("LINE:");
+    let line: usize = line.trim().parse().expect("line number");
+    let (column, fragment) = match rest.split_once(':') {
+        Some((col, fragment)) if col.trim().parse::<usize>().is_ok() => {
+            (col.trim().parse().ok(), fragment)
+        }
+        _ => (None, rest),
+    };
+    (line, column, fragment.trim().to_string())
+}
+
+#[test]
+fn every_invalid_fixture_fails_where_it_says() {
+    let files = fixtures("invalid");
+    assert!(files.len() >= 20, "expected at least 20 invalid fixtures");
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (line, column, fragment) = expectation(path);
+        let err: ConfigError = match config::load(path) {
+            Err(e) => e,
+            Ok(_) => {
+                failures.push(format!("{name}: loaded, expected an error at line {line}"));
+                continue;
+            }
+        };
+        let shown = err.to_string();
+        assert_no_canary(&name, &shown);
+        assert_no_canary(&name, &format!("{err:?}"));
+        let mut problems = Vec::new();
+        if err.line != line {
+            problems.push(format!("line {} (expected {line})", err.line));
+        }
+        if let Some(column) = column
+            && err.column != column
+        {
+            problems.push(format!("column {} (expected {column})", err.column));
+        }
+        if !shown.contains(&fragment) {
+            problems.push(format!("message lacks {fragment:?}"));
+        }
+        if !shown.starts_with(&format!("{}:{}:{}: ", path.display(), err.line, err.column)) {
+            problems.push("does not start with path:line:column".into());
+        }
+        if !shown.contains(&name) {
+            problems.push("does not name the file".into());
+        }
+        if err.fix.trim().is_empty() || !shown.contains("\n  fix: ") {
+            problems.push("has no fix".into());
+        }
+        if err.column == 0 {
+            problems.push("column is 0".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}\n{shown}", problems.join(", ")));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// Every way of getting a secret source wrong, for every secret-bearing key: an error, and the
+/// canary never in it.
+#[test]
+fn no_secret_source_mistake_echoes_the_secret() {
+    let templates: &[(&str, &str)] = &[
+        (
+            "secret_id",
+            "[[profile]]\nname = \"bm\"\nkind = \"tencent-bm-vpn\"\nregion = \"r\"\nsecret_id = @\nsecret_key = { env = \"K\" }\n",
+        ),
+        (
+            "secret_key",
+            "[[profile]]\nname = \"bm\"\nkind = \"tencent-bm-vpn\"\nregion = \"r\"\nsecret_id = { env = \"I\" }\nsecret_key = @\n",
+        ),
+        (
+            "session_token",
+            "[[profile]]\nname = \"bm\"\nkind = \"tencent-bm-vpn\"\nregion = \"r\"\nsecret_id = { env = \"I\" }\nsecret_key = { env = \"K\" }\nsession_token = @\n",
+        ),
+        (
+            "access_key",
+            "[[profile]]\nname = \"d\"\nkind = \"huawei-dcs\"\nregion = \"r\"\nproject_id = \"p\"\ninstance_id = \"i\"\n[profile.auth]\nmethod = \"aksk\"\nsecret_key = { env = \"K\" }\naccess_key = @\n",
+        ),
+        (
+            "secret_key",
+            "[[profile]]\nname = \"d\"\nkind = \"huawei-dcs\"\nregion = \"r\"\nproject_id = \"p\"\ninstance_id = \"i\"\n[profile.auth]\nmethod = \"aksk\"\naccess_key = { env = \"A\" }\nsecret_key = @\n",
+        ),
+        (
+            "password",
+            "[[profile]]\nname = \"d\"\nkind = \"huawei-dcs\"\nregion = \"r\"\nproject_id = \"p\"\ninstance_id = \"i\"\n[profile.auth]\nmethod = \"token\"\niam_endpoint = \"https://iam.example.com\"\ndomain = \"d\"\nuser = \"u\"\npassword = @\n",
+        ),
+        (
+            "client_secret",
+            "[[profile]]\nname = \"c\"\nkind = \"tencent-ciam\"\nendpoint = \"https://x.example.com\"\nclient_id = \"c\"\nauth_source_id = \"a\"\nusername = \"u\"\nclient_secret = @\n",
+        ),
+        (
+            "access_token",
+            "[[profile]]\nname = \"c\"\nkind = \"tencent-ciam\"\nendpoint = \"https://x.example.com\"\nclient_id = \"c\"\nauth_source_id = \"a\"\nusername = \"u\"\naccess_token = @\n",
+        ),
+    ];
+    let c = "CANARY-s3cr3t-7Q";
+    let forms = [
+        format!("\"{c}\""),
+        format!("'{c}'"),
+        format!("\"\"\"{c}\"\"\""),
+        format!("'''\n{c}'''"),
+        format!("\"{c}\\q\""),
+        c.to_string(),
+        format!("[\"{c}\"]"),
+        "{}".to_string(),
+        format!("{{ value = \"{c}\", env = \"X\" }}"),
+        format!("{{ env = \"X\", value = \"{c}\" }}"),
+        format!("{{ valeu = \"{c}\" }}"),
+        format!("{{ Value = \"{c}\" }}"),
+        format!("{{ {c} = true }}"),
+        format!("{{ \"{c}\" = \"x\" }}"),
+        format!("{{ \"{c}\" = 1, \"{c}\" = 2 }}"),
+        format!("{{ value.{c} = 1 }}"),
+        format!("{{ {c} }}"),
+        format!("{{ value = \"{c}\", prompt = false }}"),
+        format!("{{ prompt = false, value = \"{c}\" }}"),
+        "{ prompt = false }".to_string(),
+        format!("{{ value = \"{c}\""),
+        format!("{{ value = {c} }}"),
+        format!("{{ value = [\"{c}\"] }}"),
+        format!("{{ value = {{ text = \"{c}\" }} }}"),
+        "{ value = \"\" }".to_string(),
+        "{ env = \"\" }".to_string(),
+        format!("{{ env = \"{c}=1\" }}"),
+        format!("{{ env = [\"{c}\"] }}"),
+        "{ command = [] }".to_string(),
+        format!("{{ command = [\"\", \"{c}\"] }}"),
+        format!("{{ command = [\"pass\", 1, \"{c}\"] }}"),
+        format!("{{ command = \"pass {c}\" }}"),
+        format!("{{ value = \"{c}\" }}\n@KEY@ = {{ env = \"X\" }}"),
+        format!("{{ value = \"{c}\" }} trailing"),
+    ];
+    let path = Path::new("/etc/rekey/profiles.toml");
+    for (key, template) in templates {
+        for form in &forms {
+            let form = form.replace("@KEY@", key);
+            let text = template.replace('@', &form);
+            match config::parse(path, &text) {
+                Ok(config) => panic!("accepted {key} = {form}: {:?}", config.warnings),
+                Err(e) => {
+                    let context = format!("{key} = {form}");
+                    assert_no_canary(&context, &e.to_string());
+                    assert_no_canary(&context, &format!("{e:?}"));
+                    assert!(e.line > 0 && e.column > 0, "{context}: {e}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_first_error_in_a_profile_is_reported() {
+    // Unknown keys come before missing ones, so a misspelt `name` is reported as a typo.
+    let err = config::parse(
+        Path::new("p.toml"),
+        "[[profile]]\nnmae = \"x\"\nkind = \"huawei-iam\"\n",
+    )
+    .unwrap_err();
+    assert_eq!((err.line, err.column), (2, 1));
+    assert!(err.message.contains("did you mean `name`?"), "{err}");
+}
+
+#[test]
+fn display_format_is_path_line_column_message_fix() {
+    let err = config::parse(Path::new("dir/p.toml"), "audit = 1\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("dir/p.toml:1:9: {}\n  fix: {}", err.message, err.fix)
+    );
+}
+
+#[test]
+fn missing_file_is_not_an_error() {
+    let path = fixture_dir("does-not-exist").join("profiles.toml");
+    match config::load(&path) {
+        Ok(LoadOutcome::Missing(p)) => assert_eq!(p, path),
+        other => panic!("expected Missing, got {other:?}"),
+    }
+}
+
+#[test]
+fn unreadable_file_has_no_position() {
+    // A directory cannot be read as a file.
+    let path = fixture_dir("valid");
+    let err = config::load(&path).unwrap_err();
+    assert_eq!((err.line, err.column), (0, 0));
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!("{}: cannot read", path.display())),
+        "{shown}"
+    );
+    assert!(!shown.contains(":0:0"), "{shown}");
+    assert!(shown.contains("\n  fix: "), "{shown}");
+}
+
+#[test]
+fn resolve_path_prefers_the_command_line() {
+    let cli = Path::new("/tmp/elsewhere.toml");
+    assert_eq!(config::resolve_path(Some(cli)), Some(cli.to_path_buf()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secret sources
+
+#[test]
+fn resolve_env_reads_the_environment() {
+    let got = SecretSource::Env("PATH".into())
+        .resolve("secret_id")
+        .unwrap();
+    assert_eq!(
+        Some(std::ffi::OsString::from(got.as_str())),
+        std::env::var_os("PATH")
+    );
+    let err = SecretSource::Env("REKEY_TEST_SURELY_UNSET_4F1D".into())
+        .resolve("secret_id")
+        .unwrap_err();
+    assert!(matches!(err, SecretError::EnvNotSet { .. }), "{err}");
+    assert!(err.to_string().contains("REKEY_TEST_SURELY_UNSET_4F1D"));
+}
+
+#[cfg(unix)]
+#[test]
+fn resolve_command_strips_one_newline() {
+    let run = |format: &str| {
+        SecretSource::Command(vec![
+            "printf".into(),
+            format.into(),
+            "CANARY-s3cr3t-7Q".into(),
+        ])
+        .resolve("secret_key")
+        .unwrap()
+    };
+    assert_eq!(run("%s").as_str(), "CANARY-s3cr3t-7Q");
+    assert_eq!(run("%s\n").as_str(), "CANARY-s3cr3t-7Q");
+    assert_eq!(run("%s\r\n").as_str(), "CANARY-s3cr3t-7Q");
+    assert_eq!(run("%s\n\n").as_str(), "CANARY-s3cr3t-7Q\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn resolve_command_failure_hides_the_output() {
+    let err = SecretSource::Command(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo CANARY-s3cr3t-7Q; exit 7".into(),
+    ])
+    .resolve("secret_key")
+    .unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("`sh`") && shown.contains("exit status 7"),
+        "{shown}"
+    );
+    assert_no_canary("a command error", &shown);
+}
+
+#[test]
+fn resolve_prompt_and_value() {
+    let err = SecretSource::Prompt.resolve("auth.password").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`auth.password` is prompted in the console; it cannot be resolved here"
+    );
+    let config = load_valid("iam_and_ciam.toml");
+    let ProviderConfig::TencentCiam(c) = &profile(&config, "portal").provider else {
+        panic!("wrong provider")
+    };
+    let secret = c.client_secret.as_ref().unwrap().resolve("client_secret");
+    assert_eq!(secret.unwrap().as_str(), "CANARY-s3cr3t-7Q-cs");
+}
