@@ -260,9 +260,7 @@ pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecret
                 KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                     break Err(ReadSecretError::Cancelled);
                 }
-                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    out.clear()
-                }
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => out.clear(),
                 KeyCode::Backspace => out.backspace(),
                 KeyCode::Char(c) => {
                     if let Err(full) = out.insert_char(c) {

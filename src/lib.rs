@@ -2,9 +2,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod config;
+pub mod console;
+pub mod harden;
 pub mod policy;
 pub mod secret;
-pub mod harden;
-pub mod console;
-pub mod cli;

@@ -65,7 +65,11 @@ fn rekey(args: &[&str], config: &TempConfig, stdin: &str) -> Output {
         .spawn()
         .expect("spawn rekey");
     // rekey may exit (usage error) before reading: a broken pipe here is expected then.
-    let _ = child.stdin.take().expect("stdin").write_all(stdin.as_bytes());
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
     child.wait_with_output().expect("wait")
 }
 
@@ -83,20 +87,31 @@ fn check_passes_with_exit_0_and_fails_with_exit_1() {
     assert!(out.contains("strength:"), "{out}");
 
     // 17 characters: too long for Tencent BM.
-    let long = rekey(&["check", "--profile", "bm-vpn"], &cfg, "Gx7(kQ2#vR9mAbcde\n");
+    let long = rekey(
+        &["check", "--profile", "bm-vpn"],
+        &cfg,
+        "Gx7(kQ2#vR9mAbcde\n",
+    );
     assert_eq!(long.status.code(), Some(1));
     assert!(text(&long.stdout).contains("✗"));
 
     // A weak password that passes every rule: strength is advisory, exit stays 0.
     let weak = rekey(&["check", "--profile", "iam-alice"], &cfg, "password1\n");
     assert_eq!(weak.status.code(), Some(0), "{}", text(&weak.stdout));
-    assert!(text(&weak.stdout).contains("strength: 0/4") || text(&weak.stdout).contains("strength: 1/4"));
+    assert!(
+        text(&weak.stdout).contains("strength: 0/4")
+            || text(&weak.stdout).contains("strength: 1/4")
+    );
 }
 
 #[test]
 fn check_json_has_a_fixed_shape() {
     let cfg = TempConfig::new("json", PROFILES);
-    let out = rekey(&["check", "--profile", "strict", "--json"], &cfg, "short-pass1\n");
+    let out = rekey(
+        &["check", "--profile", "strict", "--json"],
+        &cfg,
+        "short-pass1\n",
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["profile"], "strict");
@@ -129,7 +144,10 @@ fn check_usage_and_config_errors_exit_2() {
     let unknown = rekey(&["check", "--profile", "nope"], &cfg, "x\n");
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("no profile named `nope`"));
-    assert!(text(&unknown.stderr).contains("bm-vpn"), "lists known profiles");
+    assert!(
+        text(&unknown.stderr).contains("bm-vpn"),
+        "lists known profiles"
+    );
 
     let missing_flag = rekey(&["check"], &cfg, "x\n");
     assert_eq!(missing_flag.status.code(), Some(2));
@@ -164,7 +182,10 @@ fn check_never_prints_the_candidate() {
             let out = rekey(&args, &cfg, &format!("{CANARY}\n"));
             assert!(!text(&out.stdout).contains(CANARY), "{profile} stdout");
             assert!(!text(&out.stderr).contains(CANARY), "{profile} stderr");
-            assert!(!text(&out.stdout).contains("Kanary"), "{profile} stdout part");
+            assert!(
+                !text(&out.stdout).contains("Kanary"),
+                "{profile} stdout part"
+            );
         }
     }
 }

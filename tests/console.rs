@@ -59,7 +59,11 @@ impl Harness {
     fn new(loaded: Loaded, width: u16, height: u16) -> Harness {
         let clock = ManualClock::default();
         let terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
-        let app = App::new(Some("/tmp/rekey-test/profiles.toml".into()), loaded, (width, height));
+        let app = App::new(
+            Some("/tmp/rekey-test/profiles.toml".into()),
+            loaded,
+            (width, height),
+        );
         let mut console = Console::new(terminal, app, Arc::new(clock.clone()));
         console.draw().expect("first frame");
         Harness { console, clock }
@@ -108,7 +112,10 @@ impl Harness {
     }
 
     fn resize(&mut self, width: u16, height: u16) {
-        self.console.terminal_mut().backend_mut().resize(width, height);
+        self.console
+            .terminal_mut()
+            .backend_mut()
+            .resize(width, height);
         self.send(Message::Input(Event::Resize(width, height)));
     }
 
@@ -177,7 +184,10 @@ fn first_run_without_config_explains_how_to_start() {
         "rekey demo",
         "? help",
     ] {
-        assert!(screen.contains(expected), "missing {expected:?} in\n{screen}");
+        assert!(
+            screen.contains(expected),
+            "missing {expected:?} in\n{screen}"
+        );
     }
 }
 
@@ -191,7 +201,11 @@ fn four_profiles_show_three_panes_and_the_fields_each_kind_needs() {
     // Tencent BM: no current password, an extra field for the prompted secret_key.
     assert_eq!(
         h.field_roles(),
-        vec![FieldRole::Prompt("secret_key"), FieldRole::New, FieldRole::Confirm]
+        vec![
+            FieldRole::Prompt("secret_key"),
+            FieldRole::New,
+            FieldRole::Confirm
+        ]
     );
     assert!(screen.contains("SecretKey"));
     assert!(!screen.contains("Current password"));
@@ -219,7 +233,10 @@ fn four_profiles_show_three_panes_and_the_fields_each_kind_needs() {
         h.field_roles(),
         vec![FieldRole::Current, FieldRole::New, FieldRole::Confirm]
     );
-    assert!(h.screen().contains("server"), "CIAM note about server-side policy");
+    assert!(
+        h.screen().contains("server"),
+        "CIAM note about server-side policy"
+    );
 }
 
 #[test]
@@ -301,19 +318,28 @@ fn filter_narrows_the_list_and_mouse_selects_rows() {
     h.key(KeyCode::Char('/'));
     h.type_text("dcs");
     assert_eq!(h.app().visible().len(), 1, "matches the kind");
-    assert_eq!(h.app().profile().map(|p| p.name.as_str()), Some("redis-prod"));
+    assert_eq!(
+        h.app().profile().map(|p| p.name.as_str()),
+        Some("redis-prod")
+    );
     for _ in 0..3 {
         h.key(KeyCode::Backspace);
     }
     h.type_text("alice");
     assert_eq!(h.app().visible().len(), 1);
-    assert_eq!(h.app().profile().map(|p| p.name.as_str()), Some("iam-alice"));
+    assert_eq!(
+        h.app().profile().map(|p| p.name.as_str()),
+        Some("iam-alice")
+    );
     assert!(h.screen().contains("/alice"));
     h.key(KeyCode::Esc);
     assert_eq!(h.app().visible().len(), 4);
     // Row 3 of the list (border at row 0) is the third profile.
     h.click(5, 3);
-    assert_eq!(h.app().profile().map(|p| p.name.as_str()), Some("iam-alice"));
+    assert_eq!(
+        h.app().profile().map(|p| p.name.as_str()),
+        Some("iam-alice")
+    );
     // A click in the editor's first row focuses the first field.
     h.click(60, 1);
     assert_eq!(h.app().focus, Focus::Field(0));
@@ -459,7 +485,10 @@ fn canary_never_reaches_a_cell_or_debug_while_masked() {
             // No run of five canary characters in a row shows either.
             for window in CANARY.as_bytes().windows(5) {
                 let part = std::str::from_utf8(window).expect("ascii");
-                assert!(!screen.contains(part), "{name} field {i}: {part:?}\n{screen}");
+                assert!(
+                    !screen.contains(part),
+                    "{name} field {i}: {part:?}\n{screen}"
+                );
             }
             let debug = format!("{:?}", h.app());
             assert!(!debug.contains(CANARY), "Debug leaks the canary");
@@ -510,7 +539,10 @@ async fn run_loop_takes_input_from_a_stream() {
     let events: Vec<std::io::Result<Event>> = vec![
         Ok(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE))),
         Ok(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE))),
-        Ok(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))),
+        Ok(Event::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        ))),
         Ok(Event::Paste("pasted".into())),
     ];
     console

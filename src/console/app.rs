@@ -297,7 +297,10 @@ impl App {
                 }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                     self.overlay = None;
-                    self.status = Some((Level::Info, "Not sent. Try a stronger password (Ctrl-G generates one)".into()));
+                    self.status = Some((
+                        Level::Info,
+                        "Not sent. Try a stronger password (Ctrl-G generates one)".into(),
+                    ));
                 }
                 _ => {}
             },
@@ -348,10 +351,8 @@ impl App {
                 self.filter.clear();
                 self.clamp_selection_to_filter();
             }
-            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
-                if self.editor.is_some() {
-                    self.focus = Focus::Field(0);
-                }
+            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') if self.editor.is_some() => {
+                self.focus = Focus::Field(0);
             }
             KeyCode::Char('r') => self.reload(),
             _ => {}
@@ -404,7 +405,11 @@ impl App {
         stops.push(Focus::Log);
         let at = stops.iter().position(|&f| f == self.focus).unwrap_or(0);
         let n = stops.len();
-        self.focus = stops[if forward { (at + 1) % n } else { (at + n - 1) % n }];
+        self.focus = stops[if forward {
+            (at + 1) % n
+        } else {
+            (at + n - 1) % n
+        }];
     }
 
     /// Keys for a focused field. Returns false when the key is not the field's (global keys).
@@ -521,7 +526,9 @@ impl App {
                 self.status = Some(match copied {
                     Ok(()) => (
                         Level::Info,
-                        format!("Generated a {n}-character password into new and confirm (Ctrl-R reveals)"),
+                        format!(
+                            "Generated a {n}-character password into new and confirm (Ctrl-R reveals)"
+                        ),
                     ),
                     Err(full) => (Level::Error, format!("Could not fill confirm: {full}")),
                 });
@@ -570,16 +577,17 @@ impl App {
     fn send(&mut self) {
         self.status = Some((
             Level::Warn,
-            "Passes the policy. Sending is not available in this build yet; nothing was sent".into(),
+            "Passes the policy. Sending is not available in this build yet; nothing was sent"
+                .into(),
         ));
     }
 
     fn on_mouse(&mut self, mouse: MouseEvent) {
         if self.overlay.is_some() {
-            if let MouseEventKind::Down(_) = mouse.kind {
-                if self.overlay == Some(Overlay::Help) {
-                    self.overlay = None;
-                }
+            if let MouseEventKind::Down(_) = mouse.kind
+                && self.overlay == Some(Overlay::Help)
+            {
+                self.overlay = None;
             }
             return;
         }

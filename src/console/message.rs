@@ -17,7 +17,11 @@ impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Message::Input(Event::Paste(text)) => {
-                write!(f, "Input(Paste([redacted], {} chars))", text.chars().count())
+                write!(
+                    f,
+                    "Input(Paste([redacted], {} chars))",
+                    text.chars().count()
+                )
             }
             Message::Input(Event::Key(key)) if key.code.as_char().is_some() => {
                 f.write_str("Input(Key([redacted]))")

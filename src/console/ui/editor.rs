@@ -123,7 +123,10 @@ fn draw_editor(frame: &mut Frame<'_>, app: &App, editor: &Editor, area: Rect, no
         }
         if is_focused {
             let x = area.x + (LABEL_WIDTH + 1 + cursor_at - offset) as u16;
-            cursor = Some(Position::new(x.min(area.right().saturating_sub(1)), area.y + i as u16));
+            cursor = Some(Position::new(
+                x.min(area.right().saturating_sub(1)),
+                area.y + i as u16,
+            ));
         }
         lines.push(Line::from(spans));
     }
@@ -158,7 +161,8 @@ fn draw_editor(frame: &mut Frame<'_>, app: &App, editor: &Editor, area: Rect, no
 fn strength_lines<'a>(lines: &mut Vec<Line<'a>>, strength: Option<&'a Strength>) {
     let Some(s) = strength else {
         lines.push(
-            Line::from("Strength  ▱▱▱▱▱ — type a new password").style(Style::new().fg(Color::DarkGray)),
+            Line::from("Strength  ▱▱▱▱▱ — type a new password")
+                .style(Style::new().fg(Color::DarkGray)),
         );
         return;
     };

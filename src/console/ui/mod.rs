@@ -109,7 +109,9 @@ fn hints(app: &App) -> &'static str {
         return "type to filter · Enter keep · Esc clear · ↑↓ select";
     }
     match app.focus {
-        Focus::Profiles => "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit",
+        Focus::Profiles => {
+            "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit"
+        }
         Focus::Field(_) => {
             "Enter next/send · ^G generate · ^R reveal · ^X clear · Esc back · F1 help"
         }

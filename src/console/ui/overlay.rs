@@ -12,7 +12,10 @@ use crate::console::app::{App, Overlay};
 pub const BINDINGS: &[(&str, &str)] = &[
     ("Tab / Shift-Tab", "move focus: profiles, each field, log"),
     ("mouse click", "focus a pane, pick a profile or field"),
-    ("↑ ↓  j k", "profiles: select (switching wipes typed secrets)"),
+    (
+        "↑ ↓  j k",
+        "profiles: select (switching wipes typed secrets)",
+    ),
     ("Home End  g G", "profiles: first / last"),
     ("Enter  →  l", "profiles: edit the selected profile"),
     ("/", "profiles: filter by name or kind (Esc clears)"),
@@ -20,7 +23,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("type / paste", "field: edit (bracketed paste supported)"),
     ("← → Home End", "field: move the cursor (Ctrl-←/→ by word)"),
     ("Backspace Del", "field: delete a character"),
-    ("Ctrl-W  Alt-Bksp", "field: delete the word before the cursor"),
+    (
+        "Ctrl-W  Alt-Bksp",
+        "field: delete the word before the cursor",
+    ),
     ("Alt-D  Ctrl-Del", "field: delete the word after the cursor"),
     ("Ctrl-U  Ctrl-K", "field: delete to the start / to the end"),
     ("↑ ↓", "field: previous / next field"),
@@ -63,16 +69,17 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .map(|(keys, what)| Line::from(format!("{keys:<18} {what}")))
                 .collect();
             lines.push(Line::from(""));
-            lines.push(Line::from("any key closes this help").style(Style::new().fg(Color::DarkGray)));
+            lines.push(
+                Line::from("any key closes this help").style(Style::new().fg(Color::DarkGray)),
+            );
             let rect = centered(area, 74, lines.len() as u16 + 2);
             frame.render_widget(Clear, rect);
             frame.render_widget(Paragraph::new(lines).block(modal(" Keys ")), rect);
         }
         Some(Overlay::ConfirmWeak { score, label }) => {
             let lines = vec![
-                Line::from(format!("The new password is {label} ({score}/4).")).style(
-                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                ),
+                Line::from(format!("The new password is {label} ({score}/4)."))
+                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
                 Line::from("It meets every rule, but it could be guessed."),
                 Line::from(""),
                 Line::from("y  send anyway      n / Esc  back to editing"),
