@@ -87,18 +87,22 @@ impl<B: Backend> Console<B> {
         self.app.update(message, now);
     }
 
+    /// Handles every queued message without drawing. Returns whether any was handled.
+    fn drain(&mut self) -> bool {
+        let mut handled = false;
+        while !self.app.should_quit
+            && let Ok(message) = self.rx.try_recv()
+        {
+            self.handle(message);
+            handled = true;
+        }
+        handled
+    }
+
     /// Handles every queued message, then draws once if anything was handled and the app is
     /// still running. Returns whether the app asked to quit.
     pub fn process_queue(&mut self) -> io::Result<bool> {
-        let mut handled = false;
-        while let Ok(message) = self.rx.try_recv() {
-            self.handle(message);
-            handled = true;
-            if self.app.should_quit {
-                return Ok(true);
-            }
-        }
-        if handled {
+        if self.drain() && !self.app.should_quit {
             self.draw()?;
         }
         Ok(self.app.should_quit)
@@ -129,7 +133,9 @@ impl<B: Backend> Console<B> {
                 },
                 () = sleep => self.handle(Message::Tick),
             }
-            if self.process_queue()? {
+            // Batch whatever else is queued, then draw once.
+            self.drain();
+            if self.app.should_quit {
                 return Ok(());
             }
             self.draw()?;
