@@ -7,4 +7,5 @@ pub mod config;
 pub mod console;
 pub mod harden;
 pub mod policy;
+pub mod provider;
 pub mod secret;

@@ -1,0 +1,328 @@
+//! Huawei Cloud / OTC DCS (Redis) instance password:
+//! `PUT /v2/{project_id}/instances/{instance_id}/password`, signed with AK/SK or sent with a
+//! project-scoped IAM token. Wrong passwords and locks come back inside HTTP 200.
+
+use serde::Serialize;
+use url::Url;
+
+use super::http::{Request, Response, Session, host_of};
+use super::huawei_token::{self, REQUEST_ID, Scope, TokenAnswer, error_of};
+use super::job::{
+    Change, json_body, json_log, lenient_u32, lock_end, no_answer, report_from, request_id, text_of,
+};
+use super::outcome::{Outcome, Report};
+use super::redact::MASK;
+use super::sign::{self, huawei};
+use crate::config::{AkskVariant, DcsAuth, HuaweiDcs};
+
+#[derive(Serialize)]
+struct Body<'a> {
+    old_password: &'a str,
+    new_password: &'a str,
+}
+
+/// The default endpoint for a region.
+pub fn default_endpoint(region: &str) -> String {
+    format!("https://dcs.{region}.myhuaweicloud.com")
+}
+
+/// Changes the instance password.
+pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiDcs) -> Report {
+    let base = c
+        .profile
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| default_endpoint(&cfg.region));
+    let mut url = match Url::parse(&base) {
+        Ok(u) => u,
+        Err(e) => return Report::new(Outcome::BadRequest, format!("endpoint: {e}")),
+    };
+    let path = format!(
+        "{}/v2/{}/instances/{}/password",
+        url.path().trim_end_matches('/'),
+        cfg.project_id,
+        cfg.instance_id
+    );
+    url.set_path(&path);
+    let current = c.current.unwrap_or_default();
+    let body = json_body(
+        &Body {
+            old_password: current,
+            new_password: c.new,
+        },
+        current.len() + c.new.len(),
+    );
+    let log = json_log(&Body {
+        old_password: MASK,
+        new_password: MASK,
+    });
+    let content_type = "application/json;charset=UTF-8";
+    let mut request =
+        Request::new(reqwest::Method::PUT, url.clone()).header("Content-Type", content_type);
+    match &cfg.auth {
+        DcsAuth::Aksk { variant, .. } => {
+            let (ak, sk) = match (c.key("auth.access_key"), c.key("auth.secret_key")) {
+                (Ok(ak), Ok(sk)) => (ak, sk),
+                (Err(r), _) | (_, Err(r)) => return r,
+            };
+            let date = sign::sdk_date(c.unix_now());
+            let host = host_of(&url);
+            // The OTC SDK adds X-Project-Id after signing; Huawei's signs it.
+            let signed: Vec<(&str, &str)> = match variant {
+                AkskVariant::Huawei => vec![
+                    ("Content-Type", content_type),
+                    ("X-Project-Id", &cfg.project_id),
+                    ("X-Sdk-Date", &date),
+                ],
+                AkskVariant::Otc => vec![("Content-Type", content_type), ("X-Sdk-Date", &date)],
+            };
+            let authorization = huawei::authorization(
+                ak,
+                sk,
+                &huawei::AkskInput {
+                    method: "PUT",
+                    host: &host,
+                    path: url.path(),
+                    query: &[],
+                    headers: &signed,
+                    payload: &body,
+                },
+                *variant,
+            );
+            request = request
+                .header("X-Project-Id", cfg.project_id.clone())
+                .header("X-Sdk-Date", date)
+                .header("Authorization", authorization);
+        }
+        DcsAuth::Token {
+            iam_endpoint,
+            domain,
+            user,
+            ..
+        } => {
+            let password = match c.key("auth.password") {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
+            let answer = huawei_token::request(
+                s,
+                iam_endpoint,
+                domain,
+                user,
+                password,
+                Scope::Project(&cfg.project_id),
+            )
+            .await;
+            let token = match answer {
+                Ok(TokenAnswer::Issued(t)) => t,
+                Ok(TokenAnswer::Refused(r)) => return token_refused(&r),
+                Err(f) => return no_answer(f, "IAM token request", false),
+            };
+            request = request.header("X-Auth-Token", token.value.as_str());
+        }
+    }
+    let request = request.body(body, log).change();
+    match s.send(request, dcs_code).await {
+        Ok(r) => report(&r),
+        Err(f) => no_answer(f, "DCS password change", true),
+    }
+}
+
+/// A refused IAM token request (the IAM user's own credentials): `auth_failed`.
+fn token_refused(r: &Response) -> Report {
+    let (code, msg) = r
+        .json()
+        .as_ref()
+        .and_then(error_of)
+        .unwrap_or_else(|| (r.status.to_string(), format!("HTTP {}", r.status)));
+    let outcome = match r.status {
+        400 | 401 => Outcome::AuthFailed,
+        s => Outcome::from_http_status(s),
+    };
+    let mut rep = report_from(
+        r,
+        outcome,
+        Some(code),
+        format!("the IAM token for DCS was refused ({msg}); the password change was not sent"),
+    );
+    rep.request_id = request_id(r, REQUEST_ID);
+    rep
+}
+
+/// The code the log shows for a DCS answer: `result` inside a 200, else the error code.
+fn dcs_code(r: &Response) -> Option<String> {
+    let v = r.json()?;
+    text_of(v.get("result")).or_else(|| error_of(&v).map(|(c, _)| c))
+}
+
+/// DCS error code (HTTP 4xx/5xx body) → outcome (SPEC §3).
+pub fn map_error(status: u16, code: &str) -> Outcome {
+    match code {
+        "DCS.4019" => Outcome::PolicyRejected,
+        "DCS.4080" => Outcome::WrongOldPassword,
+        "DCS.4850" | "DCS.4026" | "DCS.4049" | "DCS.4115" | "DCS.4116" | "DCS.4017" => {
+            Outcome::BadRequest
+        }
+        "DCS.1001" | "DCS.1002" | "DCS.1003" | "DCS.1004" | "APIGW.0301" => Outcome::AuthFailed,
+        "DCS.3022" => Outcome::NotFound,
+        _ if status == 403 => Outcome::Denied,
+        _ => Outcome::from_http_status(status),
+    }
+}
+
+/// `result` inside HTTP 200 → outcome.
+pub fn map_result(result: &str) -> Outcome {
+    match result {
+        "success" => Outcome::Changed,
+        "passwordFailed" => Outcome::WrongOldPassword,
+        "locked" => Outcome::Locked,
+        "failed" => Outcome::Failed,
+        _ => Outcome::Unknown,
+    }
+}
+
+/// The report for a DCS answer.
+pub fn report(r: &Response) -> Report {
+    let json = r.json();
+    let mut rep = match json.as_ref() {
+        Some(v) if r.status == 200 => match text_of(v.get("result")) {
+            Some(result) => {
+                let outcome = map_result(&result);
+                let message = text_of(v.get("message")).unwrap_or_default();
+                let message = if outcome == Outcome::Unknown {
+                    format!(
+                        "unexpected result `{result}`; the change may have been applied ({message})"
+                    )
+                } else {
+                    message
+                };
+                let mut rep = report_from(r, outcome, Some(result), message);
+                rep.retries_left = lenient_u32(v.get("retry_times_left"));
+                if outcome == Outcome::Locked {
+                    rep.lock_minutes_left = lenient_u32(v.get("lock_time_left"));
+                    rep.locked_until = rep.lock_minutes_left.map(lock_end);
+                }
+                if outcome.is_success() {
+                    // A success carries the full retry budget, not a warning.
+                    rep.retries_left = None;
+                }
+                rep
+            }
+            None => report_from(
+                r,
+                Outcome::Unknown,
+                None,
+                "the answer had no result; the change may have been applied".into(),
+            ),
+        },
+        Some(v) => match error_of(v) {
+            Some((code, msg)) => report_from(r, map_error(r.status, &code), Some(code), msg),
+            None => report_from(
+                r,
+                Outcome::from_http_status(r.status),
+                None,
+                format!("HTTP {}", r.status),
+            ),
+        },
+        None if r.status == 200 => report_from(
+            r,
+            Outcome::Unknown,
+            None,
+            "the answer could not be read; the change may have been applied".into(),
+        ),
+        None => report_from(
+            r,
+            Outcome::from_http_status(r.status),
+            None,
+            format!("HTTP {}", r.status),
+        ),
+    };
+    rep.request_id = request_id(r, REQUEST_ID);
+    rep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_inside_200_map_with_counters() {
+        let r = Response::from_parts(
+            200,
+            &[("X-Request-Id", "req-9")],
+            r#"{"lock_time":"0","result":"success","lock_time_left":"0","retry_times_left":"5","message":"Modify DCSInstance password success."}"#,
+        );
+        let rep = report(&r);
+        assert_eq!(rep.outcome, Outcome::Changed);
+        assert_eq!(rep.request_id.as_deref(), Some("req-9"));
+        let r = Response::from_parts(
+            200,
+            &[],
+            r#"{"lock_time":null,"result":"passwordFailed","lock_time_left":null,"retry_times_left":"4","message":"x"}"#,
+        );
+        let rep = report(&r);
+        assert_eq!(
+            (rep.outcome, rep.retries_left),
+            (Outcome::WrongOldPassword, Some(4))
+        );
+        assert_eq!(
+            rep.summary(),
+            "Wrong current password — 4 attempts left before a 5-minute lock: x"
+        );
+        let r = Response::from_parts(
+            200,
+            &[],
+            r#"{"lock_time":"5","result":"locked","lock_time_left":"3","retry_times_left":"0","message":"locked"}"#,
+        );
+        let rep = report(&r);
+        assert_eq!(
+            (rep.outcome, rep.lock_minutes_left),
+            (Outcome::Locked, Some(3))
+        );
+        assert!(rep.locked_until.is_some());
+        let r = Response::from_parts(200, &[], r#"{"result":"failed","message":"no"}"#);
+        assert_eq!(report(&r).outcome, Outcome::Failed);
+    }
+
+    #[test]
+    fn error_codes_map_as_the_spec_lists() {
+        let table = [
+            (400, "DCS.4019", Outcome::PolicyRejected),
+            (400, "DCS.4080", Outcome::WrongOldPassword),
+            (400, "DCS.4850", Outcome::BadRequest),
+            (400, "DCS.4026", Outcome::BadRequest),
+            (400, "DCS.4049", Outcome::BadRequest),
+            (400, "DCS.4115", Outcome::BadRequest),
+            (400, "DCS.4116", Outcome::BadRequest),
+            (400, "DCS.4017", Outcome::BadRequest),
+            (401, "DCS.1001", Outcome::AuthFailed),
+            (401, "DCS.1002", Outcome::AuthFailed),
+            (401, "DCS.1003", Outcome::AuthFailed),
+            (401, "DCS.1004", Outcome::AuthFailed),
+            (401, "APIGW.0301", Outcome::AuthFailed),
+            (403, "DCS.2003", Outcome::Denied),
+            (403, "DCS.3003", Outcome::Denied),
+            (404, "DCS.3022", Outcome::NotFound),
+            (400, "DCS.4999", Outcome::BadRequest),
+            (429, "APIGW.0308", Outcome::RateLimited),
+            (500, "DCS.5000", Outcome::ServerError),
+        ];
+        for (status, code, outcome) in table {
+            assert_eq!(map_error(status, code), outcome, "{status} {code}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_in_every_shape_and_non_json() {
+        let r = Response::from_parts(400, &[], r#"{"error_code":"DCS.4019","error_msg":"weak"}"#);
+        assert_eq!(report(&r).outcome, Outcome::PolicyRejected);
+        let r = Response::from_parts(401, &[], r#"{"errorCode":"APIGW.0301","errorMsg":"sig"}"#);
+        assert_eq!(report(&r).outcome, Outcome::AuthFailed);
+        let r = Response::from_parts(404, &[], r#"{"code":"DCS.3022","message":"gone"}"#);
+        assert_eq!(report(&r).outcome, Outcome::NotFound);
+        let r = Response::from_parts(503, &[], "<html>busy</html>");
+        assert_eq!(report(&r).outcome, Outcome::ServerError);
+        let r = Response::from_parts(200, &[], "{\"result\":");
+        assert_eq!(report(&r).outcome, Outcome::Unknown);
+    }
+}

@@ -1,0 +1,222 @@
+//! Huawei Cloud / OTC IAM tokens (`POST /v3/auth/tokens`) and the error body shapes every
+//! Huawei API shares.
+
+use serde::Serialize;
+use serde_json::Value;
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::http::{Failure, Request, Response, Session};
+use super::job::{json_body, json_log, text_of};
+use super::redact::MASK;
+
+/// Error code and message of a Huawei error body: `error_code`/`error_msg`, else
+/// `errorCode`/`errorMsg`, else `code`/`message`, else the same inside a nested object
+/// (Keystone's `{"error":{...}}`).
+pub fn error_of(v: &Value) -> Option<(String, String)> {
+    let obj = v.as_object()?;
+    for (code, msg) in [
+        ("error_code", "error_msg"),
+        ("errorCode", "errorMsg"),
+        ("code", "message"),
+    ] {
+        if let Some(c) = text_of(obj.get(code)) {
+            return Some((c, text_of(obj.get(msg)).unwrap_or_default()));
+        }
+    }
+    obj.values().find_map(error_of)
+}
+
+/// The error code of an answer, if it has one.
+pub fn code_of(r: &Response) -> Option<String> {
+    r.json().as_ref().and_then(error_of).map(|(c, _)| c)
+}
+
+/// The request id header Huawei APIs return.
+pub const REQUEST_ID: &str = "x-request-id";
+
+#[derive(Serialize)]
+struct Domain<'a> {
+    name: &'a str,
+}
+#[derive(Serialize)]
+struct User<'a> {
+    domain: Domain<'a>,
+    name: &'a str,
+    password: &'a str,
+}
+#[derive(Serialize)]
+struct PasswordIdentity<'a> {
+    user: User<'a>,
+}
+#[derive(Serialize)]
+struct Identity<'a> {
+    methods: [&'a str; 1],
+    password: PasswordIdentity<'a>,
+}
+#[derive(Serialize)]
+struct ProjectId<'a> {
+    id: &'a str,
+}
+/// Token scope.
+#[derive(Serialize)]
+pub enum Scope<'a> {
+    /// A project-scoped token (DCS).
+    #[serde(rename = "project")]
+    Project(#[serde(serialize_with = "project_id")] &'a str),
+    /// A domain-scoped token (IAM).
+    #[serde(rename = "domain")]
+    Domain(#[serde(serialize_with = "domain_name")] &'a str),
+}
+fn project_id<S: serde::Serializer>(id: &&str, s: S) -> Result<S::Ok, S::Error> {
+    ProjectId { id }.serialize(s)
+}
+fn domain_name<S: serde::Serializer>(name: &&str, s: S) -> Result<S::Ok, S::Error> {
+    Domain { name }.serialize(s)
+}
+#[derive(Serialize)]
+struct Auth<'a> {
+    identity: Identity<'a>,
+    scope: Scope<'a>,
+}
+#[derive(Serialize)]
+struct TokenBody<'a> {
+    auth: Auth<'a>,
+}
+
+fn token_body<'a>(
+    domain: &'a str,
+    user: &'a str,
+    password: &'a str,
+    scope: Scope<'a>,
+) -> TokenBody<'a> {
+    TokenBody {
+        auth: Auth {
+            identity: Identity {
+                methods: ["password"],
+                password: PasswordIdentity {
+                    user: User {
+                        domain: Domain { name: domain },
+                        name: user,
+                        password,
+                    },
+                },
+            },
+            scope,
+        },
+    }
+}
+
+/// A token and what its body says about the user.
+pub struct Token {
+    /// The `X-Subject-Token` value.
+    pub value: Zeroizing<String>,
+    /// `token.user.id`.
+    pub user_id: Option<String>,
+    /// `token.user.domain.id`.
+    pub domain_id: Option<String>,
+    /// `token.user.password_expires_at` (null or "" means never).
+    pub password_expires_at: Option<String>,
+}
+
+/// What came back from the token request.
+pub enum TokenAnswer {
+    /// 201 with a token.
+    Issued(Token),
+    /// Any other answer.
+    Refused(Response),
+}
+
+/// `POST {iam}/v3/auth/tokens?nocatalog=true` with a user name and password.
+pub async fn request(
+    s: &Session,
+    iam_endpoint: &str,
+    domain: &str,
+    user: &str,
+    password: &str,
+    scope: Scope<'_>,
+) -> Result<TokenAnswer, Failure> {
+    let mut url =
+        Url::parse(iam_endpoint).map_err(|e| Failure::Connect(format!("iam_endpoint: {e}")))?;
+    let base = url
+        .path()
+        .trim_end_matches('/')
+        .trim_end_matches("/v3")
+        .to_string();
+    url.set_path(&format!("{base}/v3/auth/tokens"));
+    url.set_query(Some("nocatalog=true"));
+    let log_scope = match &scope {
+        Scope::Project(p) => Scope::Project(p),
+        Scope::Domain(d) => Scope::Domain(d),
+    };
+    let body = json_body(&token_body(domain, user, password, scope), password.len());
+    let log = json_log(&token_body(domain, user, MASK, log_scope));
+    let request = Request::new(reqwest::Method::POST, url)
+        .header("Content-Type", "application/json;charset=utf8")
+        .body(body, log);
+    let response = s.send(request, code_of).await?;
+    if response.status != 201 {
+        return Ok(TokenAnswer::Refused(response));
+    }
+    let Some(value) = response.header("x-subject-token").filter(|t| !t.is_empty()) else {
+        return Ok(TokenAnswer::Refused(response));
+    };
+    let mut token = Zeroizing::new(String::with_capacity(value.len()));
+    token.push_str(value);
+    let json = response.json().unwrap_or(Value::Null);
+    let user = json.get("token").and_then(|t| t.get("user"));
+    Ok(TokenAnswer::Issued(Token {
+        value: token,
+        user_id: user.and_then(|u| text_of(u.get("id"))),
+        domain_id: user.and_then(|u| text_of(u.get("domain")?.get("id"))),
+        password_expires_at: user
+            .and_then(|u| text_of(u.get("password_expires_at")))
+            .filter(|s| !s.is_empty()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_in_every_shape() {
+        for (body, code, msg) in [
+            (
+                r#"{"error_code":"DCS.4019","error_msg":"weak"}"#,
+                "DCS.4019",
+                "weak",
+            ),
+            (
+                r#"{"errorCode":"APIGW.0301","errorMsg":"sig"}"#,
+                "APIGW.0301",
+                "sig",
+            ),
+            (
+                r#"{"code":"1103","message":"Incorrect password"}"#,
+                "1103",
+                "Incorrect password",
+            ),
+            (
+                r#"{"error":{"code":401,"message":"The request you have made requires authentication.","title":"Unauthorized"}}"#,
+                "401",
+                "The request you have made requires authentication.",
+            ),
+        ] {
+            let v: Value = serde_json::from_str(body).expect("json");
+            assert_eq!(error_of(&v), Some((code.into(), msg.into())), "{body}");
+        }
+        assert_eq!(error_of(&serde_json::json!({"result": "success"})), None);
+    }
+
+    #[test]
+    fn token_body_scopes() {
+        let d = json_log(&token_body("acct", "alice", MASK, Scope::Domain("acct")));
+        assert_eq!(
+            d,
+            r#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"domain":{"name":"acct"},"name":"alice","password":"•••"}}},"scope":{"domain":{"name":"acct"}}}}"#
+        );
+        let p = json_log(&token_body("acct", "ops", MASK, Scope::Project("0123")));
+        assert!(p.ends_with(r#""scope":{"project":{"id":"0123"}}}}"#), "{p}");
+    }
+}

@@ -1,0 +1,240 @@
+//! What one change needs: the profile, the resolved secrets, and the helpers every provider
+//! uses to build bodies and read answers.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::http::{Failure, Response};
+use super::outcome::{Outcome, Report};
+use crate::config::{Operate, Profile, SecretSource};
+use crate::secret::SecretBuf;
+
+/// Secrets typed in the console (or read by `rekey change`) for one job. Moved into the job;
+/// zeroized when it is dropped.
+#[derive(Debug)]
+pub struct TypedSecrets {
+    /// The current password, for kinds that need it.
+    pub current: Option<SecretBuf>,
+    /// The new password.
+    pub new: SecretBuf,
+    /// Values of the profile's `{ prompt = true }` secrets, by key path.
+    pub prompted: Vec<(&'static str, SecretBuf)>,
+}
+
+/// The profile's other secrets, resolved from env/command/value (or the prompted fields).
+#[derive(Default)]
+pub struct Keys {
+    values: Vec<(&'static str, Zeroizing<String>)>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.values.iter().map(|(k, _)| *k).collect();
+        write!(f, "Keys({names:?}, [redacted])")
+    }
+}
+
+impl Keys {
+    /// The value of `key`, if resolved.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Resolves `source` under `key`: prompted secrets come from `typed`, the rest from
+    /// env/command/value. Blocking (a command may run): call it off the UI thread.
+    pub fn resolve(
+        &mut self,
+        key: &'static str,
+        source: Option<&SecretSource>,
+        typed: &TypedSecrets,
+    ) -> Result<(), Report> {
+        let Some(source) = source else {
+            return Ok(());
+        };
+        let value = match source {
+            SecretSource::Prompt => {
+                let buf = typed
+                    .prompted
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, b)| b)
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| {
+                        Report::new(
+                            Outcome::BadRequest,
+                            format!(
+                                "{key} is prompted, and no value was entered; nothing was sent"
+                            ),
+                        )
+                    })?;
+                let mut s = Zeroizing::new(String::with_capacity(buf.len_bytes()));
+                s.push_str(buf.expose());
+                s
+            }
+            other => other.resolve(key).map_err(|e| {
+                Report::new(
+                    Outcome::BadRequest,
+                    format!("cannot read {key}: {e}; nothing was sent"),
+                )
+            })?,
+        };
+        self.values.push((key, value));
+        Ok(())
+    }
+}
+
+/// Everything a provider needs for one change.
+pub struct Change<'a> {
+    /// The profile.
+    pub profile: &'a Profile,
+    /// The current password (kinds that need one).
+    pub current: Option<&'a str>,
+    /// The new password.
+    pub new: &'a str,
+    /// Resolved keys and tokens.
+    pub keys: &'a Keys,
+    /// Create/update chosen by the user for this attempt (overrides the profile).
+    pub operate: Option<Operate>,
+    /// Skip client-side policy checks (the provider still decides).
+    pub force: bool,
+    /// The clock used for signatures.
+    pub now: fn() -> SystemTime,
+}
+
+impl Change<'_> {
+    /// Seconds since the epoch, for signatures.
+    pub fn unix_now(&self) -> i64 {
+        (self.now)()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+
+    /// A resolved key that the config guarantees exists.
+    pub fn key(&self, key: &str) -> Result<&str, Report> {
+        self.keys.get(key).ok_or_else(|| {
+            Report::new(
+                Outcome::BadRequest,
+                format!("{key} was not resolved; nothing was sent"),
+            )
+        })
+    }
+}
+
+/// Serializes `value` into a zeroizing buffer sized up front so it never reallocates (a
+/// reallocation would leave a copy of the password behind). `secret_bytes` is the total length
+/// of the secrets inside; JSON escaping makes each byte at most 6.
+pub fn json_body<T: Serialize>(value: &T, secret_bytes: usize) -> Zeroizing<Vec<u8>> {
+    let capacity = 1024 + 6 * secret_bytes;
+    let mut buf = Zeroizing::new(Vec::with_capacity(capacity));
+    // Writing into a Vec cannot fail; a struct of strings always serializes.
+    let _ = serde_json::to_writer(&mut *buf, value);
+    debug_assert!(buf.capacity() == capacity, "body buffer reallocated");
+    buf
+}
+
+/// The same body with every secret masked, for the log.
+pub fn json_log<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// A report for a request that got no answer. Before the change was sent, nothing changed:
+/// `network_error`; after, the change may have been applied: `unknown`.
+pub fn no_answer(failure: Failure, what: &str, is_change: bool) -> Report {
+    match failure {
+        Failure::Connect(why) => Report::new(
+            Outcome::NetworkError,
+            format!("{what}: {why}; nothing was sent"),
+        ),
+        Failure::NoAnswer(why) if is_change => Report::new(
+            Outcome::Unknown,
+            format!(
+                "{what}: {why}. The change may have been applied; it was not retried. Verify before trying again"
+            ),
+        ),
+        Failure::NoAnswer(why) => Report::new(
+            Outcome::NetworkError,
+            format!("{what}: {why}; the password change was not sent"),
+        ),
+    }
+}
+
+/// A number that may arrive as a JSON number, a numeric string, or null.
+pub fn lenient_u32(v: Option<&serde_json::Value>) -> Option<u32> {
+    match v? {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A string field, if present and a string (or a number, shown as text).
+pub fn text_of(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The request id a provider put in the answer's headers.
+pub fn request_id(response: &Response, header: &str) -> Option<String> {
+    response.header(header).map(str::to_string)
+}
+
+/// Builds the report for an answer the provider mapping decided.
+pub fn report_from(
+    response: &Response,
+    outcome: Outcome,
+    code: Option<String>,
+    message: String,
+) -> Report {
+    let mut r = Report::new(outcome, message);
+    r.http_status = Some(response.status);
+    r.provider_code = code;
+    r
+}
+
+/// `locked_until` from minutes left, counted from now.
+pub fn lock_end(minutes: u32) -> SystemTime {
+    SystemTime::now() + Duration::from_secs(u64::from(minutes) * 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Body<'a> {
+        old_password: &'a str,
+        new_password: &'a str,
+    }
+
+    #[test]
+    fn json_body_never_reallocates_even_when_every_byte_escapes() {
+        let nasty = "\u{1}".repeat(128);
+        let body = json_body(
+            &Body {
+                old_password: &nasty,
+                new_password: &nasty,
+            },
+            2 * nasty.len(),
+        );
+        assert_eq!(body.capacity(), 1024 + 6 * 2 * nasty.len());
+        assert!(body.len() > 6 * 128);
+    }
+
+    #[test]
+    fn counters_parse_from_strings_numbers_or_null() {
+        let v = serde_json::json!({"a": "4", "b": 3, "c": null, "d": "x"});
+        assert_eq!(lenient_u32(v.get("a")), Some(4));
+        assert_eq!(lenient_u32(v.get("b")), Some(3));
+        assert_eq!(lenient_u32(v.get("c")), None);
+        assert_eq!(lenient_u32(v.get("d")), None);
+        assert_eq!(lenient_u32(v.get("missing")), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! Provider APIs: one module per kind, signing in `sign/`, the outcome type and its mapping,
+//! the HTTP layer that records every exchange for the log.
+
+// A `Report` is the error of many steps here; it is built once per attempt, never in a loop,
+// so its size does not matter and boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+pub mod http;
+pub mod huawei_dcs;
+pub mod huawei_iam;
+pub mod huawei_token;
+pub mod job;
+pub mod outcome;
+pub mod redact;
+pub mod sign;
+pub mod tencent_bm;
+pub mod tencent_ciam;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+pub use http::{LogEntry, LogSink, Session};
+pub use job::{Change, Keys, TypedSecrets};
+pub use outcome::{FollowUp, Outcome, Report};
+
+use crate::config::{DcsAuth, Operate, Profile, ProviderConfig};
+
+/// Builds the HTTP client for a profile: TLS verified (plus the profile's `ca_file` roots), no
+/// redirects (a redirect could carry a password elsewhere), no automatic retries.
+pub fn client_for(profile: &Profile) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(profile.timeout_secs.min(10)))
+        .user_agent(concat!("rekey/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &profile.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("ca_file {} is not PEM: {e}", path.display()))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up HTTPS: {e}"))
+}
+
+/// Resolves every secret the profile needs besides the passwords: prompted ones from `typed`,
+/// the others from env/command/value. Blocking: a command may run.
+pub fn resolve_keys(profile: &Profile, typed: &TypedSecrets) -> Result<Keys, Report> {
+    let mut keys = Keys::default();
+    match &profile.provider {
+        ProviderConfig::TencentBmVpn(t) => {
+            keys.resolve("secret_id", Some(&t.secret_id), typed)?;
+            keys.resolve("secret_key", Some(&t.secret_key), typed)?;
+            keys.resolve("session_token", t.session_token.as_ref(), typed)?;
+        }
+        ProviderConfig::HuaweiDcs(d) => match &d.auth {
+            DcsAuth::Aksk {
+                access_key,
+                secret_key,
+                ..
+            } => {
+                keys.resolve("auth.access_key", Some(access_key), typed)?;
+                keys.resolve("auth.secret_key", Some(secret_key), typed)?;
+            }
+            DcsAuth::Token { password, .. } => {
+                keys.resolve("auth.password", Some(password), typed)?;
+            }
+        },
+        ProviderConfig::HuaweiIam(_) => {}
+        ProviderConfig::TencentCiam(c) => {
+            keys.resolve("client_secret", c.client_secret.as_ref(), typed)?;
+            keys.resolve("access_token", c.access_token.as_ref(), typed)?;
+        }
+    }
+    Ok(keys)
+}
+
+/// Options of one attempt.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Create/update for this attempt (the console's "send with Create").
+    pub operate: Option<Operate>,
+    /// Skip client-side policy checks.
+    pub force: bool,
+}
+
+/// Runs one change from start to end: resolves the keys, talks to the provider, and reports.
+/// Never retries. The typed secrets are zeroized when this returns.
+pub async fn run(
+    client: reqwest::Client,
+    profile: Arc<Profile>,
+    typed: TypedSecrets,
+    options: Options,
+    log: LogSink,
+) -> Report {
+    let start = Instant::now();
+    let (typed, keys) = {
+        let profile = profile.clone();
+        match tokio::task::spawn_blocking(move || {
+            let keys = resolve_keys(&profile, &typed);
+            (typed, keys)
+        })
+        .await
+        {
+            Ok((typed, Ok(keys))) => (typed, keys),
+            Ok((_, Err(report))) => return report,
+            Err(_) => {
+                return Report::new(
+                    Outcome::BadRequest,
+                    "reading the profile's secrets failed; nothing was sent",
+                );
+            }
+        }
+    };
+    let session = Session::new(
+        client,
+        &profile.name,
+        Duration::from_secs(profile.timeout_secs),
+        log,
+    );
+    let change = Change {
+        profile: &profile,
+        current: typed.current.as_ref().map(|b| b.expose()),
+        new: typed.new.expose(),
+        keys: &keys,
+        operate: options.operate,
+        force: options.force,
+        now: SystemTime::now,
+    };
+    let mut report = dispatch(&session, &change).await;
+    report.duration = start.elapsed();
+    report
+}
+
+async fn dispatch(s: &Session, c: &Change<'_>) -> Report {
+    match &c.profile.provider {
+        ProviderConfig::TencentBmVpn(cfg) => tencent_bm::change(s, c, cfg).await,
+        ProviderConfig::HuaweiDcs(cfg) => huawei_dcs::change(s, c, cfg).await,
+        ProviderConfig::HuaweiIam(cfg) => huawei_iam::change(s, c, cfg).await,
+        ProviderConfig::TencentCiam(cfg) => tencent_ciam::change(s, c, cfg).await,
+    }
+}

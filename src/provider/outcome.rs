@@ -1,0 +1,307 @@
+//! How an attempt ended (SPEC §3), and the report a provider returns for it.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::AccountPolicy;
+
+/// Every attempt ends in exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The password was changed.
+    Changed,
+    /// The account was created with the password (Tencent BM VPN `Create`).
+    Created,
+    /// The current password was wrong.
+    WrongOldPassword,
+    /// The account or instance is locked.
+    Locked,
+    /// The account is frozen.
+    Frozen,
+    /// The provider (or the local policy check) refused the new password.
+    PolicyRejected,
+    /// The new password was used before.
+    ReusedPassword,
+    /// The credentials (keys, token, client) were refused.
+    AuthFailed,
+    /// The credentials are valid but not allowed to do this.
+    Denied,
+    /// The account, instance or user does not exist.
+    NotFound,
+    /// Too many requests.
+    RateLimited,
+    /// The provider says the request was malformed or not possible now.
+    BadRequest,
+    /// The provider says the operation failed.
+    Failed,
+    /// The provider had an internal error.
+    ServerError,
+    /// Nothing reached the provider.
+    NetworkError,
+    /// The change may have reached the provider and no definite answer came back.
+    Unknown,
+}
+
+impl Outcome {
+    /// Every outcome, in SPEC order.
+    pub const ALL: [Outcome; 16] = [
+        Outcome::Changed,
+        Outcome::Created,
+        Outcome::WrongOldPassword,
+        Outcome::Locked,
+        Outcome::Frozen,
+        Outcome::PolicyRejected,
+        Outcome::ReusedPassword,
+        Outcome::AuthFailed,
+        Outcome::Denied,
+        Outcome::NotFound,
+        Outcome::RateLimited,
+        Outcome::BadRequest,
+        Outcome::Failed,
+        Outcome::ServerError,
+        Outcome::NetworkError,
+        Outcome::Unknown,
+    ];
+
+    /// The snake_case name used in JSON, state and audit files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Changed => "changed",
+            Outcome::Created => "created",
+            Outcome::WrongOldPassword => "wrong_old_password",
+            Outcome::Locked => "locked",
+            Outcome::Frozen => "frozen",
+            Outcome::PolicyRejected => "policy_rejected",
+            Outcome::ReusedPassword => "reused_password",
+            Outcome::AuthFailed => "auth_failed",
+            Outcome::Denied => "denied",
+            Outcome::NotFound => "not_found",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::BadRequest => "bad_request",
+            Outcome::Failed => "failed",
+            Outcome::ServerError => "server_error",
+            Outcome::NetworkError => "network_error",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    /// The exit code of `rekey change` for this outcome (SPEC §2).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Changed | Outcome::Created => 0,
+            Outcome::WrongOldPassword
+            | Outcome::PolicyRejected
+            | Outcome::ReusedPassword
+            | Outcome::NotFound
+            | Outcome::BadRequest
+            | Outcome::Failed => 1,
+            Outcome::Locked | Outcome::Frozen => 3,
+            Outcome::AuthFailed | Outcome::Denied => 4,
+            Outcome::NetworkError
+            | Outcome::ServerError
+            | Outcome::RateLimited
+            | Outcome::Unknown => 5,
+        }
+    }
+
+    /// Whether the password is now the new one.
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Changed | Outcome::Created)
+    }
+
+    /// Plain words for the console and stderr.
+    pub fn words(self) -> &'static str {
+        match self {
+            Outcome::Changed => "Password changed",
+            Outcome::Created => "Account created with the new password",
+            Outcome::WrongOldPassword => "Wrong current password",
+            Outcome::Locked => "Locked",
+            Outcome::Frozen => "Frozen",
+            Outcome::PolicyRejected => "The provider refused the new password (policy)",
+            Outcome::ReusedPassword => "The new password was used before",
+            Outcome::AuthFailed => "Authentication failed",
+            Outcome::Denied => "Not allowed",
+            Outcome::NotFound => "Not found",
+            Outcome::RateLimited => "Rate limited — wait and try again",
+            Outcome::BadRequest => "Refused by the provider",
+            Outcome::Failed => "The provider reports the change failed",
+            Outcome::ServerError => "Provider error",
+            Outcome::NetworkError => "Could not reach the provider; nothing was sent",
+            Outcome::Unknown => "No definite answer — the change MAY have been applied",
+        }
+    }
+
+    /// The fallback for an error the provider mapping does not list (SPEC §3).
+    pub fn from_http_status(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::Changed,
+            401 => Outcome::AuthFailed,
+            403 => Outcome::Denied,
+            404 => Outcome::NotFound,
+            429 => Outcome::RateLimited,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::BadRequest,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something the console can offer after an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    /// Tencent BM v3: Update said the account does not exist; offer Create.
+    OfferCreate,
+}
+
+/// What one attempt ended with. Holds no secret: messages come from the provider's error text
+/// (escaped when drawn) or from rekey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// HTTP status of the deciding response.
+    pub http_status: Option<u16>,
+    /// The provider's error/result code.
+    pub provider_code: Option<String>,
+    /// What happened, in words.
+    pub message: String,
+    /// The provider's request id.
+    pub request_id: Option<String>,
+    /// Attempts left before a lock (DCS `retry_times_left`).
+    pub retries_left: Option<u32>,
+    /// Minutes left in a lock (DCS `lock_time_left`).
+    pub lock_minutes_left: Option<u32>,
+    /// When the lock ends.
+    pub locked_until: Option<SystemTime>,
+    /// IAM: when the (old) password expires, from the token.
+    pub password_expires_at: Option<String>,
+    /// IAM: the account password policy, when the provider let us read it.
+    pub account_policy: Option<AccountPolicy>,
+    /// Something to offer next.
+    pub follow_up: Option<FollowUp>,
+    /// Wall time of the whole attempt.
+    pub duration: Duration,
+}
+
+impl Report {
+    /// A report with just an outcome and words.
+    pub fn new(outcome: Outcome, message: impl Into<String>) -> Report {
+        Report {
+            outcome,
+            http_status: None,
+            provider_code: None,
+            message: message.into(),
+            request_id: None,
+            retries_left: None,
+            lock_minutes_left: None,
+            locked_until: None,
+            password_expires_at: None,
+            account_policy: None,
+            follow_up: None,
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// One line for the console and stderr, e.g. "Wrong current password — 4 attempts left
+    /// before a 5-minute lock".
+    pub fn summary(&self) -> String {
+        let mut out = String::from(self.outcome.words());
+        match self.outcome {
+            Outcome::WrongOldPassword => {
+                if let Some(n) = self.retries_left {
+                    let attempts = if n == 1 { "attempt" } else { "attempts" };
+                    out.push_str(&format!(" — {n} {attempts} left before a 5-minute lock"));
+                }
+            }
+            Outcome::Locked | Outcome::Frozen => {
+                if let Some(m) = self.lock_minutes_left {
+                    let minutes = if m == 1 { "minute" } else { "minutes" };
+                    out.push_str(&format!(" — {m} {minutes} left"));
+                }
+            }
+            _ => {}
+        }
+        let msg = self.message.trim();
+        if !msg.is_empty() && !self.outcome.is_success() {
+            out.push_str(": ");
+            out.push_str(msg);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_spec_table() {
+        let expected = [
+            (Outcome::Changed, 0),
+            (Outcome::Created, 0),
+            (Outcome::WrongOldPassword, 1),
+            (Outcome::PolicyRejected, 1),
+            (Outcome::ReusedPassword, 1),
+            (Outcome::NotFound, 1),
+            (Outcome::BadRequest, 1),
+            (Outcome::Failed, 1),
+            (Outcome::Locked, 3),
+            (Outcome::Frozen, 3),
+            (Outcome::AuthFailed, 4),
+            (Outcome::Denied, 4),
+            (Outcome::NetworkError, 5),
+            (Outcome::ServerError, 5),
+            (Outcome::RateLimited, 5),
+            (Outcome::Unknown, 5),
+        ];
+        assert_eq!(expected.len(), Outcome::ALL.len());
+        for (outcome, code) in expected {
+            assert_eq!(outcome.exit_code(), code, "{outcome}");
+        }
+    }
+
+    #[test]
+    fn names_are_snake_case_in_json() {
+        for outcome in Outcome::ALL {
+            let json = serde_json::to_string(&outcome).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", outcome.as_str()));
+        }
+    }
+
+    #[test]
+    fn http_status_fallbacks() {
+        for (status, outcome) in [
+            (400, Outcome::BadRequest),
+            (401, Outcome::AuthFailed),
+            (403, Outcome::Denied),
+            (404, Outcome::NotFound),
+            (409, Outcome::BadRequest),
+            (429, Outcome::RateLimited),
+            (500, Outcome::ServerError),
+            (503, Outcome::ServerError),
+        ] {
+            assert_eq!(Outcome::from_http_status(status), outcome, "{status}");
+        }
+    }
+
+    #[test]
+    fn summary_counts_attempts_and_minutes() {
+        let mut r = Report::new(Outcome::WrongOldPassword, "");
+        r.retries_left = Some(4);
+        assert_eq!(
+            r.summary(),
+            "Wrong current password — 4 attempts left before a 5-minute lock"
+        );
+        let mut r = Report::new(Outcome::Locked, "");
+        r.lock_minutes_left = Some(1);
+        assert_eq!(r.summary(), "Locked — 1 minute left");
+    }
+}

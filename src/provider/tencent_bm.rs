@@ -1,0 +1,544 @@
+//! Tencent Cloud Bare Metal out-of-band VPN password: API 3.0 `SetOutBandVpnAuthPassword`
+//! (TC3-HMAC-SHA256, the default) and legacy API 2.0 `GetOutBandVPNAuthInfo` +
+//! `SetOutBandVPNAuthPwd` (HmacSHA256/HmacSHA1 form signature).
+
+use serde::Serialize;
+use url::Url;
+
+use super::http::{Request, Response, Session, host_of};
+use super::job::{Change, json_body, json_log, no_answer, report_from, text_of};
+use super::outcome::{FollowUp, Outcome, Report};
+use super::redact::MASK;
+use super::sign::{tc3, tencent_v2};
+use crate::config::{Operate, SignatureMethod, TencentApi, TencentBmVpn};
+
+/// API 3.0 endpoint.
+pub const V3_ENDPOINT: &str = "https://bm.tencentcloudapi.com";
+/// API 2.0 endpoint.
+pub const V2_ENDPOINT: &str = "https://bm.api.qcloud.com/v2/index.php";
+/// API 3.0 version of `bm`.
+pub const V3_VERSION: &str = "2018-04-23";
+/// API 3.0 action.
+pub const V3_ACTION: &str = "SetOutBandVpnAuthPassword";
+
+/// Changes the VPN password.
+pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
+    match cfg.api {
+        TencentApi::V3 => change_v3(s, c, cfg).await,
+        TencentApi::V2 => change_v2(s, c, cfg).await,
+    }
+}
+
+fn endpoint(c: &Change<'_>, default: &str) -> Result<Url, Report> {
+    let text = c.profile.endpoint.as_deref().unwrap_or(default);
+    Url::parse(text).map_err(|e| Report::new(Outcome::BadRequest, format!("endpoint: {e}")))
+}
+
+#[derive(Serialize)]
+struct V3Body<'a> {
+    #[serde(rename = "Password")]
+    password: &'a str,
+    #[serde(rename = "Operate")]
+    operate: &'a str,
+}
+
+async fn change_v3(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
+    let url = match endpoint(c, V3_ENDPOINT) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let (secret_id, secret_key) = match (c.key("secret_id"), c.key("secret_key")) {
+        (Ok(id), Ok(key)) => (id, key),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    // v3 cannot ask whether the account exists: `auto` sends Update and offers Create when
+    // the answer says the account does not exist (SPEC §1).
+    let create = matches!(c.operate.unwrap_or(cfg.operate), Operate::Create);
+    let operate = if create { "Create" } else { "Update" };
+    let body = json_body(
+        &V3Body {
+            password: c.new,
+            operate,
+        },
+        c.new.len(),
+    );
+    let log_body = json_log(&V3Body {
+        password: MASK,
+        operate,
+    });
+    let host = host_of(&url);
+    let timestamp = c.unix_now();
+    let content_type = "application/json";
+    let authorization = tc3::authorization(&tc3::Tc3Input {
+        secret_id,
+        secret_key,
+        service: "bm",
+        host: &host,
+        method: "POST",
+        query: "",
+        content_type,
+        payload: &body,
+        timestamp,
+    });
+    let mut request = Request::new(reqwest::Method::POST, url)
+        .header("Content-Type", content_type)
+        .header("X-TC-Action", V3_ACTION)
+        .header("X-TC-Timestamp", timestamp.to_string())
+        .header("X-TC-Version", V3_VERSION)
+        .header("X-TC-Region", cfg.region.clone());
+    if let Some(token) = c.keys.get("session_token") {
+        request = request.header("X-TC-Token", token);
+    }
+    let request = request
+        .header("Authorization", authorization)
+        .body(body, log_body)
+        .change();
+    let response = match s.send(request, |r| v3_error(r).map(|(code, _)| code)).await {
+        Ok(r) => r,
+        Err(f) => return no_answer(f, V3_ACTION, true),
+    };
+    v3_report(&response, create)
+}
+
+/// `Response.Error.{Code,Message}` of an API 3.0 answer.
+fn v3_error(r: &Response) -> Option<(String, String)> {
+    let v = r.json()?;
+    let err = v.get("Response")?.get("Error")?;
+    Some((
+        text_of(err.get("Code"))?,
+        text_of(err.get("Message")).unwrap_or_default(),
+    ))
+}
+
+/// The report for an API 3.0 answer.
+pub fn v3_report(r: &Response, create: bool) -> Report {
+    let json = r.json();
+    let request_id = json
+        .as_ref()
+        .and_then(|v| text_of(v.get("Response")?.get("RequestId")));
+    let mut report = match (v3_error(r), json.as_ref().and_then(|v| v.get("Response"))) {
+        (Some((code, message)), _) => {
+            let outcome = map_v3(r.status, &code);
+            let mut message = message;
+            if code == "AuthFailure.SignatureExpire" {
+                message = format!(
+                    "clock skew: the request time is too far from the server's ({message})"
+                );
+            }
+            let mut rep = report_from(r, outcome, Some(code.clone()), message);
+            if !create && account_missing(&code, &rep.message) {
+                rep.follow_up = Some(FollowUp::OfferCreate);
+                rep.message.push_str(
+                    " — the VPN account does not exist yet: send with Create (operate = \"create\")",
+                );
+            }
+            rep
+        }
+        (None, Some(_)) if (200..300).contains(&r.status) => {
+            let outcome = if create {
+                Outcome::Created
+            } else {
+                Outcome::Changed
+            };
+            report_from(r, outcome, None, String::new())
+        }
+        _ if (200..300).contains(&r.status) => report_from(
+            r,
+            Outcome::Unknown,
+            None,
+            "the answer could not be read; the change may have been applied".into(),
+        ),
+        _ => report_from(
+            r,
+            Outcome::from_http_status(r.status),
+            None,
+            format!("HTTP {}", r.status),
+        ),
+    };
+    report.request_id = request_id;
+    report
+}
+
+/// API 3.0 error code → outcome (SPEC §3).
+pub fn map_v3(status: u16, code: &str) -> Outcome {
+    let starts = |p: &str| code.starts_with(p);
+    if code == "AuthFailure.UnauthorizedOperation" || starts("UnauthorizedOperation") {
+        Outcome::Denied
+    } else if starts("AuthFailure") {
+        Outcome::AuthFailed
+    } else if starts("RequestLimitExceeded") || starts("LimitExceeded") {
+        Outcome::RateLimited
+    } else if starts("ResourceNotFound") {
+        Outcome::NotFound
+    } else if starts("InvalidParameter")
+        || starts("MissingParameter")
+        || starts("UnsupportedOperation")
+    {
+        Outcome::BadRequest
+    } else if starts("InternalError") || starts("ResourceUnavailable") || starts("FailedOperation")
+    {
+        Outcome::ServerError
+    } else if (200..300).contains(&status) {
+        // An error code we do not know, in a 200: the provider refused.
+        Outcome::BadRequest
+    } else {
+        Outcome::from_http_status(status)
+    }
+}
+
+/// Whether an Update failed because the VPN account was never created.
+fn account_missing(code: &str, message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    code.starts_with("ResourceNotFound")
+        || m.contains("does not exist")
+        || m.contains("not exist")
+        || message.contains("不存在")
+}
+
+/// API 2.0 `code` → outcome (SPEC §3).
+pub fn map_v2(code: i64) -> Outcome {
+    match code {
+        0 => Outcome::Changed,
+        4100 | 4104 | 4105 | 4106 | 4110 | 4200 | 4500 => Outcome::AuthFailed,
+        4101 | 4102 | 4103 | 4300 | 10004 => Outcome::Denied,
+        4000 => Outcome::BadRequest,
+        4400 => Outcome::RateLimited,
+        5000 | 10105 => Outcome::NotFound,
+        5100 | 6000 | 6100 | 6200 | 9001 | 10100 | 10101 => Outcome::ServerError,
+        _ => Outcome::Failed,
+    }
+}
+
+/// `code` of an API 2.0 answer: an int or a string holding one.
+fn v2_code(v: &serde_json::Value) -> Option<i64> {
+    match v.get("code")? {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `be_first` as a JSON bool or the strings "true"/"false".
+pub fn be_first(v: &serde_json::Value) -> Option<bool> {
+    let b = v.get("data")?.get("authInfo")?.get("be_first")?;
+    match b {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The report for an API 2.0 answer (errors usually arrive with HTTP 200).
+pub fn v2_report(r: &Response, create: bool) -> Report {
+    let Some(json) = r.json() else {
+        return if (200..300).contains(&r.status) {
+            report_from(
+                r,
+                Outcome::Unknown,
+                None,
+                "the answer could not be read; the change may have been applied".into(),
+            )
+        } else {
+            report_from(
+                r,
+                Outcome::from_http_status(r.status),
+                None,
+                format!("HTTP {}", r.status),
+            )
+        };
+    };
+    let message = text_of(json.get("message")).unwrap_or_default();
+    match v2_code(&json) {
+        Some(0) if (200..300).contains(&r.status) => {
+            let outcome = if create {
+                Outcome::Created
+            } else {
+                Outcome::Changed
+            };
+            report_from(r, outcome, Some("0".into()), String::new())
+        }
+        Some(code) => {
+            let mut message = message;
+            if code == 4200 || code == 4500 {
+                message = format!("request expired / clock skew ({message})");
+            }
+            report_from(r, map_v2(code), Some(code.to_string()), message)
+        }
+        None => report_from(r, Outcome::from_http_status(r.status), None, message),
+    }
+}
+
+fn v2_url(c: &Change<'_>) -> Result<Url, Report> {
+    let mut url = endpoint(c, V2_ENDPOINT)?;
+    if url.path() == "/" || url.path().is_empty() {
+        url.set_path("/v2/index.php");
+    }
+    Ok(url)
+}
+
+/// Signs `params` (common + action parameters) and returns the form body and its log form.
+fn v2_signed(
+    c: &Change<'_>,
+    cfg: &TencentBmVpn,
+    url: &Url,
+    action: &str,
+    action_params: &[(&str, &str)],
+) -> Result<(zeroize::Zeroizing<Vec<u8>>, String), Report> {
+    let secret_id = c.key("secret_id")?;
+    let secret_key = c.key("secret_key")?;
+    let algorithm = match cfg.signature_method {
+        SignatureMethod::HmacSha256 => tencent_v2::V2Algorithm::HmacSha256,
+        SignatureMethod::HmacSha1 => tencent_v2::V2Algorithm::HmacSha1,
+    };
+    let timestamp = c.unix_now().to_string();
+    let nonce = nonce().to_string();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("Action", action),
+        ("Nonce", &nonce),
+        ("Region", &cfg.region),
+        ("SecretId", secret_id),
+        ("SignatureMethod", algorithm.as_str()),
+        ("Timestamp", &timestamp),
+    ];
+    if let Some(token) = c.keys.get("session_token") {
+        params.push(("Token", token));
+    }
+    params.extend_from_slice(action_params);
+    let host = host_of(url);
+    let to_sign = tencent_v2::string_to_sign("POST", &host, url.path(), &params);
+    let signature = tencent_v2::sign(secret_key, algorithm, &to_sign);
+    params.push(("Signature", &signature));
+    let log = super::redact::form(params.iter().copied());
+    Ok((tencent_v2::form_encode(&params), log))
+}
+
+/// A random positive nonce from the OS CSPRNG.
+fn nonce() -> u32 {
+    getrandom::u32().unwrap_or(1).max(1) & 0x7fff_ffff
+}
+
+async fn change_v2(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
+    let url = match v2_url(c) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let form = "application/x-www-form-urlencoded";
+    let create = match c.operate.unwrap_or(cfg.operate) {
+        Operate::Create => true,
+        Operate::Update => false,
+        Operate::Auto => {
+            let zone = cfg.zone_id.map(|z| z.to_string());
+            let app = cfg.app_id.map(|a| a.to_string());
+            let mut p: Vec<(&str, &str)> = Vec::new();
+            if let Some(z) = &zone {
+                p.push(("zoneId", z));
+            }
+            if let Some(a) = &app {
+                p.push(("appId", a));
+            }
+            let (body, log) = match v2_signed(c, cfg, &url, "GetOutBandVPNAuthInfo", &p) {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let req = Request::new(reqwest::Method::POST, url.clone())
+                .header("Content-Type", form)
+                .body(body, log);
+            let r = match s
+                .send(req, |r| {
+                    r.json().and_then(|v| v2_code(&v)).map(|c| c.to_string())
+                })
+                .await
+            {
+                Ok(r) => r,
+                Err(f) => return no_answer(f, "GetOutBandVPNAuthInfo", false),
+            };
+            let info = v2_report(&r, false);
+            if !info.outcome.is_success() {
+                return info;
+            }
+            match r.json().as_ref().and_then(be_first) {
+                Some(first) => first,
+                None => {
+                    return report_from(
+                        &r,
+                        Outcome::ServerError,
+                        None,
+                        "GetOutBandVPNAuthInfo did not say whether the account exists (be_first); nothing was changed".into(),
+                    );
+                }
+            }
+        }
+    };
+    let app = cfg.app_id.map(|a| a.to_string());
+    let mut p: Vec<(&str, &str)> = vec![
+        ("password", c.new),
+        ("createOrUpdate", if create { "create" } else { "update" }),
+    ];
+    if let Some(a) = &app {
+        p.push(("appId", a));
+    }
+    let (body, log) = match v2_signed(c, cfg, &url, "SetOutBandVPNAuthPwd", &p) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req = Request::new(reqwest::Method::POST, url)
+        .header("Content-Type", form)
+        .body(body, log)
+        .change();
+    match s
+        .send(req, |r| {
+            r.json().and_then(|v| v2_code(&v)).map(|c| c.to_string())
+        })
+        .await
+    {
+        Ok(r) => v2_report(&r, create),
+        Err(f) => no_answer(f, "SetOutBandVPNAuthPwd", true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v3_codes_map_as_the_spec_lists() {
+        let table = [
+            ("AuthFailure.UnauthorizedOperation", Outcome::Denied),
+            ("UnauthorizedOperation", Outcome::Denied),
+            ("UnauthorizedOperation.NoPermission", Outcome::Denied),
+            ("AuthFailure.SignatureFailure", Outcome::AuthFailed),
+            ("AuthFailure.SignatureExpire", Outcome::AuthFailed),
+            ("AuthFailure.SecretIdNotFound", Outcome::AuthFailed),
+            ("AuthFailure.InvalidSecretId", Outcome::AuthFailed),
+            ("AuthFailure.TokenFailure", Outcome::AuthFailed),
+            ("AuthFailure.MFAFailure", Outcome::AuthFailed),
+            ("AuthFailure.InvalidAuthorization", Outcome::AuthFailed),
+            ("RequestLimitExceeded", Outcome::RateLimited),
+            (
+                "RequestLimitExceeded.UinLimitExceeded",
+                Outcome::RateLimited,
+            ),
+            ("LimitExceeded", Outcome::RateLimited),
+            ("LimitExceeded.UserCmdCount", Outcome::RateLimited),
+            ("ResourceNotFound", Outcome::NotFound),
+            ("ResourceNotFound.VpnAccountNotExist", Outcome::NotFound),
+            ("InvalidParameter", Outcome::BadRequest),
+            (
+                "InvalidParameterValue.InvalidParameter",
+                Outcome::BadRequest,
+            ),
+            ("MissingParameter", Outcome::BadRequest),
+            ("UnsupportedOperation.InvalidOperation", Outcome::BadRequest),
+            ("InternalError", Outcome::ServerError),
+            ("ResourceUnavailable", Outcome::ServerError),
+            ("FailedOperation", Outcome::ServerError),
+            ("FailedOperation.TscAgentOffline", Outcome::ServerError),
+        ];
+        for (code, outcome) in table {
+            assert_eq!(map_v3(200, code), outcome, "{code}");
+        }
+        // Unlisted codes fall back by HTTP status.
+        for (status, outcome) in [
+            (400, Outcome::BadRequest),
+            (401, Outcome::AuthFailed),
+            (403, Outcome::Denied),
+            (404, Outcome::NotFound),
+            (429, Outcome::RateLimited),
+            (502, Outcome::ServerError),
+        ] {
+            assert_eq!(map_v3(status, "SomethingNew"), outcome, "{status}");
+        }
+    }
+
+    #[test]
+    fn v2_codes_map_as_the_spec_lists() {
+        let table: [(&[i64], Outcome); 7] = [
+            (&[0], Outcome::Changed),
+            (
+                &[4100, 4104, 4105, 4106, 4110, 4200, 4500],
+                Outcome::AuthFailed,
+            ),
+            (&[4101, 4102, 4103, 4300, 10004], Outcome::Denied),
+            (&[4000], Outcome::BadRequest),
+            (&[4400], Outcome::RateLimited),
+            (&[5000, 10105], Outcome::NotFound),
+            (
+                &[5100, 6000, 6100, 6200, 9001, 10100, 10101],
+                Outcome::ServerError,
+            ),
+        ];
+        for (codes, outcome) in table {
+            for code in codes {
+                assert_eq!(map_v2(*code), outcome, "{code}");
+            }
+        }
+    }
+
+    #[test]
+    fn v2_code_may_be_a_string_and_errors_arrive_in_200() {
+        let r = Response::from_parts(
+            200,
+            &[],
+            r#"{"code":"4100","message":"鉴权失败","codeDesc":"AuthFailure"}"#,
+        );
+        let rep = v2_report(&r, false);
+        assert_eq!(rep.outcome, Outcome::AuthFailed);
+        assert_eq!(rep.provider_code.as_deref(), Some("4100"));
+        let r = Response::from_parts(200, &[], r#"{"code":4200,"message":"expired"}"#);
+        assert!(v2_report(&r, false).message.contains("clock skew"));
+        let r = Response::from_parts(200, &[], r#"{"code":0,"message":"","data":null}"#);
+        assert_eq!(v2_report(&r, true).outcome, Outcome::Created);
+        let r = Response::from_parts(502, &[], "<html>bad gateway</html>");
+        assert_eq!(v2_report(&r, false).outcome, Outcome::ServerError);
+        let r = Response::from_parts(200, &[], "<html>");
+        assert_eq!(v2_report(&r, false).outcome, Outcome::Unknown);
+    }
+
+    #[test]
+    fn be_first_accepts_bool_or_string() {
+        for (text, expected) in [
+            (r#"{"data":{"authInfo":{"be_first":true}}}"#, Some(true)),
+            (r#"{"data":{"authInfo":{"be_first":false}}}"#, Some(false)),
+            (r#"{"data":{"authInfo":{"be_first":"true"}}}"#, Some(true)),
+            (r#"{"data":{"authInfo":{"be_first":"false"}}}"#, Some(false)),
+            (r#"{"data":{"authInfo":{"be_first":"maybe"}}}"#, None),
+            (r#"{"data":{"authInfo":{}}}"#, None),
+        ] {
+            let v: serde_json::Value = serde_json::from_str(text).expect("json");
+            assert_eq!(be_first(&v), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn v3_reports_success_errors_and_offers_create() {
+        let ok = Response::from_parts(200, &[], r#"{"Response":{"RequestId":"r-1"}}"#);
+        let rep = v3_report(&ok, false);
+        assert_eq!(
+            (rep.outcome, rep.request_id.as_deref()),
+            (Outcome::Changed, Some("r-1"))
+        );
+        assert_eq!(v3_report(&ok, true).outcome, Outcome::Created);
+        let missing = Response::from_parts(
+            200,
+            &[],
+            r#"{"Response":{"Error":{"Code":"ResourceNotFound","Message":"The VPN account does not exist"},"RequestId":"r-2"}}"#,
+        );
+        let rep = v3_report(&missing, false);
+        assert_eq!(rep.outcome, Outcome::NotFound);
+        assert_eq!(rep.follow_up, Some(FollowUp::OfferCreate));
+        let expired = Response::from_parts(
+            200,
+            &[],
+            r#"{"Response":{"Error":{"Code":"AuthFailure.SignatureExpire","Message":"expired"},"RequestId":"r"}}"#,
+        );
+        let rep = v3_report(&expired, false);
+        assert_eq!(rep.outcome, Outcome::AuthFailed);
+        assert!(rep.message.contains("clock skew"));
+        let html = Response::from_parts(500, &[], "<html>oops</html>");
+        assert_eq!(v3_report(&html, false).outcome, Outcome::ServerError);
+    }
+}

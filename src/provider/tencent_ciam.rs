@@ -1,0 +1,304 @@
+//! Tencent CIAM end-user password: the OAuth password grant (`POST /oauth2/token`) with the
+//! current password, or a configured access token, then `POST /change_user_password` with
+//! `Authorization: Bearer`.
+
+use serde::Serialize;
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::http::{Request, Response, Session};
+use super::job::{Change, json_body, json_log, no_answer, report_from, text_of};
+use super::outcome::{Outcome, Report};
+use super::redact::{self, MASK};
+use super::sign::tencent_v2::form_encode;
+use crate::config::TencentCiam;
+
+#[derive(Serialize)]
+struct Body<'a> {
+    old_password: &'a str,
+    new_password: &'a str,
+}
+
+fn url_for(endpoint: &str, path: &str) -> Result<Url, Report> {
+    let mut url = Url::parse(endpoint)
+        .map_err(|e| Report::new(Outcome::BadRequest, format!("endpoint: {e}")))?;
+    let base = url.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{base}{path}"));
+    Ok(url)
+}
+
+/// `error` and `error_description` of a JSON body, or the `WWW-Authenticate` Bearer error.
+fn oauth_error(r: &Response) -> Option<(String, String)> {
+    if let Some(v) = r.json()
+        && let Some(code) = text_of(v.get("error"))
+    {
+        return Some((
+            code,
+            text_of(v.get("error_description")).unwrap_or_default(),
+        ));
+    }
+    let header = r.header("www-authenticate")?;
+    let field = |name: &str| {
+        let start = header.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = header[start..].find('"')? + start;
+        Some(header[start..end].to_string())
+    };
+    Some((
+        field("error")?,
+        field("error_description").unwrap_or_default(),
+    ))
+}
+
+/// The code the log shows.
+fn code_of(r: &Response) -> Option<String> {
+    oauth_error(r).map(|(c, _)| c)
+}
+
+/// Token endpoint error → outcome (SPEC §3).
+pub fn map_token(status: u16, error: &str, description: &str) -> Outcome {
+    match error {
+        "invalid_grant" if description.contains("Abnormal user status") => Outcome::Locked,
+        "invalid_grant" if description.contains("Wrong username or password") => {
+            Outcome::WrongOldPassword
+        }
+        "invalid_auth_source" | "invalid_client" => Outcome::AuthFailed,
+        _ => Outcome::from_http_status(status),
+    }
+}
+
+/// Change endpoint error → outcome (SPEC §3).
+pub fn map_change(status: u16, error: &str, description: &str) -> Outcome {
+    match error {
+        "wrong_old_password" => Outcome::WrongOldPassword,
+        "duplicate_password" | "recurrent_password" => Outcome::ReusedPassword,
+        "invalid_new_password" => Outcome::PolicyRejected,
+        "user_not_found" => Outcome::NotFound,
+        "abnormal_user_status" if description.contains("frozen") => Outcome::Frozen,
+        "abnormal_user_status" => Outcome::Locked,
+        "invalid_request" | "invalid_token" => Outcome::AuthFailed,
+        "insufficient_scope" => Outcome::Denied,
+        _ => Outcome::from_http_status(status),
+    }
+}
+
+/// The password grant with `password`: the access token, or the report that ends the attempt.
+pub async fn token_for(
+    s: &Session,
+    c: &Change<'_>,
+    cfg: &TencentCiam,
+    endpoint: &str,
+    password: &str,
+) -> Result<Zeroizing<String>, Report> {
+    let url = url_for(endpoint, "/oauth2/token")?;
+    let mut pairs: Vec<(&str, &str)> =
+        vec![("grant_type", "password"), ("client_id", &cfg.client_id)];
+    if let Some(secret) = c.keys.get("client_secret") {
+        pairs.push(("client_secret", secret));
+    }
+    pairs.extend([
+        ("auth_source_id", cfg.auth_source_id.as_str()),
+        ("username", cfg.username.as_str()),
+        ("password", password),
+        ("scope", "openid"),
+    ]);
+    let log = redact::form(pairs.iter().copied());
+    let request = Request::new(reqwest::Method::POST, url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form_encode(&pairs), log);
+    let r = match s.send(request, code_of).await {
+        Ok(r) => r,
+        Err(f) => return Err(no_answer(f, "CIAM token request", false)),
+    };
+    if r.status == 200
+        && let Some(v) = r.json()
+        && let Some(token) = v.get("access_token").and_then(|t| t.as_str())
+    {
+        let mut out = Zeroizing::new(String::with_capacity(token.len()));
+        out.push_str(token);
+        return Ok(out);
+    }
+    Err(match oauth_error(&r) {
+        Some((code, desc)) => report_from(&r, map_token(r.status, &code, &desc), Some(code), desc),
+        None if r.status == 200 => report_from(
+            &r,
+            Outcome::ServerError,
+            None,
+            "the token answer had no access_token; the password change was not sent".into(),
+        ),
+        None => report_from(
+            &r,
+            Outcome::from_http_status(r.status),
+            None,
+            format!("HTTP {}", r.status),
+        ),
+    })
+}
+
+/// Changes the end user's password.
+pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
+    let Some(endpoint) = c.profile.endpoint.as_deref() else {
+        return Report::new(Outcome::BadRequest, "tencent-ciam needs an endpoint");
+    };
+    let current = c.current.unwrap_or_default();
+    let token = match c.keys.get("access_token") {
+        Some(t) => {
+            let mut out = Zeroizing::new(String::with_capacity(t.len()));
+            out.push_str(t);
+            out
+        }
+        None => match token_for(s, c, cfg, endpoint, current).await {
+            Ok(t) => t,
+            Err(r) => return r,
+        },
+    };
+    let url = match url_for(endpoint, "/change_user_password") {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let body = json_body(
+        &Body {
+            old_password: current,
+            new_password: c.new,
+        },
+        current.len() + c.new.len(),
+    );
+    let log = json_log(&Body {
+        old_password: MASK,
+        new_password: MASK,
+    });
+    let mut bearer = Zeroizing::new(String::with_capacity(7 + token.len()));
+    bearer.push_str("Bearer ");
+    bearer.push_str(&token);
+    let request = Request::new(reqwest::Method::POST, url)
+        .header("Content-Type", "application/json")
+        .header("Authorization", bearer.as_str())
+        .body(body, log)
+        .change();
+    match s.send(request, code_of).await {
+        Ok(r) => change_report(&r),
+        Err(f) => no_answer(f, "CIAM password change", true),
+    }
+}
+
+/// The report for the change answer.
+pub fn change_report(r: &Response) -> Report {
+    if r.status == 200 {
+        return report_from(r, Outcome::Changed, None, String::new());
+    }
+    match oauth_error(r) {
+        Some((code, desc)) => report_from(r, map_change(r.status, &code, &desc), Some(code), desc),
+        None => report_from(
+            r,
+            Outcome::from_http_status(r.status),
+            None,
+            format!("HTTP {}", r.status),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_errors_map_as_the_spec_lists() {
+        for (status, error, desc, outcome) in [
+            (
+                400,
+                "invalid_grant",
+                "Wrong username or password",
+                Outcome::WrongOldPassword,
+            ),
+            (
+                400,
+                "invalid_grant",
+                "Abnormal user status",
+                Outcome::Locked,
+            ),
+            (
+                400,
+                "invalid_auth_source",
+                "Auth source and application not associated",
+                Outcome::AuthFailed,
+            ),
+            (401, "invalid_client", "", Outcome::AuthFailed),
+            (
+                400,
+                "invalid_grant",
+                "Unsupported username identifier",
+                Outcome::BadRequest,
+            ),
+            (500, "server_error", "", Outcome::ServerError),
+        ] {
+            assert_eq!(map_token(status, error, desc), outcome, "{error} {desc}");
+        }
+    }
+
+    #[test]
+    fn change_errors_map_as_the_spec_lists() {
+        for (status, error, desc, outcome) in [
+            (400, "wrong_old_password", "", Outcome::WrongOldPassword),
+            (400, "duplicate_password", "", Outcome::ReusedPassword),
+            (400, "recurrent_password", "", Outcome::ReusedPassword),
+            (400, "invalid_new_password", "", Outcome::PolicyRejected),
+            (400, "user_not_found", "", Outcome::NotFound),
+            (
+                400,
+                "abnormal_user_status",
+                "User is frozen.",
+                Outcome::Frozen,
+            ),
+            (
+                400,
+                "abnormal_user_status",
+                "User is locked.",
+                Outcome::Locked,
+            ),
+            (
+                400,
+                "invalid_request",
+                "Bearer token not found in the request",
+                Outcome::AuthFailed,
+            ),
+            (
+                401,
+                "invalid_token",
+                "Error decoding JWT",
+                Outcome::AuthFailed,
+            ),
+            (403, "insufficient_scope", "", Outcome::Denied),
+            (429, "slow_down", "", Outcome::RateLimited),
+        ] {
+            assert_eq!(map_change(status, error, desc), outcome, "{error}");
+        }
+    }
+
+    #[test]
+    fn bearer_errors_come_from_www_authenticate() {
+        let r = Response::from_parts(
+            401,
+            &[(
+                "WWW-Authenticate",
+                r#"Bearer error="invalid_token", error_description="Error decoding JWT""#,
+            )],
+            "",
+        );
+        let rep = change_report(&r);
+        assert_eq!(rep.outcome, Outcome::AuthFailed);
+        assert_eq!(rep.provider_code.as_deref(), Some("invalid_token"));
+        let r = Response::from_parts(
+            403,
+            &[("www-authenticate", r#"Bearer error="insufficient_scope""#)],
+            "",
+        );
+        assert_eq!(change_report(&r).outcome, Outcome::Denied);
+        assert_eq!(
+            change_report(&Response::from_parts(200, &[], "")).outcome,
+            Outcome::Changed
+        );
+        assert_eq!(
+            change_report(&Response::from_parts(502, &[], "<html>")).outcome,
+            Outcome::ServerError
+        );
+    }
+}
