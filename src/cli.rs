@@ -4,6 +4,8 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -11,7 +13,8 @@ use serde_json::json;
 use crate::config::{self, Config, LoadOutcome, Profile};
 use crate::console::{self, App, Console, Loaded, SystemClock};
 use crate::policy::{self, Candidate, Policy, Rule};
-use crate::secret::{Full, PASSWORD_CAPACITY, SecretBuf};
+use crate::provider::{self, Outcome, Report, TypedSecrets};
+use crate::secret::{Full, PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
 
 /// The example profiles, built in so `rekey demo` never reads the user's files.
 pub const DEMO_PROFILES: &str = include_str!("../assets/profiles.example.toml");
@@ -36,6 +39,25 @@ pub struct Cli {
 pub enum Command {
     /// Open the console on built-in demo profiles (never reads or writes your files).
     Demo,
+    /// Run the provider simulator alone: prints its URL, a profiles.toml and demo passwords.
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8707", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+    },
+    /// Change one password without the console. Reads the current password (kinds that need
+    /// it) and then the new one from stdin, one per line; prompts without echo on a terminal.
+    Change {
+        /// The profile to change.
+        #[arg(long)]
+        profile: String,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Skip the client-side policy check (the provider still decides).
+        #[arg(long)]
+        force: bool,
+    },
     /// Check a candidate password (one line on stdin) against a profile's policy.
     Check {
         /// The profile whose policy applies.
@@ -50,11 +72,19 @@ pub enum Command {
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let hardening_warnings = crate::harden::harden_process();
+    // Before any thread exists: the local UTC offset can only be read safely now.
+    crate::timefmt::init_local_offset();
     let cli = Cli::parse();
     let code = match cli.command {
         None => run_console(cli.config.as_deref(), &hardening_warnings),
         Some(Command::Demo) => run_demo(&hardening_warnings),
         Some(Command::Check { profile, json }) => check(cli.config.as_deref(), &profile, json),
+        Some(Command::Sim { listen }) => run_sim(listen),
+        Some(Command::Change {
+            profile,
+            json,
+            force,
+        }) => change(cli.config.as_deref(), &profile, json, force),
     };
     ExitCode::from(code)
 }
@@ -79,41 +109,75 @@ fn load_for_console(cli_path: Option<&Path>) -> (Option<PathBuf>, Loaded) {
 
 fn run_console(cli_path: Option<&Path>, warnings: &[String]) -> u8 {
     let (path, loaded) = load_for_console(cli_path);
-    open_console(path, loaded, warnings)
+    open_console(path, Some(loaded), warnings)
 }
 
 fn run_demo(warnings: &[String]) -> u8 {
-    let loaded = match config::parse(Path::new("<demo profiles>"), DEMO_PROFILES) {
-        Ok(config) => Loaded::Config(config),
-        Err(e) => Loaded::Broken(e),
-    };
-    open_console(None, loaded, warnings)
+    open_console(None, None, warnings)
 }
 
-fn open_console(path: Option<PathBuf>, loaded: Loaded, warnings: &[String]) -> u8 {
-    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
-        return usage_error(
-            "the console needs a terminal; for scripts use `rekey check` (see --help)",
-        );
+fn run_sim(listen: std::net::SocketAddr) -> u8 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match runtime.block_on(crate::sim::serve_forever(listen)) {
+        Ok(()) => 0,
+        Err(e) => usage_error(format!("simulator: cannot listen on {listen}: {e}")),
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
+        .map_err(|e| usage_error(format!("cannot start: {e}")))
+}
+
+/// Opens the console on `loaded`, or (demo) on an in-process simulator's profiles.
+fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[String]) -> u8 {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return usage_error(
+            "the console needs a terminal; for scripts use `rekey change` or `rekey check` (see --help)",
+        );
+    }
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage_error(format!("cannot start: {e}")),
+        Err(code) => return code,
     };
     let result = runtime.block_on(async move {
+        // The demo's simulator listens on an ephemeral loopback port and lives as long as the
+        // console; it never touches the user's files.
+        let (loaded, _simulator, demo) = match loaded {
+            Some(loaded) => (loaded, None, false),
+            None => {
+                let sim = crate::sim::Simulator::start(([127, 0, 0, 1], 0).into()).await?;
+                let loaded = match config::parse(Path::new("<demo profiles>"), &sim.profiles_toml()) {
+                    Ok(config) => Loaded::Config(config),
+                    Err(e) => Loaded::Broken(e),
+                };
+                (loaded, Some(sim), true)
+            }
+        };
         let terminal = console::terminal::enter()?;
         let size = terminal.size()?;
         let mut app = App::new(path, loaded, (size.width, size.height));
         if let Some(w) = warnings.first() {
             app.status = Some((console::app::Level::Warn, w.clone()));
+        } else if demo {
+            app.status = Some((
+                console::app::Level::Info,
+                "Demo: a local simulator plays every provider; each profile's notes give its current password".into(),
+            ));
         }
         let mut console = Console::new(terminal, app, Arc::new(SystemClock));
         console.draw()?;
         // Build zxcvbn's dictionaries after the first frame, off the loop's thread.
         std::thread::spawn(policy::warm_up);
+        let events = console.sender();
+        console.set_worker(crate::worker::Worker::spawn(Arc::new(move |event| {
+            let _ = events.send(console::Message::Worker(Box::new(event)));
+        })));
         forward_signals(console.sender());
         let result = console.run(crossterm::event::EventStream::new()).await;
         console::terminal::restore();
@@ -314,6 +378,173 @@ fn check(cli_path: Option<&Path>, name: &str, as_json: bool) -> u8 {
         return usage_error(format!("cannot write the result: {e}"));
     }
     u8::from(!report.passed)
+}
+
+/// Exit code for a change refused before sending because of the local policy.
+const EXIT_REFUSED: u8 = 1;
+
+/// `rekey change`: one change without the console (SPEC §2).
+fn change(cli_path: Option<&Path>, name: &str, as_json: bool, force: bool) -> u8 {
+    let (config, index) = match load_profile(cli_path, name) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let mut profiles = config.profiles;
+    let profile = Arc::new(profiles.swap_remove(index));
+    let interactive = io::stdin().is_terminal();
+    let prompts = profile.prompt_secrets();
+    if !interactive && let Some(key) = prompts.first() {
+        return usage_error(format!(
+            "profile `{}` has {key} = {{ prompt = true }}, and standard input is not a terminal; \
+             use {{ env = \"NAME\" }} or {{ command = [...] }} for scripts",
+            profile.name
+        ));
+    }
+    let secrets = match read_change_secrets(&profile, interactive, &prompts) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if !force {
+        let policy = Policy::for_profile(&profile);
+        let list = policy::check(
+            &policy,
+            &Candidate {
+                new: secrets.new.expose(),
+                confirm: secrets.new.expose(),
+                current: secrets.current.as_ref().map(|b| b.expose()),
+            },
+        );
+        let failed: Vec<&str> = list.failures().map(|i| i.label.as_str()).collect();
+        if !failed.is_empty() {
+            drop(secrets);
+            let mut report = Report::new(
+                Outcome::PolicyRejected,
+                format!(
+                    "the new password fails the policy: {}; nothing was sent",
+                    failed.join("; ")
+                ),
+            );
+            report.duration = Duration::ZERO;
+            return print_change(&profile, &report, as_json).max(EXIT_REFUSED);
+        }
+    }
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let report = runtime.block_on(async {
+        match provider::client_for(&profile) {
+            Ok(client) => {
+                provider::run(
+                    client,
+                    profile.clone(),
+                    secrets,
+                    provider::Options {
+                        operate: None,
+                        force,
+                    },
+                    Arc::new(|_| {}),
+                    Arc::new(AtomicBool::new(false)),
+                )
+                .await
+            }
+            Err(e) => Report::new(Outcome::NetworkError, format!("{e}; nothing was sent")),
+        }
+    });
+    print_change(&profile, &report, as_json)
+}
+
+/// Reads the secrets `rekey change` needs: from stdin lines, or prompts on a terminal.
+fn read_change_secrets(
+    profile: &Profile,
+    interactive: bool,
+    prompts: &[&'static str],
+) -> Result<TypedSecrets, u8> {
+    let fail = |what: &str, e: ReadSecretError| {
+        usage_error(format!("cannot read {what}: {e}; nothing was sent"))
+    };
+    let mut current = None;
+    let mut new = SecretBuf::password();
+    let mut prompted = Vec::new();
+    if interactive {
+        for key in prompts {
+            let mut buf = SecretBuf::new(TOKEN_CAPACITY);
+            prompt_secret(&format!("{key} for {}: ", profile.name), &mut buf)
+                .map_err(|e| fail(key, e))?;
+            prompted.push((*key, buf));
+        }
+        if profile.kind.needs_current_password() {
+            let mut buf = SecretBuf::password();
+            prompt_secret(
+                &format!("Current password for {}: ", profile.name),
+                &mut buf,
+            )
+            .map_err(|e| fail("the current password", e))?;
+            current = Some(buf);
+        }
+        prompt_secret("New password: ", &mut new).map_err(|e| fail("the new password", e))?;
+        let mut again = SecretBuf::password();
+        prompt_secret("New password again: ", &mut again)
+            .map_err(|e| fail("the new password", e))?;
+        if again.expose() != new.expose() {
+            return Err(usage_error(
+                "the two new passwords differ; nothing was sent",
+            ));
+        }
+    } else {
+        let stdin = io::stdin();
+        let mut input = stdin.lock();
+        if profile.kind.needs_current_password() {
+            let mut buf = SecretBuf::password();
+            read_secret_line(&mut input, &mut buf)
+                .map_err(|e| fail("the current password (line 1 of stdin)", e))?;
+            current = Some(buf);
+        }
+        let line = if current.is_some() {
+            "line 2"
+        } else {
+            "line 1"
+        };
+        read_secret_line(&mut input, &mut new)
+            .map_err(|e| fail(&format!("the new password ({line} of stdin)"), e))?;
+    }
+    if new.is_empty() {
+        return Err(usage_error("the new password is empty; nothing was sent"));
+    }
+    Ok(TypedSecrets {
+        current,
+        new,
+        prompted,
+    })
+}
+
+/// Prints a change's result (JSON on stdout, or a line) and returns its exit code.
+fn print_change(profile: &Profile, report: &Report, as_json: bool) -> u8 {
+    let code = report.outcome.exit_code();
+    if as_json {
+        let object = json!({
+            "profile": profile.name,
+            "kind": profile.kind.as_str(),
+            "outcome": report.outcome.as_str(),
+            "retries_left": report.retries_left,
+            "locked_until": report.locked_until.map(crate::timefmt::rfc3339_utc),
+            "lock_minutes_left": report.lock_minutes_left,
+            "http_status": report.http_status,
+            "provider_code": report.provider_code,
+            "message": report.message,
+            "request_id": report.request_id,
+            "duration_ms": u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+        });
+        println!("{object}");
+    } else if code == 0 {
+        println!("{}: {}", profile.name, report.summary());
+    } else {
+        eprintln!("rekey: {}: {}", profile.name, report.summary());
+        if report.follow_up == Some(provider::FollowUp::OfferCreate) {
+            eprintln!("hint: set operate = \"create\" in the profile to create the VPN account");
+        }
+    }
+    code
 }
 
 /// What `rekey check` found; holds no part of the password.

@@ -9,3 +9,6 @@ pub mod harden;
 pub mod policy;
 pub mod provider;
 pub mod secret;
+pub mod sim;
+pub mod timefmt;
+pub mod worker;

@@ -12,7 +12,7 @@ use ratatui::backend::TestBackend;
 use rekey::config;
 use rekey::console::app::Level;
 use rekey::console::editor::FieldRole;
-use rekey::console::{App, Console, Focus, Loaded, ManualClock, Message, Overlay};
+use rekey::console::{App, Clock, Console, Focus, Loaded, ManualClock, Message, Overlay};
 
 const FOUR_PROFILES: &str = r#"
 [[profile]]
@@ -504,14 +504,18 @@ fn reveal_shows_the_focused_field_for_five_seconds() {
     h.type_text(CANARY);
     h.ctrl('r');
     assert!(h.screen().contains(CANARY), "revealed");
-    let deadline = h.app().next_deadline().expect("a wake-up is scheduled");
+    let now = h.clock.now();
+    let deadline = h.app().next_deadline(now).expect("a wake-up is scheduled");
     h.clock.advance(Duration::from_millis(4900));
     h.send(Message::Tick);
     assert!(h.screen().contains(CANARY), "still revealed at 4.9 s");
     h.clock.advance(Duration::from_millis(100));
     h.send(Message::Tick);
     assert!(!h.screen().contains(CANARY), "masked again at 5 s");
-    assert!(h.app().next_deadline().is_none(), "idle: no wake-up left");
+    assert!(
+        h.app().next_deadline(h.clock.now()).is_none(),
+        "idle: no wake-up left"
+    );
     let _ = deadline;
 }
 

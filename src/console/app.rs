@@ -1,6 +1,7 @@
 //! The console's state and its one `update` function. Nothing else mutates it; rendering reads it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
@@ -9,11 +10,14 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 use zeroize::Zeroize;
 
-use super::editor::Editor;
+use super::editor::{Editor, FieldRole};
 use super::message::Message;
 use super::ui;
-use crate::config::{Config, ConfigError, Profile};
+use crate::config::{Config, ConfigError, Operate, Profile};
 use crate::policy;
+use crate::provider::{FollowUp, LogEntry, Options, Outcome, Report, TypedSecrets};
+use crate::secret::{PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
+use crate::worker::{Job, Worker, WorkerEvent};
 
 /// How long Ctrl-R shows a field in clear text.
 pub const REVEAL_FOR: Duration = Duration::from_secs(5);
@@ -55,6 +59,24 @@ pub enum Overlay {
         /// Its words.
         label: &'static str,
     },
+    /// Tencent BM v3: Update said the VPN account does not exist; send with Create?
+    OfferCreate,
+    /// One log entry in full (index into the log), scrolled by this many lines.
+    LogDetail(usize, u16),
+}
+
+/// How often the spinner moves while a change is in flight.
+pub const SPINNER_STEP: Duration = Duration::from_millis(100);
+
+/// A change the worker is sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    /// The job id.
+    pub id: u64,
+    /// The profile (index into `profiles`).
+    pub profile: usize,
+    /// When it was submitted.
+    pub started: Instant,
 }
 
 /// How a status line should look.
@@ -79,8 +101,8 @@ pub struct App {
     pub config_missing: bool,
     /// Non-fatal config findings.
     pub warnings: Vec<String>,
-    /// The profiles, in file order.
-    pub profiles: Vec<Profile>,
+    /// The profiles, in file order (shared with jobs in flight).
+    pub profiles: Vec<Arc<Profile>>,
     /// The highlighted profile (index into `profiles`); its editor is shown.
     pub selected: Option<usize>,
     /// The list filter typed after `/` (not a secret).
@@ -99,6 +121,18 @@ pub struct App {
     pub size: (u16, u16),
     /// Set when the loop should end.
     pub should_quit: bool,
+    /// Sends changes; None when the console runs without one (nothing can be sent).
+    pub worker: Option<Worker>,
+    /// The change in flight.
+    pub job: Option<InFlight>,
+    /// The id the next job gets.
+    next_job: u64,
+    /// The last outcome, shown under the editor.
+    pub outcome: Option<(Level, String)>,
+    /// Every HTTP exchange, oldest first.
+    pub log: Vec<LogEntry>,
+    /// The selected log row.
+    pub log_selected: usize,
 }
 
 impl App {
@@ -119,6 +153,12 @@ impl App {
             status: None,
             size,
             should_quit: false,
+            worker: None,
+            job: None,
+            next_job: 1,
+            outcome: None,
+            log: Vec::new(),
+            log_selected: 0,
         };
         app.install(loaded);
         app
@@ -135,7 +175,7 @@ impl App {
         self.focus = Focus::Profiles;
         match loaded {
             Loaded::Config(config) => {
-                self.profiles = config.profiles;
+                self.profiles = config.profiles.into_iter().map(Arc::new).collect();
                 self.warnings = config.warnings;
                 if let Some(first) = self.warnings.first() {
                     self.status = Some((Level::Warn, first.clone()));
@@ -166,7 +206,9 @@ impl App {
 
     /// The selected profile.
     pub fn profile(&self) -> Option<&Profile> {
-        self.selected.and_then(|i| self.profiles.get(i))
+        self.selected
+            .and_then(|i| self.profiles.get(i))
+            .map(|p| p.as_ref())
     }
 
     /// Selects a profile; a different one wipes every typed secret and builds a fresh editor.
@@ -177,6 +219,7 @@ impl App {
         self.wipe_secrets();
         self.selected = index;
         self.editor = self.profile().map(Editor::for_profile);
+        self.outcome = None;
         if let Focus::Field(_) = self.focus {
             self.focus = Focus::Profiles;
         }
@@ -188,9 +231,15 @@ impl App {
         }
     }
 
-    /// The next moment the console must wake up without input (a reveal ending), if any.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.editor.as_ref().and_then(|e| e.reveal.map(|(_, t)| t))
+    /// The next moment the console must wake up without input (a reveal ending, the spinner's
+    /// next step), if any. None when idle: no polling.
+    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        let reveal = self.editor.as_ref().and_then(|e| e.reveal.map(|(_, t)| t));
+        let spinner = self.job.map(|_| now + SPINNER_STEP);
+        match (reveal, spinner) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Handles one message.
@@ -205,6 +254,7 @@ impl App {
                 }
             }
             Message::Terminate => self.quit(),
+            Message::Worker(event) => self.on_worker(*event),
         }
     }
 
@@ -262,7 +312,15 @@ impl App {
             return;
         }
         if let Some(overlay) = self.overlay.clone() {
-            self.on_overlay_key(overlay, key);
+            self.on_overlay_key(overlay, key, now);
+            return;
+        }
+        // Esc cancels a change that has not been answered yet, from anywhere.
+        if key.code == KeyCode::Esc
+            && let (Some(job), Some(worker)) = (self.job, &self.worker)
+        {
+            worker.cancel(job.id);
+            self.status = Some((Level::Info, "Cancelling…".into()));
             return;
         }
         if self.filter_editing {
@@ -282,18 +340,51 @@ impl App {
             KeyCode::Char('q') if !ctrl => self.quit(),
             _ => match self.focus {
                 Focus::Profiles => self.on_profiles_key(key),
-                Focus::Log | Focus::Field(_) => {}
+                Focus::Log => self.on_log_key(key),
+                Focus::Field(_) => {}
             },
         }
     }
 
-    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) {
+    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent, now: Instant) {
         match overlay {
             Overlay::Help => self.overlay = None,
+            Overlay::LogDetail(i, scroll) => match key.code {
+                KeyCode::Down | KeyCode::Char('j') => {
+                    self.overlay = Some(Overlay::LogDetail(i, scroll.saturating_add(1)))
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.overlay = Some(Overlay::LogDetail(i, scroll.saturating_sub(1)))
+                }
+                KeyCode::PageDown => {
+                    self.overlay = Some(Overlay::LogDetail(i, scroll.saturating_add(10)))
+                }
+                KeyCode::PageUp => {
+                    self.overlay = Some(Overlay::LogDetail(i, scroll.saturating_sub(10)))
+                }
+                _ => self.overlay = None,
+            },
+            Overlay::OfferCreate => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    self.overlay = None;
+                    self.send(
+                        Options {
+                            operate: Some(Operate::Create),
+                            force: false,
+                        },
+                        now,
+                    );
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.overlay = None;
+                    self.status = Some((Level::Info, "Not sent".into()));
+                }
+                _ => {}
+            },
             Overlay::ConfirmWeak { .. } => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.overlay = None;
-                    self.send();
+                    self.send(Options::default(), now);
                 }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                     self.overlay = None;
@@ -355,6 +446,24 @@ impl App {
                 self.focus = Focus::Field(0);
             }
             KeyCode::Char('r') => self.reload(),
+            _ => {}
+        }
+    }
+
+    fn on_log_key(&mut self, key: KeyEvent) {
+        let last = self.log.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.log_selected = self.log_selected.saturating_sub(1)
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.log_selected = (self.log_selected + 1).min(last)
+            }
+            KeyCode::Home | KeyCode::Char('g') => self.log_selected = 0,
+            KeyCode::End | KeyCode::Char('G') => self.log_selected = last,
+            KeyCode::Enter if !self.log.is_empty() => {
+                self.overlay = Some(Overlay::LogDetail(self.log_selected.min(last), 0));
+            }
             _ => {}
         }
     }
@@ -484,7 +593,7 @@ impl App {
                 if i < last {
                     self.focus = Focus::Field(i + 1);
                 } else {
-                    self.submit();
+                    self.submit(now);
                 }
                 return true;
             }
@@ -538,7 +647,14 @@ impl App {
     }
 
     /// Enter on the last field: the policy gate, then the weak-score confirmation, then send.
-    fn submit(&mut self) {
+    fn submit(&mut self, now: Instant) {
+        if self.job.is_some() {
+            self.status = Some((
+                Level::Info,
+                "A change is already in flight (Esc cancels it)".into(),
+            ));
+            return;
+        }
         let Some(editor) = &self.editor else {
             return;
         };
@@ -568,18 +684,133 @@ impl App {
                     label: s.label,
                 });
             }
-            _ => self.send(),
+            _ => self.send(Options::default(), now),
         }
     }
 
-    /// Hands the change to the worker. The worker arrives with the provider APIs (issue 3);
-    /// until then the console says so and keeps the password.
-    fn send(&mut self) {
+    /// Hands the change to the worker, with copies of the typed secrets (the editor keeps its
+    /// own until the outcome says they can go).
+    fn send(&mut self, options: Options, now: Instant) {
+        let Some(worker) = &self.worker else {
+            self.status = Some((
+                Level::Warn,
+                "This console has no connection to send with; nothing was sent".into(),
+            ));
+            return;
+        };
+        let (Some(index), Some(editor)) = (self.selected, &self.editor) else {
+            return;
+        };
+        let copy = |role: FieldRole, capacity: usize| -> Option<SecretBuf> {
+            let i = editor.index_of(role)?;
+            let mut buf = SecretBuf::new(capacity);
+            buf.copy_from(&editor.fields[i].buf).ok()?;
+            Some(buf)
+        };
+        let Some(new) = copy(FieldRole::New, PASSWORD_CAPACITY) else {
+            return;
+        };
+        let prompted = editor
+            .fields
+            .iter()
+            .filter_map(|f| match f.role {
+                FieldRole::Prompt(key) => copy(f.role, TOKEN_CAPACITY).map(|b| (key, b)),
+                _ => None,
+            })
+            .collect();
+        let secrets = TypedSecrets {
+            current: copy(FieldRole::Current, PASSWORD_CAPACITY),
+            new,
+            prompted,
+        };
+        let id = self.next_job;
+        self.next_job += 1;
+        worker.submit(Job {
+            id,
+            profile: self.profiles[index].clone(),
+            secrets,
+            options,
+        });
+        self.job = Some(InFlight {
+            id,
+            profile: index,
+            started: now,
+        });
+        self.outcome = None;
         self.status = Some((
-            Level::Warn,
-            "Passes the policy. Sending is not available in this build yet; nothing was sent"
-                .into(),
+            Level::Info,
+            format!("Sending to {}… (Esc cancels)", self.profiles[index].name),
         ));
+    }
+
+    fn on_worker(&mut self, event: WorkerEvent) {
+        match event {
+            WorkerEvent::Log { entry, .. } => {
+                let follow = self.log.is_empty() || self.log_selected + 1 == self.log.len();
+                self.log.push(entry);
+                if follow {
+                    self.log_selected = self.log.len() - 1;
+                }
+            }
+            WorkerEvent::Finished { job, report } => {
+                if let Some(flight) = self.job.filter(|f| f.id == job) {
+                    self.job = None;
+                    self.finish(flight, report);
+                }
+            }
+            WorkerEvent::Cancelled { job, report } => {
+                if let Some(flight) = self.job.filter(|f| f.id == job) {
+                    self.job = None;
+                    match report {
+                        Some(report) => self.finish(flight, report),
+                        None => {
+                            let line = "Cancelled — nothing was sent".to_string();
+                            self.outcome = Some((Level::Info, line.clone()));
+                            self.status = Some((Level::Info, line));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies an outcome: secrets are wiped after `changed`/`created`, kept otherwise (after
+    /// `unknown` the new password may now be the real one).
+    fn finish(&mut self, flight: InFlight, report: Report) {
+        let name = self
+            .profiles
+            .get(flight.profile)
+            .map_or("?", |p| p.name.as_str())
+            .to_string();
+        let same = self.selected == Some(flight.profile);
+        if let (true, Some(editor)) = (same, &mut self.editor) {
+            if let Some(policy) = &report.account_policy {
+                editor.policy.apply_account_policy(policy);
+                editor.refresh_checklist();
+            }
+            if report.outcome.is_success() {
+                editor.wipe();
+            }
+            if report.follow_up == Some(FollowUp::OfferCreate) {
+                self.overlay = Some(Overlay::OfferCreate);
+            }
+        }
+        let level = match report.outcome {
+            o if o.is_success() => Level::Info,
+            Outcome::Unknown => Level::Warn,
+            _ => Level::Error,
+        };
+        let mut line = format!("{name}: {}", report.summary());
+        if report.outcome == Outcome::Unknown {
+            line.push_str(" — the new password is kept in the editor; check before sending again");
+        }
+        if let Some(code) = &report.provider_code
+            && !report.outcome.is_success()
+        {
+            line.push_str(&format!(" [{code}]"));
+        }
+        self.outcome = Some((level, line.clone()));
+        self.status = Some((level, line));
     }
 
     fn on_mouse(&mut self, mouse: MouseEvent) {

@@ -3,6 +3,8 @@
 
 use crossterm::event::Event;
 
+use crate::worker::WorkerEvent;
+
 /// Something for the console to handle. `Debug` is manual: a paste may hold a password.
 pub enum Message {
     /// A terminal event: key, paste, mouse, resize.
@@ -11,6 +13,8 @@ pub enum Message {
     Tick,
     /// SIGTERM/SIGHUP or similar: quit now, wiping secrets.
     Terminate,
+    /// The worker reports (log entries, outcomes).
+    Worker(Box<WorkerEvent>),
 }
 
 impl std::fmt::Debug for Message {
@@ -29,6 +33,7 @@ impl std::fmt::Debug for Message {
             Message::Input(event) => write!(f, "Input({event:?})"),
             Message::Tick => f.write_str("Tick"),
             Message::Terminate => f.write_str("Terminate"),
+            Message::Worker(event) => write!(f, "Worker({event:?})"),
         }
     }
 }

@@ -56,6 +56,11 @@ impl<B: Backend> Console<B> {
         self.tx.clone()
     }
 
+    /// Connects the worker that sends changes.
+    pub fn set_worker(&mut self, worker: crate::worker::Worker) {
+        self.app.worker = Some(worker);
+    }
+
     /// The app state (tests read it).
     pub fn app(&self) -> &App {
         &self.app
@@ -108,6 +113,20 @@ impl<B: Backend> Console<B> {
         Ok(self.app.should_quit)
     }
 
+    /// Waits for the next queued message (from the worker, say), handles it and everything
+    /// queued behind it, and draws. Returns whether the app asked to quit. Tests use this to
+    /// drive the loop without a terminal input stream.
+    pub async fn next_message(&mut self) -> io::Result<bool> {
+        if let Some(message) = self.rx.recv().await {
+            self.handle(message);
+        }
+        self.drain();
+        if !self.app.should_quit {
+            self.draw()?;
+        }
+        Ok(self.app.should_quit)
+    }
+
     /// Runs until the app quits or the input ends. Draws the first frame at once; afterwards
     /// draws only after a message: no polling tick, so an idle console does no work.
     pub async fn run<I>(&mut self, mut input: I) -> io::Result<()>
@@ -116,7 +135,7 @@ impl<B: Backend> Console<B> {
     {
         self.draw()?;
         loop {
-            let deadline = self.app.next_deadline();
+            let deadline = self.app.next_deadline(self.clock.now());
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,

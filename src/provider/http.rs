@@ -165,20 +165,22 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session for one job of `profile`.
-    pub fn new(client: reqwest::Client, profile: &str, timeout: Duration, log: LogSink) -> Self {
+    /// A session for one job of `profile`. `change_sent` is set once the change request has
+    /// been handed to the network (a cancelled job then ends as `unknown`).
+    pub fn new(
+        client: reqwest::Client,
+        profile: &str,
+        timeout: Duration,
+        log: LogSink,
+        change_sent: Arc<AtomicBool>,
+    ) -> Self {
         Session {
             client,
             profile: profile.to_string(),
             timeout,
             log,
-            change_sent: Arc::new(AtomicBool::new(false)),
+            change_sent,
         }
-    }
-
-    /// Set once the change request has been handed to the network.
-    pub fn change_sent_flag(&self) -> Arc<AtomicBool> {
-        self.change_sent.clone()
     }
 
     /// Sends `request` once, records the exchange with the code `code_of` reads from the

@@ -17,6 +17,7 @@ pub mod tencent_bm;
 pub mod tencent_ciam;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use http::{LogEntry, LogSink, Session};
@@ -95,6 +96,7 @@ pub async fn run(
     typed: TypedSecrets,
     options: Options,
     log: LogSink,
+    change_sent: Arc<AtomicBool>,
 ) -> Report {
     let start = Instant::now();
     let (typed, keys) = {
@@ -120,6 +122,7 @@ pub async fn run(
         &profile.name,
         Duration::from_secs(profile.timeout_secs),
         log,
+        change_sent,
     );
     let change = Change {
         profile: &profile,

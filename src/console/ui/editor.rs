@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{escape_control, pane_block};
-use crate::console::app::{App, Focus};
+use crate::console::app::{App, Focus, Level, SPINNER_STEP};
 use crate::console::editor::Editor;
 use crate::policy::Strength;
 
@@ -150,6 +150,32 @@ fn draw_editor(frame: &mut Frame<'_>, app: &App, editor: &Editor, area: Rect, no
         lines.push(Line::from(note).style(Style::new().fg(Color::DarkGray)));
     }
     strength_lines(&mut lines, editor.strength.as_ref());
+    if let Some(job) = app.job {
+        const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+        let elapsed = now.saturating_duration_since(job.started);
+        let frame_at = (elapsed.as_millis() / SPINNER_STEP.as_millis()) as usize % FRAMES.len();
+        let name = app
+            .profiles
+            .get(job.profile)
+            .map_or("?", |p| p.name.as_str());
+        lines.push(Line::from(""));
+        lines.push(
+            Line::from(format!(
+                "{} Sending to {name}… {:.1} s  (Esc cancels)",
+                FRAMES[frame_at],
+                elapsed.as_secs_f32()
+            ))
+            .style(Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        );
+    } else if let Some((level, text)) = &app.outcome {
+        let style = match level {
+            Level::Info => Style::new().fg(Color::Green),
+            Level::Warn => Style::new().fg(Color::Yellow),
+            Level::Error => Style::new().fg(Color::Red),
+        };
+        lines.push(Line::from(""));
+        lines.push(Line::from(escape_control(text)).style(style.add_modifier(Modifier::BOLD)));
+    }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
     if let Some(pos) = cursor
         && app.overlay.is_none()

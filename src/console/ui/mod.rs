@@ -93,15 +93,64 @@ fn draw_too_small(frame: &mut Frame<'_>, area: Rect) {
 }
 
 fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let block = pane_block(Line::from(" Requests "), app.focus == Focus::Log);
-    let hint = Paragraph::new(vec![
-        Line::from("No requests yet.").style(Style::new().fg(Color::DarkGray)),
-        Line::from("Every HTTP exchange of a change appears here, with secrets redacted.")
-            .style(Style::new().fg(Color::DarkGray)),
-    ])
-    .wrap(Wrap { trim: true })
-    .block(block);
-    frame.render_widget(hint, area);
+    let focused = app.focus == Focus::Log;
+    let title = format!(" Requests ({}) ", app.log.len());
+    let block = pane_block(Line::from(title), focused);
+    if app.log.is_empty() {
+        let hint = Paragraph::new(vec![
+            Line::from("No requests yet.").style(Style::new().fg(Color::DarkGray)),
+            Line::from("Every HTTP exchange of a change appears here, with secrets redacted.")
+                .style(Style::new().fg(Color::DarkGray)),
+        ])
+        .wrap(Wrap { trim: true })
+        .block(block);
+        frame.render_widget(hint, area);
+        return;
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let height = inner.height as usize;
+    let offset = app.log_selected.saturating_sub(height.saturating_sub(1));
+    let lines: Vec<Line<'_>> = app
+        .log
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, e)| {
+            let status = match (e.status, &e.error) {
+                (Some(s), _) => s.to_string(),
+                (None, _) => "---".to_string(),
+            };
+            let status_style = match e.status {
+                Some(200..=299) => Style::new().fg(Color::Green),
+                Some(_) => Style::new().fg(Color::Red),
+                None => Style::new().fg(Color::Yellow),
+            };
+            let mut style = Style::new();
+            if i == app.log_selected && focused {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Line::from(vec![
+                Span::raw(format!("{} ", crate::timefmt::clock_time(e.at))),
+                Span::styled(
+                    format!("{:<12} ", profiles::truncate(&e.profile, 12)),
+                    Style::new().fg(Color::Cyan),
+                ),
+                Span::raw(format!("{:<4} ", e.method)),
+                Span::styled(format!("{status:>3} "), status_style),
+                Span::raw(format!("{:>5}ms ", e.duration.as_millis())),
+                Span::styled(
+                    escape_control(e.provider_code.as_deref().unwrap_or("")),
+                    Style::new().fg(Color::Yellow),
+                ),
+                Span::raw(" "),
+                Span::styled(escape_control(&e.url), Style::new().fg(Color::DarkGray)),
+            ])
+            .style(style)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn hints(app: &App) -> &'static str {
@@ -115,7 +164,7 @@ fn hints(app: &App) -> &'static str {
         Focus::Field(_) => {
             "Enter next/send · ^G generate · ^R reveal · ^X clear · Esc back · F1 help"
         }
-        Focus::Log => "Tab next · ? help · q quit",
+        Focus::Log => "↑↓ select · Enter show exchange · Tab next · ? help · q quit",
     }
 }
 

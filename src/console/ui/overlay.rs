@@ -7,6 +7,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::console::app::{App, Overlay};
+use crate::console::ui::escape_control;
+use crate::provider::LogEntry;
 
 /// Every binding, in the order the help shows them: (keys, what they do).
 pub const BINDINGS: &[(&str, &str)] = &[
@@ -30,11 +32,15 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Alt-D  Ctrl-Del", "field: delete the word after the cursor"),
     ("Ctrl-U  Ctrl-K", "field: delete to the start / to the end"),
     ("↑ ↓", "field: previous / next field"),
-    ("Enter", "field: next field; on the last one, send"),
+    (
+        "Enter",
+        "field: next field; on the last one, send the change",
+    ),
     ("Ctrl-G", "generate a password into new + confirm"),
     ("Ctrl-R", "reveal the focused field for 5 seconds"),
     ("Ctrl-X", "clear every field"),
-    ("Esc", "field: back to the profile list"),
+    ("Esc", "cancel a change in flight; field: back to the list"),
+    ("↑ ↓  Enter", "log: select an exchange / show it in full"),
     ("? or F1", "this help (F1 inside a field)"),
     ("q", "quit (outside a field)"),
     ("Ctrl-C", "quit at once, wiping secrets"),
@@ -76,6 +82,44 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             frame.render_widget(Clear, rect);
             frame.render_widget(Paragraph::new(lines).block(modal(" Keys ")), rect);
         }
+        Some(Overlay::OfferCreate) => {
+            let lines = vec![
+                Line::from("The VPN account does not exist yet.")
+                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Line::from("Update failed. Create the account with this password instead?"),
+                Line::from(""),
+                Line::from("y  send with Create      n / Esc  not now"),
+            ];
+            let rect = centered(area, 64, 6);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(modal(" Create the VPN account? ")),
+                rect,
+            );
+        }
+        Some(Overlay::LogDetail(index, scroll)) => {
+            let Some(entry) = app.log.get(*index) else {
+                return;
+            };
+            let rect = Rect::new(
+                area.x + 2,
+                area.y + 1,
+                area.width.saturating_sub(4),
+                area.height.saturating_sub(2),
+            );
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(detail_lines(entry))
+                    .wrap(Wrap { trim: false })
+                    .scroll((*scroll, 0))
+                    .block(modal(
+                        " Exchange (secrets masked) — ↑↓ scroll, any other key closes ",
+                    )),
+                rect,
+            );
+        }
         Some(Overlay::ConfirmWeak { score, label }) => {
             let lines = vec![
                 Line::from(format!("The new password is {label} ({score}/4)."))
@@ -94,4 +138,47 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             );
         }
     }
+}
+
+/// The full exchange, every server-supplied text escaped of control characters.
+fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let dim = Style::new().fg(Color::DarkGray);
+    let mut lines = vec![
+        Line::from(format!("{} {}", entry.method, escape_control(&entry.url))).style(bold),
+        Line::from(match (entry.status, &entry.error) {
+            (Some(status), _) => format!("HTTP {status} in {} ms", entry.duration.as_millis()),
+            (None, Some(e)) => format!(
+                "no answer after {} ms: {}",
+                entry.duration.as_millis(),
+                escape_control(e)
+            ),
+            (None, None) => "no answer".to_string(),
+        }),
+        Line::from(""),
+        Line::from("Request headers").style(dim),
+    ];
+    for (name, value) in &entry.request_headers {
+        lines.push(Line::from(format!("  {name}: {}", escape_control(value))));
+    }
+    lines.push(Line::from("Request body").style(dim));
+    lines.push(Line::from(format!(
+        "  {}",
+        escape_control(&entry.request_body)
+    )));
+    lines.push(Line::from(""));
+    lines.push(Line::from("Response headers").style(dim));
+    for (name, value) in &entry.response_headers {
+        lines.push(Line::from(format!(
+            "  {}: {}",
+            escape_control(name),
+            escape_control(value)
+        )));
+    }
+    lines.push(Line::from("Response body").style(dim));
+    lines.push(Line::from(format!(
+        "  {}",
+        escape_control(&entry.response_body)
+    )));
+    lines
 }

@@ -1,0 +1,505 @@
+//! The demo state the simulator starts with, the `profiles.toml` that points at it, and the
+//! credentials it reports.
+//!
+//! Every demo password passes every policy that applies to it (Tencent's 8–16 characters with
+//! `!#$%&^*()` only, DCS's 3 of 4 classes, IAM's account policies, CIAM's 3 classes), so the
+//! demo works out of the box. Keys, tokens and ids are random per start.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::world::{
+    self, ALNUM, AkSk, CiamClient, CiamToken, CiamUser, DcsInstance, DemoProfile, IamDomain,
+    IamPolicy, IamUser, Target, TcKey, UPPER_DIGITS, VpnAccount, World, secret,
+};
+use super::{DemoAccount, UserStatus};
+
+/// The v2 zone id the `bm-vpn-v2` profile sends.
+const ZONE_ID: u64 = 1_000_100_003;
+/// The CIAM auth source every demo application is associated with.
+const AUTH_SOURCE: &str = "sim-password-source";
+
+fn tencent_key(app_id: u64, password: Option<&str>, token: bool) -> TcKey {
+    TcKey {
+        secret_id: format!("AKIDsim{}", world::random_string(29, ALNUM)),
+        secret_key: secret(&world::random_string(32, ALNUM)),
+        token: token.then(|| secret(&world::random_string(48, ALNUM))),
+        vpn: VpnAccount {
+            app_id,
+            password: password.map(secret),
+            be_first_as_string: false,
+            code_as_string: false,
+        },
+    }
+}
+
+fn iam_user(name: &str, domain_id: &str, password: &str, admin: bool) -> IamUser {
+    IamUser {
+        id: world::hex_id(),
+        name: name.into(),
+        domain_id: domain_id.into(),
+        password: secret(password),
+        history: VecDeque::new(),
+        failures: 0,
+        locked_until: None,
+        status: UserStatus::Active,
+        security_admin: admin,
+        password_validity: None,
+        password_set_at: std::time::SystemTime::now(),
+    }
+}
+
+fn ciam_user(name: &str, password: &str) -> CiamUser {
+    CiamUser {
+        username: name.into(),
+        password: secret(password),
+        history: VecDeque::new(),
+        status: UserStatus::Active,
+    }
+}
+
+/// A fresh demo world.
+pub fn world() -> World {
+    let mut w = World::default();
+
+    // Tencent BM: one key (and VPN account) per profile.
+    let bm = tencent_key(1_251_000_001, Some("Vpn#Demo2024"), false);
+    let bm_new = tencent_key(1_251_000_002, None, true);
+    let bm_v2 = tencent_key(1_251_000_003, None, false);
+    let mut bm_sha1 = tencent_key(1_251_000_004, Some("Vpn#Legacy2024"), false);
+    bm_sha1.vpn.be_first_as_string = true;
+    bm_sha1.vpn.code_as_string = true;
+    let ids: Vec<String> = [&bm, &bm_new, &bm_v2, &bm_sha1]
+        .iter()
+        .map(|k| k.secret_id.clone())
+        .collect();
+    w.tc_keys = vec![bm, bm_new, bm_v2, bm_sha1];
+
+    // Huawei: two accounts; demo-secure has a readable, stricter password policy.
+    let (p_cn, p_eu, p_secure) = (world::hex_id(), world::hex_id(), world::hex_id());
+    let account = IamDomain {
+        id: world::hex_id(),
+        name: "demo-account".into(),
+        projects: vec![
+            (p_cn.clone(), "cn-north-4".into()),
+            (p_eu.clone(), "eu-de".into()),
+        ],
+        policy: IamPolicy {
+            min_len: 8,
+            max_len: 32,
+            classes: 2,
+            not_username: true,
+            max_identical: 0,
+        },
+    };
+    let secure = IamDomain {
+        id: world::hex_id(),
+        name: "demo-secure".into(),
+        projects: vec![(p_secure, "cn-north-4".into())],
+        policy: IamPolicy {
+            min_len: 12,
+            max_len: 32,
+            classes: 3,
+            not_username: true,
+            max_identical: 2,
+        },
+    };
+    let mut alice = iam_user("alice", &account.id, "Cloud#Demo2024", false);
+    alice.password_validity = Some(Duration::from_secs(90 * 24 * 3600));
+    let ops = iam_user("ops", &account.id, "Token#Demo2024", false);
+    let admin = iam_user("secadmin", &secure.id, "Secure#Demo2024", true);
+    let (alice_id, ops_id, admin_id) = (alice.id.clone(), ops.id.clone(), admin.id.clone());
+    w.domains = vec![account, secure];
+    w.iam_users = vec![alice, ops, admin];
+    w.aksk = (0..2)
+        .map(|_| AkSk {
+            ak: world::random_string(20, UPPER_DIGITS),
+            sk: secret(&world::random_string(40, ALNUM)),
+        })
+        .collect();
+    let instance = |project: &str, password: &str| DcsInstance {
+        project_id: project.into(),
+        instance_id: world::uuid(),
+        password: secret(password),
+        failures: 0,
+        locked_until: None,
+    };
+    w.dcs = vec![
+        instance(&p_cn, "Redis#Demo2024"),
+        instance(&p_eu, "Redis#Otc2024"),
+        instance(&p_cn, "Redis#Token2024"),
+    ];
+    let dcs_ids: Vec<String> = w.dcs.iter().map(|d| d.instance_id.clone()).collect();
+
+    // Tencent CIAM: a public and a confidential application, three users.
+    w.ciam_clients = vec![
+        CiamClient {
+            id: "sim-spa-app".into(),
+            secret: None,
+            auth_source_id: AUTH_SOURCE.into(),
+        },
+        CiamClient {
+            id: "sim-web-app".into(),
+            secret: Some(secret(&world::random_string(32, ALNUM))),
+            auth_source_id: AUTH_SOURCE.into(),
+        },
+    ];
+    w.ciam_users = vec![
+        ciam_user("bob", "Portal#Demo2024"),
+        ciam_user("carol", "Web#Portal2024"),
+        ciam_user("dave", "Token#Portal2024"),
+    ];
+    w.ciam_tokens = vec![CiamToken {
+        value: secret(&format!(
+            "sim_static_{}",
+            world::random_string(43, world::B64URL)
+        )),
+        username: "dave".into(),
+        expires: None,
+    }];
+
+    let p = |name, target, note| DemoProfile { name, target, note };
+    w.profiles = vec![
+        p(
+            "bm-vpn",
+            Target::Vpn(ids[0].clone()),
+            "API 3.0 (TC3). The VPN account exists, so Update works.",
+        ),
+        p(
+            "bm-vpn-new",
+            Target::Vpn(ids[1].clone()),
+            "API 3.0 with a temporary key (session token). The VPN account does not exist \
+             yet: Update fails with ResourceNotFound and the console offers Create.",
+        ),
+        p(
+            "bm-vpn-v2",
+            Target::Vpn(ids[2].clone()),
+            "Legacy API 2.0, HmacSHA256. GetOutBandVPNAuthInfo answers be_first=true (JSON \
+             bool), so operate=auto creates the account.",
+        ),
+        p(
+            "bm-vpn-v2-sha1",
+            Target::Vpn(ids[3].clone()),
+            "Legacy API 2.0, HmacSHA1, appId. be_first is the string \"false\" and every \
+             code is a string, so operate=auto updates.",
+        ),
+        p(
+            "redis-aksk",
+            Target::Dcs(dcs_ids[0].clone(), None),
+            "AK/SK (Huawei Access= form). 5 wrong current passwords lock the instance for \
+             5 minutes.",
+        ),
+        p(
+            "redis-otc",
+            Target::Dcs(dcs_ids[1].clone(), None),
+            "AK/SK, Open Telekom Cloud Credential= form.",
+        ),
+        p(
+            "redis-token",
+            Target::Dcs(dcs_ids[2].clone(), Some(ops_id)),
+            "Project-scoped IAM token for IAM user `ops` (its password is in the profile).",
+        ),
+        p(
+            "iam-alice",
+            Target::Iam(alice_id),
+            "Ordinary IAM user: the account password policy is not readable (403), the \
+             server applies 8-32 characters, 2 classes. Last 3 passwords are refused.",
+        ),
+        p(
+            "iam-admin",
+            Target::Iam(admin_id),
+            "Security administrator: the account password policy is readable (12-32 \
+             characters, 3 classes, at most 2 identical characters in a row).",
+        ),
+        p(
+            "portal",
+            Target::Ciam("bob".into()),
+            "Password grant, public application. The server wants 8+ characters and 3 \
+             classes; the last 3 passwords are refused.",
+        ),
+        p(
+            "portal-web",
+            Target::Ciam("carol".into()),
+            "Password grant, confidential (web) application with a client secret.",
+        ),
+        p(
+            "portal-token",
+            Target::Ciam("dave".into()),
+            "A stored access token instead of the password grant.",
+        ),
+    ];
+    w
+}
+
+/// A TOML basic string.
+fn q(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `{ value = "…" }`.
+fn value(s: &str) -> String {
+    format!("{{ value = {} }}", q(s))
+}
+
+fn password_of(w: &World, target: &Target) -> Option<zeroize::Zeroizing<String>> {
+    match target {
+        Target::Vpn(id) => w
+            .tc_keys
+            .iter()
+            .find(|k| &k.secret_id == id)
+            .and_then(|k| k.vpn.password.as_ref())
+            .map(|p| secret(p)),
+        Target::Dcs(id, _) => w
+            .dcs
+            .iter()
+            .find(|d| &d.instance_id == id)
+            .map(|d| secret(&d.password)),
+        Target::Iam(id) => w
+            .iam_users
+            .iter()
+            .find(|u| &u.id == id)
+            .map(|u| secret(&u.password)),
+        Target::Ciam(name) => w
+            .ciam_users
+            .iter()
+            .find(|u| &u.username == name)
+            .map(|u| secret(&u.password)),
+    }
+}
+
+/// The profiles file for the simulator at `base`.
+pub fn profiles_toml(w: &World, base: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# profiles.toml for the rekey provider simulator at {base}\n\
+         # Secrets are stored inline ({{ value = ... }}): fine here because every endpoint is\n\
+         # loopback. Keys and tokens are new each time the simulator starts."
+    );
+    for p in &w.profiles {
+        let password = password_of(w, &p.target);
+        let now = match &password {
+            Some(pw) => format!(
+                "Demo password when this file was written: {}. ",
+                pw.as_str()
+            ),
+            None => String::new(),
+        };
+        let notes = format!("{now}{}", p.note);
+        let _ = writeln!(out, "\n[[profile]]\nname = {}", q(p.name));
+        match &p.target {
+            Target::Vpn(id) => {
+                let Some(k) = w.tc_keys.iter().find(|k| &k.secret_id == id) else {
+                    continue;
+                };
+                let _ = writeln!(out, "kind = \"tencent-bm-vpn\"");
+                let v2 = p.name.starts_with("bm-vpn-v2");
+                let region = if v2 { "gz" } else { "ap-guangzhou" };
+                let _ = writeln!(out, "region = {}\nendpoint = {}", q(region), q(base));
+                let _ = writeln!(out, "secret_id = {}", value(&k.secret_id));
+                let _ = writeln!(out, "secret_key = {}", value(&k.secret_key));
+                if let Some(t) = &k.token {
+                    let _ = writeln!(out, "session_token = {}", value(t));
+                }
+                if v2 {
+                    let _ = writeln!(out, "api = \"v2\"");
+                }
+                let _ = writeln!(out, "operate = \"auto\"");
+                match p.name {
+                    "bm-vpn-v2" => {
+                        let _ = writeln!(out, "signature_method = \"HmacSHA256\"");
+                        let _ = writeln!(out, "zone_id = {ZONE_ID}");
+                    }
+                    "bm-vpn-v2-sha1" => {
+                        let _ = writeln!(out, "signature_method = \"HmacSHA1\"");
+                        let _ = writeln!(out, "app_id = {}", k.vpn.app_id);
+                    }
+                    _ => {}
+                }
+            }
+            Target::Dcs(id, token_user) => {
+                let Some(d) = w.dcs.iter().find(|d| &d.instance_id == id) else {
+                    continue;
+                };
+                let region = w
+                    .domains
+                    .iter()
+                    .flat_map(|dom| dom.projects.iter())
+                    .find(|(pid, _)| pid == &d.project_id)
+                    .map_or("cn-north-4", |(_, name)| name.as_str());
+                let _ = writeln!(out, "kind = \"huawei-dcs\"");
+                let _ = writeln!(
+                    out,
+                    "region = {}\nproject_id = {}\ninstance_id = {}\nendpoint = {}",
+                    q(region),
+                    q(&d.project_id),
+                    q(&d.instance_id),
+                    q(base)
+                );
+                match token_user {
+                    Some(user_id) => {
+                        let Some(u) = w.iam_users.iter().find(|u| &u.id == user_id) else {
+                            continue;
+                        };
+                        let domain = w
+                            .domains
+                            .iter()
+                            .find(|dom| dom.id == u.domain_id)
+                            .map_or("", |dom| dom.name.as_str());
+                        let _ = writeln!(
+                            out,
+                            "auth = {{ method = \"token\", iam_endpoint = {}, domain = {}, \
+                             user = {}, password = {} }}",
+                            q(base),
+                            q(domain),
+                            q(&u.name),
+                            value(&u.password)
+                        );
+                    }
+                    None => {
+                        let otc = p.name == "redis-otc";
+                        let pair = &w.aksk[usize::from(otc).min(w.aksk.len() - 1)];
+                        let variant = if otc { ", aksk_variant = \"otc\"" } else { "" };
+                        let _ = writeln!(
+                            out,
+                            "auth = {{ method = \"aksk\"{variant}, access_key = {}, \
+                             secret_key = {} }}",
+                            value(&pair.ak),
+                            value(&pair.sk)
+                        );
+                    }
+                }
+            }
+            Target::Iam(id) => {
+                let Some(u) = w.iam_users.iter().find(|u| &u.id == id) else {
+                    continue;
+                };
+                let domain = w
+                    .domains
+                    .iter()
+                    .find(|dom| dom.id == u.domain_id)
+                    .map_or("", |dom| dom.name.as_str());
+                let _ = writeln!(
+                    out,
+                    "kind = \"huawei-iam\"\niam_endpoint = {}\ndomain = {}\nuser = {}",
+                    q(base),
+                    q(domain),
+                    q(&u.name)
+                );
+            }
+            Target::Ciam(name) => {
+                let (client, token) = match p.name {
+                    "portal-web" => ("sim-web-app", false),
+                    "portal-token" => ("sim-spa-app", true),
+                    _ => ("sim-spa-app", false),
+                };
+                let _ = writeln!(
+                    out,
+                    "kind = \"tencent-ciam\"\nendpoint = {}\nclient_id = {}\n\
+                     auth_source_id = {}\nusername = {}",
+                    q(base),
+                    q(client),
+                    q(AUTH_SOURCE),
+                    q(name)
+                );
+                if let Some(secret) = w
+                    .ciam_clients
+                    .iter()
+                    .find(|c| c.id == client)
+                    .and_then(|c| c.secret.as_ref())
+                {
+                    let _ = writeln!(out, "client_secret = {}", value(secret));
+                }
+                if token
+                    && let Some(t) = w
+                        .ciam_tokens
+                        .iter()
+                        .find(|t| &t.username == name && t.expires.is_none())
+                {
+                    let _ = writeln!(out, "access_token = {}", value(&t.value));
+                }
+            }
+        }
+        let _ = writeln!(out, "notes = {}", q(&notes));
+    }
+    out
+}
+
+/// The kind name of a target.
+fn kind_of(t: &Target) -> &'static str {
+    match t {
+        Target::Vpn(_) => "tencent-bm-vpn",
+        Target::Dcs(..) => "huawei-dcs",
+        Target::Iam(_) => "huawei-iam",
+        Target::Ciam(_) => "tencent-ciam",
+    }
+}
+
+/// Every demo profile's account and current password.
+pub fn credentials(w: &World) -> Vec<DemoAccount> {
+    w.profiles
+        .iter()
+        .map(|p| {
+            let account = match &p.target {
+                Target::Vpn(id) => w
+                    .tc_keys
+                    .iter()
+                    .find(|k| &k.secret_id == id)
+                    .map_or_else(String::new, |k| format!("VPN user {}", k.vpn.app_id)),
+                Target::Dcs(id, _) => format!("DCS instance {id}"),
+                Target::Iam(id) => {
+                    w.iam_users
+                        .iter()
+                        .find(|u| &u.id == id)
+                        .map_or_else(String::new, |u| {
+                            let domain = w
+                                .domains
+                                .iter()
+                                .find(|d| d.id == u.domain_id)
+                                .map_or("", |d| d.name.as_str());
+                            format!("IAM user {domain}/{}", u.name)
+                        })
+                }
+                Target::Ciam(name) => format!("CIAM user {name}"),
+            };
+            DemoAccount {
+                profile: p.name.to_owned(),
+                kind: kind_of(&p.target),
+                account,
+                password: password_of(w, &p.target),
+                note: p.note.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The demo credentials as text for `rekey sim`.
+pub fn credentials_text(accounts: &[DemoAccount]) -> String {
+    let mut out = String::from("Demo credentials (current passwords):\n");
+    for a in accounts {
+        let password = a
+            .password
+            .as_ref()
+            .map_or("(no account yet)", |p| p.as_str());
+        let _ = writeln!(
+            out,
+            "  {:<15} {:<18} {}\n  {:<15} {}",
+            a.profile, password, a.account, "", a.note
+        );
+    }
+    out
+}

@@ -1,0 +1,695 @@
+//! The built-in provider simulator (SPEC §8): one local HTTP/1.1 server that plays Tencent BM
+//! (API 3.0 and 2.0), Huawei DCS, Huawei IAM and Tencent CIAM, with real signature and token
+//! checks, server-side password policies, DCS and IAM lockout, password history, an offset
+//! clock, and injectable faults.
+//!
+//! ```text
+//! POST /                                   Tencent BM API 3.0 (X-TC-Action SetOutBandVpnAuthPassword)
+//! POST /v2/index.php                       Tencent BM API 2.0 (GetOutBandVPNAuthInfo, SetOutBandVPNAuthPwd)
+//! PUT  /v2/{project}/instances/{id}/password               Huawei DCS
+//! POST /v3/auth/tokens                     Huawei IAM token (password identity)
+//! GET  /v3.0/OS-SECURITYPOLICY/domains/{domain}/password-policy
+//! POST /v3/users/{user}/password           Huawei IAM change password
+//! POST /oauth2/token                       Tencent CIAM password grant
+//! POST /change_user_password               Tencent CIAM change password
+//! ```
+//!
+//! Faults ([`Fault`]) replace the normal handling of the next request on a route, except
+//! `Hold` and `Delay`, which only postpone it, and `Drop`, which handles the request (a change
+//! is applied) and then closes the connection without answering: the classic "applied, but
+//! the answer was lost" case a client must report as `unknown`.
+//!
+//! Behaviour the provider documents leave open, as chosen here:
+//!
+//! - Tencent API 3.0: `Update` of an account that does not exist is `ResourceNotFound`
+//!   ("… does not exist …"); `Create` of an existing one is `FailedOperation` ("… already
+//!   exists …"). Check order: action, version, region, Authorization, timestamp, SecretId,
+//!   freshness (±5 min), signature, `X-TC-Token` (a temporary key requires it, a permanent key
+//!   refuses one), body, account, policy.
+//! - Tencent API 2.0: `create` of an existing account is 10004, `update` of a missing one
+//!   10105, a weak password 4000. A nonce is remembered only once the signature is valid.
+//! - Huawei DCS: a correct old password resets the failure count; the 5th wrong one answers
+//!   `locked` itself. A new password equal to the old one is accepted.
+//! - Huawei IAM: the 5th consecutive wrong password at the token endpoint answers `IAM.0061`
+//!   and locks the user for 5 minutes (a wrong `original_password` at the change endpoint is
+//!   1103 and does not count). A test-set `Locked`/`Frozen` status answers `IAM.0061` too.
+//!   The account policy of the user's domain is enforced on change (demo-account: 8–32, 2
+//!   classes; demo-secure: 12–32, 3 classes, ≤2 identical in a row); history is the current
+//!   password plus the last 3.
+//! - Tencent CIAM: a public application that sends a `client_secret` is `invalid_client`, as
+//!   the documents say it must not send one. There is no lockout on wrong passwords; the user
+//!   status is set by tests. Access tokens are not revoked by a change.
+//!
+//! The simulator never prints or logs a password, except the demo credentials that
+//! [`serve_forever`] prints and [`Simulator::credentials`] / [`Simulator::profiles_toml`]
+//! return on request.
+
+mod ciam;
+mod demo;
+pub mod http;
+mod huawei;
+mod tencent;
+mod world;
+
+#[cfg(test)]
+mod interop;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use zeroize::Zeroizing;
+
+use http::{ReadError, Request, Response};
+use world::World;
+
+/// How long a client may take to send its request before the connection is closed.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The simulated APIs, for fault injection and request counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// Tencent BM API 3.0 `SetOutBandVpnAuthPassword` (`POST /`).
+    TencentV3,
+    /// Tencent BM API 2.0 `GetOutBandVPNAuthInfo`.
+    TencentV2Info,
+    /// Tencent BM API 2.0 `SetOutBandVPNAuthPwd`.
+    TencentV2Set,
+    /// Huawei DCS `PUT /v2/{project}/instances/{id}/password`.
+    DcsPassword,
+    /// Huawei IAM `POST /v3/auth/tokens`.
+    IamToken,
+    /// Huawei IAM `GET /v3.0/OS-SECURITYPOLICY/domains/{domain}/password-policy`.
+    IamPolicy,
+    /// Huawei IAM `POST /v3/users/{user}/password`.
+    IamPassword,
+    /// Tencent CIAM `POST /oauth2/token`.
+    CiamToken,
+    /// Tencent CIAM `POST /change_user_password`.
+    CiamPassword,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 9] = [
+        Route::TencentV3,
+        Route::TencentV2Info,
+        Route::TencentV2Set,
+        Route::DcsPassword,
+        Route::IamToken,
+        Route::IamPolicy,
+        Route::IamPassword,
+        Route::CiamToken,
+        Route::CiamPassword,
+    ];
+
+    /// Which provider family answers on this route (decides the shape of fault bodies).
+    fn family(self) -> Family {
+        match self {
+            Route::TencentV3 => Family::TencentV3,
+            Route::TencentV2Info | Route::TencentV2Set => Family::TencentV2,
+            Route::DcsPassword => Family::Dcs,
+            Route::IamToken | Route::IamPolicy | Route::IamPassword => Family::Iam,
+            Route::CiamToken | Route::CiamPassword => Family::Ciam,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    TencentV3,
+    TencentV2,
+    Dcs,
+    Iam,
+    Ciam,
+}
+
+/// A one-shot fault for the next request on a route (see [`Simulator::inject`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Handle the request only when [`Simulator::release_held`] is called (or never):
+    /// nothing is applied until then, and the change is applied by that call.
+    Hold,
+    /// Handle the request normally after this long.
+    Delay(Duration),
+    /// Read the whole request, handle it (a change IS applied), then close the socket without
+    /// answering.
+    Drop,
+    /// Answer with this status and a provider-shaped error body instead of handling the
+    /// request (nothing is applied).
+    Status(u16),
+    /// Answer 200 with truncated JSON instead of handling the request (nothing is applied).
+    Malformed,
+    /// Answer 502 with an HTML page instead of handling the request (nothing is applied).
+    Html,
+}
+
+/// The status of a demo IAM or CIAM user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Normal.
+    #[default]
+    Active,
+    /// Locked by an administrator (IAM: `IAM.0061`; CIAM: "User is locked.").
+    Locked,
+    /// Frozen (IAM: `IAM.0061` "frozen"; CIAM: "User is frozen.").
+    Frozen,
+}
+
+/// One demo profile's account, as [`Simulator::credentials`] reports it now.
+#[derive(Clone)]
+pub struct DemoAccount {
+    /// Profile name in [`Simulator::profiles_toml`].
+    pub profile: String,
+    /// Profile kind, e.g. `huawei-dcs`.
+    pub kind: &'static str,
+    /// Whose password it is (VPN user, instance, IAM or CIAM user).
+    pub account: String,
+    /// The current password; `None` when the account does not exist yet.
+    pub password: Option<Zeroizing<String>>,
+    /// What the profile demonstrates.
+    pub note: String,
+}
+
+impl std::fmt::Debug for DemoAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoAccount")
+            .field("profile", &self.profile)
+            .field("kind", &self.kind)
+            .field("account", &self.account)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("note", &self.note)
+            .finish()
+    }
+}
+
+/// What happens to a request once it is read and counted.
+enum Admission {
+    /// Handle it now, after its fault (if any).
+    Now(Request, Option<Fault>),
+    /// Held: [`Simulator::release_held`] handles it and sends the answer here.
+    Held(oneshot::Receiver<Response>),
+}
+
+/// State shared by the server tasks and the handle.
+struct Shared {
+    world: Mutex<World>,
+    /// Bumped whenever a request is read (for [`Simulator::wait_requests`]).
+    activity: watch::Sender<u64>,
+    /// Print one line per request on stderr (never a secret).
+    access_log: AtomicBool,
+}
+
+impl Shared {
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while the lock was held cannot leave the state half-written in a way that
+        // matters to a simulator; keep serving.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a request on `route` and takes its next fault; a held request is parked in the
+    /// world (under the same lock) for [`Simulator::release_held`].
+    fn admit(&self, route: Option<Route>, req: Request) -> Admission {
+        let Some(route) = route else {
+            return Admission::Now(req, None);
+        };
+        let mut w = self.world();
+        *w.counts.entry(route).or_insert(0) += 1;
+        let fault = w.faults.get_mut(&route).and_then(|q| q.pop_front());
+        let admission = if fault == Some(Fault::Hold) {
+            let (reply, rx) = oneshot::channel();
+            w.held.push(world::Held { req, route, reply });
+            Admission::Held(rx)
+        } else {
+            Admission::Now(req, fault)
+        };
+        drop(w);
+        self.activity.send_modify(|n| *n += 1);
+        admission
+    }
+
+    fn handle(&self, req: &Request, route: Option<Route>) -> Response {
+        let mut w = self.world();
+        w.prune();
+        dispatch(&mut w, req, route)
+    }
+}
+
+/// A running simulator. Dropping it (or [`Simulator::shutdown`]) stops the server and every
+/// open connection.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Simulator({})", self.addr)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Simulator {
+    /// Binds `addr` (tests pass `127.0.0.1:0`) and starts serving with fresh demo state.
+    pub async fn start(addr: SocketAddr) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            world: Mutex::new(demo::world()),
+            activity: watch::Sender::new(0),
+            access_log: AtomicBool::new(false),
+        });
+        let server = tokio::spawn(accept_loop(listener, shared.clone()));
+        Ok(Simulator {
+            shared,
+            addr,
+            server,
+        })
+    }
+
+    /// Stops the server (same as dropping the handle).
+    pub fn shutdown(self) {}
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (brackets for IPv6).
+    pub fn base_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "[::1]".to_owned(),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        format!("http://{ip}:{}", self.addr.port())
+    }
+
+    /// A `profiles.toml` with every demo profile pointing at this server, secrets inline
+    /// (`{ value = … }`: allowed without a warning because the endpoints are loopback). The
+    /// `{ value }` password of `redis-token` is the IAM user's password as it is now.
+    pub fn profiles_toml(&self) -> String {
+        demo::profiles_toml(&self.shared.world(), &self.base_url())
+    }
+
+    /// Every demo profile's account and its password as it is NOW.
+    pub fn credentials(&self) -> Vec<DemoAccount> {
+        demo::credentials(&self.shared.world())
+    }
+
+    /// Moves the simulated clock (lock and token expiry) forward, by at most 100 years in
+    /// all. Signature freshness keeps using the real clock.
+    pub fn advance_clock(&self, by: Duration) {
+        let mut w = self.shared.world();
+        w.offset = w.offset.saturating_add(by).min(world::MAX_OFFSET);
+    }
+
+    /// Queues `fault` for the next request on `route` (one shot; several calls queue several).
+    pub fn inject(&self, route: Route, fault: Fault) {
+        self.shared
+            .world()
+            .faults
+            .entry(route)
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// How many requests on `route` the server has read (a faulted one counts too).
+    pub fn requests(&self, route: Route) -> usize {
+        self.shared.world().counts.get(&route).copied().unwrap_or(0)
+    }
+
+    /// Waits until at least `n` requests on `route` have been read (no polling, no sleeps).
+    pub async fn wait_requests(&self, route: Route, n: usize) {
+        let mut rx = self.shared.activity.subscribe();
+        while self.requests(route) < n {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Handles every request currently held by [`Fault::Hold`], oldest first, and lets their
+    /// answers go. The changes are applied before this returns (even if the client has given
+    /// up waiting); a later `Hold` waits for the next call.
+    pub fn release_held(&self) {
+        let mut w = self.shared.world();
+        let held = std::mem::take(&mut w.held);
+        w.prune();
+        for h in held {
+            let response = dispatch(&mut w, &h.req, Some(h.route));
+            let _ = h.reply.send(response);
+        }
+    }
+
+    /// Sets the status of the IAM or CIAM user behind a demo profile (`iam-alice`,
+    /// `iam-admin`, `redis-token` (its IAM user `ops`), `portal`, `portal-web`,
+    /// `portal-token`). `Active` also clears a lockout. Other names are ignored.
+    pub fn set_user_status(&self, profile: &str, status: UserStatus) {
+        let mut w = self.shared.world();
+        let Some(target) = w.profile(profile).map(|p| p.target.clone()) else {
+            return;
+        };
+        match target {
+            world::Target::Iam(id) | world::Target::Dcs(_, Some(id)) => {
+                if let Some(u) = w.iam_users.iter_mut().find(|u| u.id == id) {
+                    u.status = status;
+                    if status == UserStatus::Active {
+                        u.failures = 0;
+                        u.locked_until = None;
+                    }
+                }
+            }
+            world::Target::Ciam(name) => {
+                if let Some(u) = w.ciam_users.iter_mut().find(|u| u.username == name) {
+                    u.status = status;
+                }
+            }
+            world::Target::Vpn(_) | world::Target::Dcs(_, None) => {}
+        }
+    }
+
+    /// Prints one line per request on stderr: method, path, status, route and fault (never a
+    /// header value or body). Off by default; [`serve_forever`] turns it on.
+    pub fn set_access_log(&self, on: bool) {
+        self.shared.access_log.store(on, Ordering::Relaxed);
+    }
+}
+
+/// Runs the simulator until Ctrl-C: prints the base URL, a ready profiles.toml and the demo
+/// credentials to stdout, then one line per request on stderr.
+pub async fn serve_forever(addr: SocketAddr) -> std::io::Result<()> {
+    let sim = Simulator::start(addr).await?;
+    let base = sim.base_url();
+    let mut out = String::new();
+    out.push_str(&format!("rekey provider simulator listening on {base}\n\n"));
+    out.push_str("# ---- profiles.toml (save it and run `rekey --config FILE`) ----\n");
+    out.push_str(&sim.profiles_toml());
+    out.push_str("# ---- end of profiles.toml ----\n\n");
+    out.push_str(&demo::credentials_text(&sim.credentials()));
+    out.push_str(
+        "\nPasswords change as you change them (the simulator keeps state until it stops).\n\
+         Press Ctrl-C to stop.\n",
+    );
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
+    }
+    sim.set_access_log(true);
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown();
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    // Connection tasks live in this set: when the server task is aborted, the set is dropped
+    // and every connection (including held ones) is aborted with it.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(shared.clone(), stream));
+                }
+                Err(_) => {
+                    // Out of file descriptors or similar: back off briefly and keep serving.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let req = match tokio::time::timeout(READ_TIMEOUT, http::read_request(&mut stream)).await {
+        Err(_) => {
+            let r = Response::protocol_error(408, "the request took too long to arrive");
+            http::write_response(&mut stream, &r).await;
+            return;
+        }
+        Ok(Err(ReadError::Closed)) => return,
+        Ok(Err(ReadError::Http(status, why))) => {
+            let r = Response::protocol_error(status, why);
+            log_line(&shared, "-", "-", status, None, None);
+            http::write_response(&mut stream, &r).await;
+            return;
+        }
+        Ok(Ok(req)) => req,
+    };
+    let route = route_of(&req);
+    // Method and path for the access log (never secret), kept apart from the request.
+    let (method, path) = (req.method.clone(), req.path.clone());
+    let (req, fault) = match shared.admit(route, req) {
+        Admission::Now(req, fault) => (req, fault),
+        Admission::Held(rx) => {
+            // Dropped unanswered if the simulator stops first.
+            let Ok(response) = rx.await else { return };
+            log_line(
+                &shared,
+                &method,
+                &path,
+                response.status,
+                route,
+                Some(Fault::Hold),
+            );
+            http::write_response(&mut stream, &response).await;
+            return;
+        }
+    };
+    let response = match fault {
+        None | Some(Fault::Hold) => Some(shared.handle(&req, route)),
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            Some(shared.handle(&req, route))
+        }
+        Some(Fault::Drop) => {
+            let _ = shared.handle(&req, route);
+            None
+        }
+        Some(Fault::Status(status)) => route.map(|r| fault_status(r, status)),
+        Some(Fault::Malformed) => route.map(malformed),
+        Some(Fault::Html) => Some(html_502()),
+    };
+    let status = response.as_ref().map_or(0, |r| r.status);
+    log_line(&shared, &method, &path, status, route, fault);
+    match response {
+        Some(r) => http::write_response(&mut stream, &r).await,
+        None => drop(stream),
+    }
+}
+
+fn log_line(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    status: u16,
+    route: Option<Route>,
+    fault: Option<Fault>,
+) {
+    if !shared.access_log.load(Ordering::Relaxed) {
+        return;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let status = if status == 0 {
+        "dropped".to_owned()
+    } else {
+        status.to_string()
+    };
+    let route = route.map(|r| format!(" {r:?}")).unwrap_or_default();
+    let fault = fault.map(|f| format!(" fault={f:?}")).unwrap_or_default();
+    // Paths hold ids (project, instance, user), never secrets; the query is left out.
+    let path: String = path.chars().take(200).collect();
+    eprintln!(
+        "{:02}:{:02}:{:02} {method} {path} -> {status}{route}{fault}",
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+}
+
+/// The segments of a raw path, without the leading empty one.
+fn segments(path: &str) -> Vec<&str> {
+    path.strip_prefix('/').unwrap_or(path).split('/').collect()
+}
+
+/// Which simulated API a request is for (decided after the whole request is read).
+fn route_of(req: &Request) -> Option<Route> {
+    let seg = segments(&req.path);
+    match (req.method.as_str(), seg.as_slice()) {
+        ("POST", [""]) => Some(Route::TencentV3),
+        ("POST" | "GET", ["v2", "index.php"]) => match tencent::v2_action(req).as_deref() {
+            Some("GetOutBandVPNAuthInfo") => Some(Route::TencentV2Info),
+            Some("SetOutBandVPNAuthPwd") => Some(Route::TencentV2Set),
+            _ => None,
+        },
+        ("PUT", ["v2", _, "instances", _, "password"]) => Some(Route::DcsPassword),
+        ("POST", ["v3", "auth", "tokens"]) => Some(Route::IamToken),
+        ("GET", ["v3.0", "OS-SECURITYPOLICY", "domains", _, "password-policy"]) => {
+            Some(Route::IamPolicy)
+        }
+        ("POST", ["v3", "users", _, "password"]) => Some(Route::IamPassword),
+        ("POST", ["oauth2", "token"]) => Some(Route::CiamToken),
+        ("POST", ["change_user_password"]) => Some(Route::CiamPassword),
+        _ => None,
+    }
+}
+
+fn dispatch(w: &mut World, req: &Request, route: Option<Route>) -> Response {
+    match route {
+        Some(Route::TencentV3) => tencent::v3(w, req),
+        Some(Route::TencentV2Info | Route::TencentV2Set) => tencent::v2(w, req),
+        Some(Route::DcsPassword) => huawei::dcs_password(w, req),
+        Some(Route::IamToken) => huawei::iam_token(w, req),
+        Some(Route::IamPolicy) => huawei::iam_policy(w, req),
+        Some(Route::IamPassword) => huawei::iam_password(w, req),
+        Some(Route::CiamToken) => ciam::token(w, req),
+        Some(Route::CiamPassword) => ciam::change_password(w, req),
+        None if segments(&req.path).first() == Some(&"v2")
+            && segments(&req.path).get(1) == Some(&"index.php") =>
+        {
+            tencent::v2_unknown_action(req)
+        }
+        None => Response::json(
+            404,
+            &serde_json::json!({
+                "error": "not_found",
+                "message": format!("the simulator has no API at {} {}", req.method,
+                    req.path.chars().take(200).collect::<String>()),
+            }),
+        ),
+    }
+}
+
+/// The error code a provider would use for `status`, by family.
+fn fault_status(route: Route, status: u16) -> Response {
+    use serde_json::json;
+    let class = |s: u16| match s {
+        429 => "limit",
+        401 => "auth",
+        403 => "denied",
+        404 => "missing",
+        400..=499 => "bad",
+        _ => "server",
+    };
+    let kind = class(status);
+    let request_id = world::hex_id();
+    let message = format!("simulated fault: HTTP {status} {}", http::reason(status));
+    let r = match route.family() {
+        Family::TencentV3 => {
+            let code = match kind {
+                "limit" => "RequestLimitExceeded",
+                "auth" => "AuthFailure",
+                "denied" => "UnauthorizedOperation",
+                "missing" => "ResourceNotFound",
+                "bad" => "InvalidParameter",
+                _ => "InternalError",
+            };
+            Response::json(
+                status,
+                &json!({"Response": {"Error": {"Code": code, "Message": message},
+                                     "RequestId": world::uuid()}}),
+            )
+        }
+        Family::TencentV2 => {
+            let (code, desc) = match kind {
+                "limit" => (4400, "RequestLimitExceeded"),
+                "auth" => (4100, "AuthFailure"),
+                "denied" => (4300, "OperationDenied"),
+                "missing" => (5000, "ResourceNotFound"),
+                "bad" => (4000, "InvalidParameter"),
+                _ => (6000, "InternalError"),
+            };
+            Response::json(
+                status,
+                &json!({"code": code, "message": message, "codeDesc": desc}),
+            )
+        }
+        Family::Dcs => {
+            let code = match kind {
+                "limit" => "APIGW.0308",
+                "auth" => "DCS.1001",
+                "denied" => "DCS.2003",
+                "missing" => "DCS.4001",
+                "bad" => "DCS.4800",
+                _ => "DCS.5000",
+            };
+            Response::json(
+                status,
+                &json!({"error_code": code, "error_msg": message, "error_ext_msg": null}),
+            )
+        }
+        Family::Iam => {
+            let code = match kind {
+                "limit" => "APIGW.0308",
+                "auth" => "IAM.0001",
+                "denied" => "IAM.0002",
+                "missing" => "IAM.0004",
+                "bad" => "IAM.0007",
+                _ => "IAM.0006",
+            };
+            Response::json(status, &json!({"error_code": code, "error_msg": message}))
+        }
+        Family::Ciam => {
+            let code = match kind {
+                "limit" => "slow_down",
+                "auth" => "invalid_client",
+                "denied" => "access_denied",
+                "missing" => "not_found",
+                "bad" => "invalid_request",
+                _ if status == 503 => "temporarily_unavailable",
+                _ => "server_error",
+            };
+            Response::json(
+                status,
+                &json!({"error": code, "error_description": message}),
+            )
+        }
+    };
+    r.with_header("X-Request-Id", request_id)
+}
+
+/// 200 with JSON cut off in the middle, shaped like the route's real answer.
+fn malformed(route: Route) -> Response {
+    let body: &str = match route {
+        Route::TencentV3 => r#"{"Response":"#,
+        Route::TencentV2Info => {
+            r#"{"code":0,"message":"","codeDesc":"Success","data":{"authInfo":{"vpnGw"#
+        }
+        Route::TencentV2Set => r#"{"code":0,"mess"#,
+        Route::DcsPassword => r#"{"lock_time":"0","result":"succ"#,
+        Route::IamToken => r#"{"token":{"expires_at":"#,
+        Route::IamPolicy => r#"{"password_policy":{"minimum_password_length":"#,
+        Route::IamPassword => r#"{"error_code":"#,
+        Route::CiamToken => r#"{"access_token":""#,
+        Route::CiamPassword => r#"{"error":"#,
+    };
+    Response::raw(200, "application/json", body).with_header("X-Request-Id", world::hex_id())
+}
+
+/// A gateway's 502 page.
+fn html_502() -> Response {
+    Response::raw(
+        502,
+        "text/html; charset=utf-8",
+        "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body>\
+         <center><h1>502 Bad Gateway</h1></center>\n<hr><center>simulated gateway</center>\n\
+         </body></html>\n",
+    )
+}

@@ -1,0 +1,422 @@
+//! `rekey change` as a real process against the built-in simulator over loopback HTTP: every
+//! kind and variant, every outcome class the SPEC lists.
+
+mod common;
+
+use common::{CANARY, Env, closed_port};
+use rekey::sim::{Fault, Route};
+
+/// A new password that passes every client-side policy of every demo profile.
+const NEW: &str = "New#Pass2025x";
+
+fn input(env: &Env, profile: &str, new: &str) -> String {
+    let needs_current = !profile.starts_with("bm-vpn");
+    if needs_current {
+        format!("{}\n{new}\n", env.password(profile))
+    } else {
+        format!("{new}\n")
+    }
+}
+
+#[tokio::test]
+async fn every_demo_profile_changes_its_password() {
+    let env = Env::start("success").await;
+    for (profile, outcome) in [
+        ("bm-vpn", "changed"),
+        ("bm-vpn-v2", "created"),
+        ("bm-vpn-v2-sha1", "changed"),
+        ("redis-aksk", "changed"),
+        ("redis-otc", "changed"),
+        ("redis-token", "changed"),
+        ("iam-alice", "changed"),
+        ("iam-admin", "changed"),
+        ("portal", "changed"),
+        ("portal-web", "changed"),
+        ("portal-token", "changed"),
+    ] {
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(run.outcome(), outcome, "{profile}: {run:?}");
+        assert_eq!(run.code, 0, "{profile}");
+        assert_eq!(
+            env.password(profile),
+            NEW,
+            "{profile}: the simulator has the new password"
+        );
+        let json = &run.json;
+        assert_eq!(json["profile"], profile);
+        assert!(
+            json["http_status"]
+                .as_u64()
+                .is_some_and(|s| (200..300).contains(&s))
+        );
+        assert!(json["duration_ms"].is_u64());
+        for key in [
+            "kind",
+            "retries_left",
+            "locked_until",
+            "lock_minutes_left",
+            "provider_code",
+            "message",
+            "request_id",
+        ] {
+            assert!(json.get(key).is_some(), "{profile}: missing {key}");
+        }
+        assert_eq!(run.stdout.trim().lines().count(), 1, "one JSON object only");
+    }
+}
+
+#[tokio::test]
+async fn v3_update_of_a_missing_account_says_so_and_create_works() {
+    let env = Env::start("create").await;
+    let run = env
+        .change("bm-vpn-new", &input(&env, "bm-vpn-new", NEW), &[])
+        .await;
+    assert_eq!((run.outcome(), run.code), ("not_found", 1), "{run:?}");
+    assert_eq!(
+        env.sim.requests(Route::TencentV3),
+        1,
+        "Update only: never Create behind the user's back"
+    );
+    env.set("bm-vpn-new", "operate", "\"create\"");
+    let run = env
+        .change("bm-vpn-new", &input(&env, "bm-vpn-new", NEW), &[])
+        .await;
+    assert_eq!((run.outcome(), run.code), ("created", 0), "{run:?}");
+    // Without --json the hint names the way out.
+    env.set("bm-vpn-new", "operate", "\"auto\"");
+    let other = env.sim.credentials().len();
+    assert!(other > 0);
+}
+
+#[tokio::test]
+async fn wrong_current_password_counts_down_then_locks_dcs() {
+    let env = Env::start("dcs-lock").await;
+    let wrong = format!("Wrong#Pass2024\n{NEW}\n");
+    for left in [4, 3, 2, 1] {
+        let run = env.change("redis-aksk", &wrong, &[]).await;
+        assert_eq!(run.outcome(), "wrong_old_password", "{run:?}");
+        assert_eq!(run.code, 1);
+        assert_eq!(run.json["retries_left"], left);
+        assert_eq!(run.json["provider_code"], "passwordFailed");
+    }
+    let run = env.change("redis-aksk", &wrong, &[]).await;
+    assert_eq!((run.outcome(), run.code), ("locked", 3), "{run:?}");
+    assert_eq!(run.json["lock_minutes_left"], 5);
+    let until = run.json["locked_until"].as_str().expect("locked_until");
+    assert!(
+        rekey::timefmt::parse_rfc3339(until).is_some(),
+        "RFC 3339: {until}"
+    );
+    // Even the right password is refused while locked.
+    let right = input(&env, "redis-aksk", NEW);
+    let run = env.change("redis-aksk", &right, &[]).await;
+    assert_eq!(run.outcome(), "locked");
+    env.sim
+        .advance_clock(std::time::Duration::from_secs(5 * 60 + 1));
+    let run = env.change("redis-aksk", &right, &[]).await;
+    assert_eq!(run.outcome(), "changed", "{run:?}");
+}
+
+#[tokio::test]
+async fn wrong_current_password_for_iam_and_ciam() {
+    let env = Env::start("wrong-old").await;
+    for profile in [
+        "iam-alice",
+        "redis-otc",
+        "portal",
+        "portal-web",
+        "portal-token",
+    ] {
+        let run = env
+            .change(profile, &format!("Wrong#Pass2024\n{NEW}\n"), &[])
+            .await;
+        assert_eq!(run.outcome(), "wrong_old_password", "{profile}: {run:?}");
+        assert_eq!(run.code, 1);
+    }
+}
+
+#[tokio::test]
+async fn reused_passwords_are_refused_by_iam_and_ciam() {
+    let env = Env::start("reuse").await;
+    // IAM: the new password equals the current one (1108). The client allows it with --force.
+    let current = env.password("iam-alice");
+    let run = env
+        .change(
+            "iam-alice",
+            &format!("{current}\n{current}\n"),
+            &["--force"],
+        )
+        .await;
+    assert_eq!(run.outcome(), "reused_password", "{run:?}");
+    assert_eq!(run.json["provider_code"], "1108");
+    // CIAM duplicate: new == current.
+    let current = env.password("portal");
+    let run = env
+        .change("portal", &format!("{current}\n{current}\n"), &["--force"])
+        .await;
+    assert_eq!(run.outcome(), "reused_password", "{run:?}");
+    assert_eq!(run.json["provider_code"], "duplicate_password");
+    // CIAM recurrent: change away and back.
+    let run = env
+        .change("portal", &format!("{current}\n{NEW}\n"), &[])
+        .await;
+    assert_eq!(run.outcome(), "changed");
+    let run = env
+        .change("portal", &format!("{NEW}\n{current}\n"), &[])
+        .await;
+    assert_eq!(run.outcome(), "reused_password", "{run:?}");
+    assert_eq!(run.json["provider_code"], "recurrent_password");
+}
+
+#[tokio::test]
+async fn server_side_policy_rejections() {
+    let env = Env::start("policy").await;
+    // The local check refuses first, with nothing sent.
+    let run = env
+        .change("redis-aksk", &input(&env, "redis-aksk", "weakweak"), &[])
+        .await;
+    assert_eq!((run.outcome(), run.code), ("policy_rejected", 1));
+    assert!(run.json["http_status"].is_null());
+    assert_eq!(env.sim.requests(Route::DcsPassword), 0);
+    // --force sends it and the provider decides.
+    let run = env
+        .change(
+            "redis-aksk",
+            &input(&env, "redis-aksk", "weakweak"),
+            &["--force"],
+        )
+        .await;
+    assert_eq!(run.outcome(), "policy_rejected", "{run:?}");
+    assert_eq!(run.json["provider_code"], "DCS.4019");
+    assert_eq!(run.json["http_status"], 400);
+    let run = env
+        .change(
+            "iam-alice",
+            &input(&env, "iam-alice", "weakweak"),
+            &["--force"],
+        )
+        .await;
+    assert_eq!(run.outcome(), "policy_rejected", "{run:?}");
+    assert_eq!(run.json["provider_code"], "1118");
+    // CIAM's server wants 3 classes; rekey only knows the minimum length.
+    let run = env
+        .change("portal", &input(&env, "portal", "lowercase1"), &[])
+        .await;
+    assert_eq!(run.outcome(), "policy_rejected", "{run:?}");
+    assert_eq!(run.json["provider_code"], "invalid_new_password");
+    // Tencent refuses a disallowed special with InvalidParameterValue (bad_request).
+    let run = env
+        .change(
+            "bm-vpn",
+            &input(&env, "bm-vpn", "Bad@Pass2024"),
+            &["--force"],
+        )
+        .await;
+    assert_eq!((run.outcome(), run.code), ("bad_request", 1), "{run:?}");
+    // IAM account policy (readable by the admin) is applied before sending: 11 characters.
+    let sent = env.sim.requests(Route::IamPassword);
+    let run = env
+        .change("iam-admin", &input(&env, "iam-admin", "Short#Pass1"), &[])
+        .await;
+    assert_eq!(run.outcome(), "policy_rejected", "{run:?}");
+    assert_eq!(env.sim.requests(Route::IamPassword), sent, "nothing sent");
+    assert!(
+        run.json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("account's password policy"))
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_auth_failed() {
+    let env = Env::start("auth").await;
+    let bad = "{ value = \"WrongKey0000000000000000000000000\" }";
+    env.set("bm-vpn", "secret_key", bad);
+    env.set("bm-vpn-v2-sha1", "secret_key", bad);
+    env.set(
+        "redis-aksk",
+        "auth",
+        "{ method = \"aksk\", access_key = { value = \"AKWRONG0000000000000\" }, secret_key = { value = \"x\" } }",
+    );
+    env.set(
+        "portal-web",
+        "client_secret",
+        "{ value = \"not-the-secret\" }",
+    );
+    env.set(
+        "portal-token",
+        "access_token",
+        "{ value = \"expired-or-forged\" }",
+    );
+    for (profile, code) in [
+        ("bm-vpn", 4),
+        ("bm-vpn-v2-sha1", 4),
+        ("redis-aksk", 4),
+        ("portal-web", 4),
+        ("portal-token", 4),
+    ] {
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(run.outcome(), "auth_failed", "{profile}: {run:?}");
+        assert_eq!(run.code, code);
+    }
+    // DCS with a token: the IAM user's password is wrong.
+    let text = std::fs::read_to_string(&env.config).expect("read");
+    std::fs::write(
+        &env.config,
+        text.replace("Token#Demo2024", "Wrong#Token2024"),
+    )
+    .expect("write");
+    let run = env
+        .change("redis-token", &input(&env, "redis-token", NEW), &[])
+        .await;
+    assert_eq!(run.outcome(), "auth_failed", "{run:?}");
+}
+
+#[tokio::test]
+async fn a_500_is_a_server_error_for_every_kind() {
+    let env = Env::start("500").await;
+    for (profile, route) in [
+        ("bm-vpn", Route::TencentV3),
+        ("bm-vpn-v2-sha1", Route::TencentV2Set),
+        ("redis-aksk", Route::DcsPassword),
+        ("iam-alice", Route::IamPassword),
+        ("portal", Route::CiamPassword),
+    ] {
+        env.sim.inject(route, Fault::Status(500));
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(
+            (run.outcome(), run.code),
+            ("server_error", 5),
+            "{profile}: {run:?}"
+        );
+        assert_eq!(run.json["http_status"], 500);
+    }
+}
+
+#[tokio::test]
+async fn timeouts_and_dropped_connections_are_unknown_and_never_retried() {
+    let env = Env::start("unknown").await;
+    for (profile, route) in [
+        ("bm-vpn", Route::TencentV3),
+        ("bm-vpn-v2-sha1", Route::TencentV2Set),
+        ("redis-aksk", Route::DcsPassword),
+        ("iam-alice", Route::IamPassword),
+        ("portal", Route::CiamPassword),
+    ] {
+        env.set(profile, "timeout_secs", "1");
+        // The connection drops after the request was read.
+        let before = env.sim.requests(route);
+        env.sim.inject(route, Fault::Drop);
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(
+            (run.outcome(), run.code),
+            ("unknown", 5),
+            "{profile} drop: {run:?}"
+        );
+        assert_eq!(
+            env.sim.requests(route),
+            before + 1,
+            "{profile}: exactly one change request"
+        );
+
+        // No answer within the profile's timeout (the held answer is never released here).
+        let before = env.sim.requests(route);
+        env.sim.inject(route, Fault::Hold);
+        let run = env
+            .change(profile, &input(&env, profile, "Other#Pass2026y"), &[])
+            .await;
+        assert_eq!(
+            (run.outcome(), run.code),
+            ("unknown", 5),
+            "{profile}: {run:?}"
+        );
+        assert!(
+            run.json["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("may have been applied"))
+        );
+        assert_eq!(
+            env.sim.requests(route),
+            before + 1,
+            "{profile}: exactly one change request"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_html_answers() {
+    let env = Env::start("malformed").await;
+    env.sim.inject(Route::DcsPassword, Fault::Malformed);
+    let run = env
+        .change("redis-aksk", &input(&env, "redis-aksk", NEW), &[])
+        .await;
+    assert_eq!(
+        run.outcome(),
+        "unknown",
+        "a 200 we cannot read may have changed it: {run:?}"
+    );
+    env.sim.inject(Route::TencentV3, Fault::Html);
+    let run = env.change("bm-vpn", &input(&env, "bm-vpn", NEW), &[]).await;
+    assert_eq!(run.outcome(), "server_error", "{run:?}");
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_network_error() {
+    let env = Env::start("refused").await;
+    let url = format!("\"http://127.0.0.1:{}\"", closed_port());
+    for profile in ["bm-vpn", "redis-aksk", "portal"] {
+        env.set(profile, "endpoint", &url);
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(
+            (run.outcome(), run.code),
+            ("network_error", 5),
+            "{profile}: {run:?}"
+        );
+        assert!(run.json["http_status"].is_null());
+    }
+    env.set("iam-alice", "iam_endpoint", &url);
+    let run = env
+        .change("iam-alice", &input(&env, "iam-alice", NEW), &[])
+        .await;
+    assert_eq!(run.outcome(), "network_error", "{run:?}");
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_without_sending() {
+    let env = Env::start("usage").await;
+    let run = env.change("nope", "x\ny\n", &[]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty(), "usage errors print no JSON");
+    let run = env.change("redis-aksk", "only-one-line\n", &[]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    env.set("portal", "client_secret", "{ prompt = true }");
+    let run = env.change("portal", &input(&env, "portal", NEW), &[]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("prompt"), "{}", run.stderr);
+    assert_eq!(env.sim.requests(Route::CiamToken), 0);
+}
+
+#[tokio::test]
+async fn no_secret_reaches_stdout_or_stderr() {
+    let env = Env::start("canary").await;
+    let current = env.password("redis-aksk");
+    for (stdin, extra) in [
+        (format!("{current}\n{CANARY}\n"), vec![]),
+        (format!("{CANARY}\n{CANARY}x\n"), vec![]),
+        (format!("{CANARY}\nweak\n"), vec!["--force"]),
+    ] {
+        for json in [true, false] {
+            let mut args = vec!["change", "--profile", "redis-aksk"];
+            if json {
+                args.push("--json");
+            }
+            args.extend(extra.iter().copied());
+            let run = env.rekey(&args, &stdin).await;
+            for out in [&run.stdout, &run.stderr] {
+                assert!(!out.contains(CANARY), "{out}");
+                assert!(!out.contains("Kanary"), "{out}");
+                assert!(!out.contains(&current), "current password leaked: {out}");
+            }
+        }
+    }
+}
