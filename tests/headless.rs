@@ -355,6 +355,14 @@ async fn malformed_and_html_answers() {
         "unknown",
         "a 200 we cannot read may have changed it: {run:?}"
     );
+    for (profile, route) in [
+        ("iam-alice", Route::IamPassword),
+        ("portal", Route::CiamPassword),
+    ] {
+        env.sim.inject(route, Fault::Malformed);
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(run.outcome(), "unknown", "{profile}: {run:?}");
+    }
     env.sim.inject(Route::TencentV3, Fault::Html);
     let run = env.change("bm-vpn", &input(&env, "bm-vpn", NEW), &[]).await;
     assert_eq!(run.outcome(), "server_error", "{run:?}");

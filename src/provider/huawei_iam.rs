@@ -87,8 +87,19 @@ pub fn map_change(status: u16, code: &str) -> Outcome {
 
 /// The report for the change answer.
 pub fn change_report(r: &Response) -> Report {
-    let mut rep = if r.status == 204 || r.status == 200 {
+    let mut rep = if r.status == 204 {
         report_from(r, Outcome::Changed, None, String::new())
+    } else if (200..300).contains(&r.status) {
+        // Success is documented as 204; another 2xx is not a definite answer.
+        report_from(
+            r,
+            Outcome::Unknown,
+            None,
+            format!(
+                "unexpected HTTP {} instead of 204; the change may have been applied",
+                r.status
+            ),
+        )
     } else {
         match r.json().as_ref().and_then(error_of) {
             Some((code, msg)) => report_from(r, map_change(r.status, &code), Some(code), msg),

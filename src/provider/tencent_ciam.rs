@@ -183,7 +183,20 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
 /// The report for the change answer.
 pub fn change_report(r: &Response) -> Report {
     if r.status == 200 {
-        return report_from(r, Outcome::Changed, None, String::new());
+        // Success is a 200 with an empty body; a body that is not JSON (cut off, say) is no
+        // definite answer.
+        let readable = r.body.iter().all(u8::is_ascii_whitespace) || r.json().is_some();
+        if !readable {
+            return report_from(
+                r,
+                Outcome::Unknown,
+                None,
+                "the answer could not be read; the change may have been applied".into(),
+            );
+        }
+        if oauth_error(r).is_none() {
+            return report_from(r, Outcome::Changed, None, String::new());
+        }
     }
     match oauth_error(r) {
         Some((code, desc)) => report_from(r, map_change(r.status, &code, &desc), Some(code), desc),

@@ -176,6 +176,13 @@ fn draw_editor(frame: &mut Frame<'_>, app: &App, editor: &Editor, area: Rect, no
         lines.push(Line::from(""));
         lines.push(Line::from(escape_control(text)).style(style.add_modifier(Modifier::BOLD)));
     }
+    if let Some(notes) = app.profile().and_then(|p| p.notes.as_deref()) {
+        lines.push(Line::from(""));
+        lines.push(
+            Line::from(format!("Notes: {}", escape_control(notes)))
+                .style(Style::new().fg(Color::DarkGray)),
+        );
+    }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
     if let Some(pos) = cursor
         && app.overlay.is_none()

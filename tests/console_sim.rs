@@ -1,0 +1,336 @@
+//! The console's message loop with the real worker, against the simulator over loopback HTTP:
+//! typing, submitting, the spinner while waiting, cancelling, outcomes, and the request log.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{CANARY, Env};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rekey::config;
+use rekey::console::editor::FieldRole;
+use rekey::console::{App, Console, Focus, Loaded, Message, Overlay, SystemClock};
+use rekey::sim::{Fault, Route};
+use rekey::worker::Worker;
+
+const NEW: &str = "New#Pass2025x";
+
+struct Ui {
+    console: Console<TestBackend>,
+}
+
+impl Ui {
+    fn new(env: &Env) -> Ui {
+        let text = std::fs::read_to_string(&env.config).expect("profiles");
+        let config = config::parse(Path::new("sim.toml"), &text).expect("valid");
+        let terminal = Terminal::new(TestBackend::new(140, 45)).expect("backend");
+        let app = App::new(None, Loaded::Config(config), (140, 45));
+        let mut console = Console::new(terminal, app, Arc::new(SystemClock));
+        let events = console.sender();
+        console.set_worker(Worker::spawn(Arc::new(move |e| {
+            let _ = events.send(Message::Worker(Box::new(e)));
+        })));
+        console.draw().expect("draw");
+        Ui { console }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.console
+            .sender()
+            .send(Message::Input(Event::Key(KeyEvent::new(
+                code,
+                KeyModifiers::NONE,
+            ))))
+            .expect("queue");
+        self.console.process_queue().expect("draw");
+    }
+
+    fn text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn app(&self) -> &App {
+        self.console.app()
+    }
+
+    fn screen(&self) -> String {
+        let buffer = self.console.terminal().backend().buffer();
+        let mut out = String::new();
+        for y in 0..buffer.area.height {
+            for x in 0..buffer.area.width {
+                out.push_str(buffer[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn select(&mut self, name: &str) {
+        while self.app().focus != Focus::Profiles {
+            self.key(KeyCode::BackTab);
+        }
+        self.key(KeyCode::Home);
+        while self.app().profile().map(|p| p.name.as_str()) != Some(name) {
+            let before = self.app().selected;
+            self.key(KeyCode::Down);
+            assert_ne!(before, self.app().selected, "no profile {name}");
+        }
+    }
+
+    /// Fills current (when the kind has it), new and confirm, and presses Enter on the last.
+    fn submit(&mut self, current: Option<&str>, new: &str) {
+        self.key(KeyCode::Enter); // into the first field
+        let roles: Vec<FieldRole> = self
+            .app()
+            .editor
+            .as_ref()
+            .expect("editor")
+            .fields
+            .iter()
+            .map(|f| f.role)
+            .collect();
+        for role in roles {
+            match role {
+                FieldRole::Current => self.text(current.unwrap_or_default()),
+                FieldRole::New | FieldRole::Confirm => self.text(new),
+                FieldRole::Prompt(_) => panic!("demo profiles have no prompts"),
+            }
+            self.key(KeyCode::Enter);
+        }
+    }
+
+    /// Handles messages (from the worker) until `done` holds; fails after 10 s.
+    async fn wait(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !done(self.app()) {
+            tokio::time::timeout_at(deadline, self.console.next_message())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}: {:?}", self.app().status))
+                .expect("draw");
+        }
+    }
+
+    fn outcome(&self) -> String {
+        self.app()
+            .outcome
+            .as_ref()
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn a_change_on_each_demo_profile_succeeds() {
+    let env = Env::start("console-all").await;
+    let mut ui = Ui::new(&env);
+    for profile in [
+        "bm-vpn",
+        "bm-vpn-v2",
+        "bm-vpn-v2-sha1",
+        "redis-aksk",
+        "redis-otc",
+        "redis-token",
+        "iam-alice",
+        "iam-admin",
+        "portal",
+        "portal-web",
+        "portal-token",
+    ] {
+        ui.select(profile);
+        let current = env.password(profile);
+        ui.submit(Some(&current), NEW);
+        assert!(
+            ui.app().job.is_some(),
+            "{profile}: sent ({:?})",
+            ui.app().status
+        );
+        ui.wait(profile, |a| a.job.is_none()).await;
+        let outcome = ui.outcome();
+        assert!(
+            outcome.contains("Password changed") || outcome.contains("Account created"),
+            "{profile}: {outcome}"
+        );
+        assert_eq!(env.password(profile), NEW, "{profile}");
+        let editor = ui.app().editor.as_ref().expect("editor");
+        assert!(
+            editor.fields.iter().all(|f| f.buf.is_empty()),
+            "{profile}: secrets wiped after success"
+        );
+    }
+    // bm-vpn-new: Update says the account does not exist; the console offers Create.
+    ui.select("bm-vpn-new");
+    ui.submit(None, NEW);
+    ui.wait("offer", |a| a.job.is_none()).await;
+    assert_eq!(ui.app().overlay, Some(Overlay::OfferCreate));
+    assert!(ui.screen().contains("Create the VPN account?"));
+    ui.key(KeyCode::Char('y'));
+    ui.wait("create", |a| a.job.is_none()).await;
+    assert!(ui.outcome().contains("Account created"), "{}", ui.outcome());
+    assert_eq!(env.password("bm-vpn-new"), NEW);
+    assert_eq!(
+        env.sim.requests(Route::TencentV3),
+        3,
+        "bm-vpn, Update, then Create"
+    );
+}
+
+#[tokio::test]
+async fn the_console_keeps_working_while_an_answer_is_slow() {
+    let env = Env::start("console-slow").await;
+    let mut ui = Ui::new(&env);
+    ui.select("redis-aksk");
+    env.sim.inject(Route::DcsPassword, Fault::Hold);
+    ui.submit(Some(&env.password("redis-aksk")), NEW);
+    env.sim.wait_requests(Route::DcsPassword, 1).await;
+    assert!(ui.app().job.is_some());
+    assert!(
+        ui.screen().contains("Sending to redis-aksk"),
+        "{}",
+        ui.screen()
+    );
+    // Keys still work: leave the field, open and close help, move through the log pane.
+    ui.key(KeyCode::Tab);
+    ui.key(KeyCode::Char('?'));
+    assert_eq!(ui.app().overlay, Some(Overlay::Help));
+    assert!(ui.screen().contains("Keys"));
+    ui.key(KeyCode::Char('x'));
+    assert_eq!(ui.app().overlay, None);
+    assert!(ui.app().job.is_some(), "still waiting");
+    // The spinner wakes the loop while waiting (and only then).
+    let now = std::time::Instant::now();
+    assert!(ui.app().next_deadline(now).is_some());
+    env.sim.release_held();
+    ui.wait("answer", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome().contains("Password changed"),
+        "{}",
+        ui.outcome()
+    );
+    assert!(
+        ui.app().next_deadline(std::time::Instant::now()).is_none(),
+        "idle again"
+    );
+}
+
+#[tokio::test]
+async fn esc_cancels_before_sending_and_after_sending() {
+    let env = Env::start("console-cancel").await;
+    let mut ui = Ui::new(&env);
+    // Held at the token request: the change was never sent.
+    ui.select("iam-alice");
+    env.sim.inject(Route::IamToken, Fault::Hold);
+    ui.submit(Some(&env.password("iam-alice")), NEW);
+    env.sim.wait_requests(Route::IamToken, 1).await;
+    ui.key(KeyCode::Esc);
+    ui.wait("cancel", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome().contains("nothing was sent"),
+        "{}",
+        ui.outcome()
+    );
+    assert_eq!(env.sim.requests(Route::IamPassword), 0);
+    // Held at the change request: it may have been applied.
+    ui.select("portal");
+    env.sim.inject(Route::CiamPassword, Fault::Hold);
+    ui.submit(Some(&env.password("portal")), NEW);
+    env.sim.wait_requests(Route::CiamPassword, 1).await;
+    ui.key(KeyCode::Esc);
+    ui.wait("cancel", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome().contains("MAY have been applied"),
+        "{}",
+        ui.outcome()
+    );
+    let editor = ui.app().editor.as_ref().expect("editor");
+    let new = editor.index_of(FieldRole::New).expect("new");
+    assert_eq!(
+        editor.fields[new].buf.expose(),
+        NEW,
+        "the new password is kept after unknown"
+    );
+}
+
+#[tokio::test]
+async fn outcomes_are_told_in_words() {
+    let env = Env::start("console-words").await;
+    let mut ui = Ui::new(&env);
+    ui.select("redis-aksk");
+    ui.submit(Some("Wrong#Pass2024"), NEW);
+    ui.wait("answer", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome()
+            .contains("Wrong current password — 4 attempts left before a 5-minute lock"),
+        "{}",
+        ui.outcome()
+    );
+    assert!(ui.screen().contains("4 attempts left"));
+    // The fields stay so the user can correct the current password.
+    let editor = ui.app().editor.as_ref().expect("editor");
+    assert!(editor.fields.iter().all(|f| !f.buf.is_empty()));
+}
+
+#[tokio::test]
+async fn the_log_shows_every_exchange_redacted() {
+    let env = Env::start("console-log").await;
+    let mut ui = Ui::new(&env);
+    ui.select("redis-token");
+    let current = env.password("redis-token");
+    ui.submit(Some(&current), CANARY);
+    ui.wait("answer", |a| a.job.is_none()).await;
+    assert_eq!(ui.app().log.len(), 2, "token request and change request");
+    let screen = ui.screen();
+    assert!(screen.contains("Requests (2)"), "{screen}");
+    assert!(screen.contains("/v3/auth/tokens"), "{screen}");
+    assert!(
+        screen.contains("success"),
+        "provider code in the row: {screen}"
+    );
+    // Open every entry in full.
+    while ui.app().focus != Focus::Log {
+        ui.key(KeyCode::Tab);
+    }
+    for i in 0..2 {
+        ui.key(KeyCode::Home);
+        for _ in 0..i {
+            ui.key(KeyCode::Down);
+        }
+        ui.key(KeyCode::Enter);
+        assert!(matches!(ui.app().overlay, Some(Overlay::LogDetail(..))));
+        let screen = ui.screen();
+        assert!(screen.contains("Request headers"), "{screen}");
+        assert!(screen.contains("•••"), "masked fields are marked: {screen}");
+        for secret in [CANARY, current.as_str(), "Token#Demo2024"] {
+            assert!(!screen.contains(secret), "{secret} on screen:\n{screen}");
+        }
+        ui.key(KeyCode::Esc);
+    }
+    // The demo profiles' notes print their starting passwords on purpose, so the whole app is
+    // checked for the new password, and the rest of the state for the others too.
+    assert!(
+        !format!("{:?}", ui.app()).contains(CANARY),
+        "new password in Debug"
+    );
+    let state = format!(
+        "{:?} {:?} {:?} {:?}",
+        ui.app().editor,
+        ui.app().log,
+        ui.app().status,
+        ui.app().outcome
+    );
+    for secret in [CANARY, current.as_str(), "Token#Demo2024"] {
+        assert!(!state.contains(secret), "{secret} in Debug");
+    }
+    for entry in &ui.app().log {
+        let all = format!("{entry:?}");
+        assert!(
+            !all.contains(CANARY) && !all.contains(&current) && !all.contains("Token#Demo2024")
+        );
+        assert!(!all.to_ascii_lowercase().contains("x-subject-token: ") || all.contains("•••"));
+    }
+}
