@@ -334,3 +334,74 @@ async fn the_log_shows_every_exchange_redacted() {
         assert!(!all.to_ascii_lowercase().contains("x-subject-token: ") || all.contains("•••"));
     }
 }
+
+#[tokio::test]
+async fn error_outcomes_through_the_console() {
+    let env = Env::start("console-errors").await;
+    env.set(
+        "bm-vpn",
+        "secret_key",
+        "{ value = \"WrongKey0000000000000000000000000\" }",
+    );
+    env.set(
+        "iam-alice",
+        "iam_endpoint",
+        &format!("\"http://127.0.0.1:{}\"", common::closed_port()),
+    );
+    let mut ui = Ui::new(&env);
+    let mut attempt = |ui: &mut Ui, profile: &str, current: Option<String>| {
+        ui.select(profile);
+        ui.submit(current.as_deref(), NEW);
+    };
+
+    attempt(&mut ui, "bm-vpn", None);
+    ui.wait("bm-vpn", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome().contains("Authentication failed"),
+        "{}",
+        ui.outcome()
+    );
+    assert!(
+        ui.outcome().contains("AuthFailure.SignatureFailure"),
+        "{}",
+        ui.outcome()
+    );
+
+    env.sim.inject(Route::CiamPassword, Fault::Status(500));
+    attempt(&mut ui, "portal", Some(env.password("portal")));
+    ui.wait("portal", |a| a.job.is_none()).await;
+    assert!(ui.outcome().contains("Provider error"), "{}", ui.outcome());
+
+    env.sim.inject(Route::DcsPassword, Fault::Drop);
+    attempt(&mut ui, "redis-otc", Some(env.password("redis-otc")));
+    ui.wait("redis-otc", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome().contains("MAY have been applied"),
+        "{}",
+        ui.outcome()
+    );
+    assert!(
+        ui.outcome().contains("kept in the editor"),
+        "{}",
+        ui.outcome()
+    );
+    assert_eq!(env.sim.requests(Route::DcsPassword), 1, "never retried");
+
+    attempt(&mut ui, "iam-alice", Some(env.password("iam-alice")));
+    ui.wait("iam-alice", |a| a.job.is_none()).await;
+    assert!(ui.outcome().contains("Could not reach"), "{}", ui.outcome());
+
+    // iam-admin: the account policy (min 12) is read before the change; the checklist follows.
+    ui.select("iam-admin");
+    ui.submit(Some(&env.password("iam-admin")), "Short#Pass1");
+    ui.wait("iam-admin", |a| a.job.is_none()).await;
+    assert!(ui.outcome().contains("password policy"), "{}", ui.outcome());
+    assert_eq!(env.sim.requests(Route::IamPassword), 0);
+    let editor = ui.app().editor.as_ref().expect("editor");
+    assert_eq!(
+        editor.policy.min_length(),
+        12,
+        "the fetched policy now drives the checklist"
+    );
+    assert!(ui.screen().contains("12–32 characters"), "{}", ui.screen());
+}

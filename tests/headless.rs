@@ -9,6 +9,21 @@ use rekey::sim::{Fault, Route};
 /// A new password that passes every client-side policy of every demo profile.
 const NEW: &str = "New#Pass2025x";
 
+/// Every demo profile whose account exists, with the route of its change request.
+const CHANGE_ROUTES: [(&str, Route); 11] = [
+    ("bm-vpn", Route::TencentV3),
+    ("bm-vpn-v2", Route::TencentV2Set),
+    ("bm-vpn-v2-sha1", Route::TencentV2Set),
+    ("redis-aksk", Route::DcsPassword),
+    ("redis-otc", Route::DcsPassword),
+    ("redis-token", Route::DcsPassword),
+    ("iam-alice", Route::IamPassword),
+    ("iam-admin", Route::IamPassword),
+    ("portal", Route::CiamPassword),
+    ("portal-web", Route::CiamPassword),
+    ("portal-token", Route::CiamPassword),
+];
+
 fn input(env: &Env, profile: &str, new: &str) -> String {
     let needs_current = !profile.starts_with("bm-vpn");
     if needs_current {
@@ -275,13 +290,7 @@ async fn wrong_credentials_are_auth_failed() {
 #[tokio::test]
 async fn a_500_is_a_server_error_for_every_kind() {
     let env = Env::start("500").await;
-    for (profile, route) in [
-        ("bm-vpn", Route::TencentV3),
-        ("bm-vpn-v2-sha1", Route::TencentV2Set),
-        ("redis-aksk", Route::DcsPassword),
-        ("iam-alice", Route::IamPassword),
-        ("portal", Route::CiamPassword),
-    ] {
+    for (profile, route) in CHANGE_ROUTES {
         env.sim.inject(route, Fault::Status(500));
         let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
         assert_eq!(
@@ -296,13 +305,7 @@ async fn a_500_is_a_server_error_for_every_kind() {
 #[tokio::test]
 async fn timeouts_and_dropped_connections_are_unknown_and_never_retried() {
     let env = Env::start("unknown").await;
-    for (profile, route) in [
-        ("bm-vpn", Route::TencentV3),
-        ("bm-vpn-v2-sha1", Route::TencentV2Set),
-        ("redis-aksk", Route::DcsPassword),
-        ("iam-alice", Route::IamPassword),
-        ("portal", Route::CiamPassword),
-    ] {
+    for (profile, route) in CHANGE_ROUTES {
         env.set(profile, "timeout_secs", "1");
         // The connection drops after the request was read.
         let before = env.sim.requests(route);
@@ -372,8 +375,12 @@ async fn malformed_and_html_answers() {
 async fn connection_refused_is_a_network_error() {
     let env = Env::start("refused").await;
     let url = format!("\"http://127.0.0.1:{}\"", closed_port());
-    for profile in ["bm-vpn", "redis-aksk", "portal"] {
-        env.set(profile, "endpoint", &url);
+    for (profile, _) in CHANGE_ROUTES {
+        if profile.starts_with("iam-") {
+            env.set(profile, "iam_endpoint", &url);
+        } else {
+            env.set(profile, "endpoint", &url);
+        }
         let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
         assert_eq!(
             (run.outcome(), run.code),
