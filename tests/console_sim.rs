@@ -349,7 +349,7 @@ async fn error_outcomes_through_the_console() {
         &format!("\"http://127.0.0.1:{}\"", common::closed_port()),
     );
     let mut ui = Ui::new(&env);
-    let mut attempt = |ui: &mut Ui, profile: &str, current: Option<String>| {
+    let attempt = |ui: &mut Ui, profile: &str, current: Option<String>| {
         ui.select(profile);
         ui.submit(current.as_deref(), NEW);
     };
