@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -15,6 +15,7 @@ use crate::console::{self, App, Console, Loaded, SystemClock};
 use crate::policy::{self, Candidate, Policy, Rule};
 use crate::provider::{self, Outcome, Report, TypedSecrets};
 use crate::secret::{Full, PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
+use crate::state::{self, Audit, State};
 
 /// The example profiles, built in so `rekey demo` never reads the user's files.
 pub const DEMO_PROFILES: &str = include_str!("../assets/profiles.example.toml");
@@ -57,6 +58,18 @@ pub enum Command {
         /// Skip the client-side policy check (the provider still decides).
         #[arg(long)]
         force: bool,
+        /// Confirm in advance: send with 2 or fewer retries left, and to a production profile.
+        #[arg(long)]
+        yes: bool,
+        /// Send even though the profile is known to be locked.
+        #[arg(long)]
+        ignore_lock: bool,
+    },
+    /// List profiles with their last known lock/retry state.
+    Profiles {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a candidate password (one line on stdin) against a profile's policy.
     Check {
@@ -84,7 +97,19 @@ pub fn main() -> ExitCode {
             profile,
             json,
             force,
-        }) => change(cli.config.as_deref(), &profile, json, force),
+            yes,
+            ignore_lock,
+        }) => change(
+            cli.config.as_deref(),
+            &profile,
+            ChangeFlags {
+                json,
+                force,
+                yes,
+                ignore_lock,
+            },
+        ),
+        Some(Command::Profiles { json }) => profiles(cli.config.as_deref(), json),
     };
     ExitCode::from(code)
 }
@@ -161,8 +186,16 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
         };
         let terminal = console::terminal::enter()?;
         let size = terminal.size()?;
+        let audit_enabled = !matches!(&loaded, Loaded::Config(c) if !c.audit);
         let mut app = App::new(path, loaded, (size.width, size.height));
-        if let Some(w) = warnings.first() {
+        let mut state_warning = None;
+        if !demo && let Some(dir) = state::data_dir() {
+            let (known, warning) = State::load(&dir);
+            app.state = known;
+            app.audit = Audit::new(Some(&dir), audit_enabled);
+            state_warning = warning;
+        }
+        if let Some(w) = warnings.first().or(state_warning.as_ref()) {
             app.status = Some((console::app::Level::Warn, w.clone()));
         } else if demo {
             app.status = Some((
@@ -384,14 +417,92 @@ fn check(cli_path: Option<&Path>, name: &str, as_json: bool) -> u8 {
 const EXIT_REFUSED: u8 = 1;
 
 /// `rekey change`: one change without the console (SPEC §2).
-fn change(cli_path: Option<&Path>, name: &str, as_json: bool, force: bool) -> u8 {
+/// The flags of `rekey change`.
+#[derive(Debug, Clone, Copy)]
+struct ChangeFlags {
+    json: bool,
+    force: bool,
+    yes: bool,
+    ignore_lock: bool,
+}
+
+/// Loads the state file for a headless command, reporting (not failing on) a corrupt one.
+fn load_state() -> (State, Option<PathBuf>) {
+    match state::data_dir() {
+        Some(dir) => {
+            let (state, warning) = State::load(&dir);
+            if let Some(w) = warning {
+                eprintln!("rekey: warning: {w}");
+            }
+            (state, Some(dir))
+        }
+        None => (State::in_memory(), None),
+    }
+}
+
+/// Asks y/N on the terminal (stderr prompt). Anything but y/yes is no.
+fn confirm_on_tty(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
+    let (as_json, force) = (flags.json, flags.force);
     let (config, index) = match load_profile(cli_path, name) {
         Ok(found) => found,
         Err(code) => return code,
     };
+    let audit = Audit::new(state::data_dir().as_deref(), config.audit);
     let mut profiles = config.profiles;
     let profile = Arc::new(profiles.swap_remove(index));
+    let (mut known, _) = load_state();
+    let now = SystemTime::now();
+    let last = known.get(&profile.name).cloned().unwrap_or_default();
+    // Safety rails (SPEC §2, §4): nothing is read or sent when they refuse.
+    if let Some(left) = last.lock_left(now)
+        && !flags.ignore_lock
+    {
+        let mut report = Report::new(
+            Outcome::Locked,
+            format!(
+                "known to be locked for another {} (until {}); nothing was sent. --ignore-lock sends anyway",
+                console::app::countdown(left),
+                crate::timefmt::rfc3339_utc(last.locked_until.unwrap_or(now))
+            ),
+        );
+        report.locked_until = last.locked_until;
+        report.lock_minutes_left = u32::try_from(left.as_secs().div_ceil(60)).ok();
+        report.retries_left = last.retries_left;
+        return print_change(&profile, &report, as_json);
+    }
+    if let Some(n) = last.retries_left.filter(|n| *n <= 2)
+        && !flags.yes
+    {
+        eprintln!(
+            "rekey: {}: {n} retries left — this may be your last attempt before a lock; nothing was sent. \
+             Check the current password, then run again with --yes",
+            profile.name
+        );
+        return EXIT_REFUSED;
+    }
     let interactive = io::stdin().is_terminal();
+    if profile.production && !flags.yes {
+        let go = interactive
+            && confirm_on_tty(&format!(
+                "{} is a PRODUCTION profile. Send the change?",
+                profile.name
+            ));
+        if !go {
+            eprintln!(
+                "rekey: {} is a production profile: confirm on a terminal or pass --yes; nothing was sent",
+                profile.name
+            );
+            return EXIT_REFUSED;
+        }
+    }
     let prompts = profile.prompt_secrets();
     if !interactive && let Some(key) = prompts.first() {
         return usage_error(format!(
@@ -440,8 +551,8 @@ fn change(cli_path: Option<&Path>, name: &str, as_json: bool, force: bool) -> u8
                     profile.clone(),
                     secrets,
                     provider::Options {
-                        operate: None,
                         force,
+                        ..provider::Options::default()
                     },
                     Arc::new(|_| {}),
                     Arc::new(AtomicBool::new(false)),
@@ -451,7 +562,121 @@ fn change(cli_path: Option<&Path>, name: &str, as_json: bool, force: bool) -> u8
             Err(e) => Report::new(Outcome::NetworkError, format!("{e}; nothing was sent")),
         }
     });
+    let at = SystemTime::now();
+    if let Err(e) = known.record(&profile.name, &report, at) {
+        eprintln!("rekey: warning: state.json not saved: {e}");
+    }
+    if let Err(e) = audit.append(&profile, &report, at) {
+        eprintln!("rekey: warning: audit.jsonl not written: {e}");
+    }
     print_change(&profile, &report, as_json)
+}
+
+/// `rekey profiles`: every profile with its last known state, as a table or JSON.
+fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
+    let Some(path) = config::resolve_path(cli_path) else {
+        return usage_error("no config directory found; pass --config PATH or set REKEY_CONFIG");
+    };
+    let config = match config::load(&path) {
+        Ok(LoadOutcome::Loaded(config)) => config,
+        Ok(LoadOutcome::Missing(p)) => {
+            return usage_error(format!(
+                "no config file at {}; create it (see assets/profiles.example.toml) or pass --config PATH",
+                p.display()
+            ));
+        }
+        Err(e) => return usage_error(e),
+    };
+    let (known, _) = load_state();
+    let now = SystemTime::now();
+    let time = |t: Option<SystemTime>| t.map(crate::timefmt::rfc3339_utc);
+    let rows: Vec<serde_json::Value> = config
+        .profiles
+        .iter()
+        .map(|p| {
+            let s = known.get(&p.name).cloned().unwrap_or_default();
+            json!({
+                "name": p.name,
+                "kind": p.kind.as_str(),
+                "endpoint": provider::endpoint_of(p),
+                "auth": provider::auth_of(p),
+                "production": p.production,
+                "last_attempt_at": time(s.last_attempt_at),
+                "last_outcome": s.last_outcome.map(Outcome::as_str),
+                "retries_left": s.retries_left,
+                "locked_until": time(s.locked_until.filter(|_| s.lock_left(now).is_some())),
+                "lock_seconds_left": s.lock_left(now).map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)),
+                "last_changed_at": time(s.last_changed_at),
+                "password_expires_at": time(s.password_expires_at),
+            })
+        })
+        .collect();
+    let mut out = io::stdout().lock();
+    let written = if as_json {
+        writeln!(out, "{}", serde_json::Value::Array(rows))
+    } else {
+        write_profiles_table(&mut out, &rows)
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) => usage_error(format!("cannot write: {e}")),
+    }
+}
+
+fn write_profiles_table(out: &mut impl Write, rows: &[serde_json::Value]) -> io::Result<()> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let header = [
+        "NAME",
+        "KIND",
+        "LAST OUTCOME",
+        "WHEN",
+        "RETRIES",
+        "LOCKED UNTIL",
+        "CHANGED",
+        "EXPIRES",
+    ];
+    let keys = [
+        "name",
+        "kind",
+        "last_outcome",
+        "last_attempt_at",
+        "retries_left",
+        "locked_until",
+        "last_changed_at",
+        "password_expires_at",
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| keys.iter().map(|k| text(&r[*k])).collect())
+        .collect();
+    let widths: Vec<usize> = (0..keys.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|row| row[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cols: Vec<&str>| {
+        cols.iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in &cells {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
 }
 
 /// Reads the secrets `rekey change` needs: from stdin lines, or prompts on a terminal.

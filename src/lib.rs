@@ -10,5 +10,6 @@ pub mod policy;
 pub mod provider;
 pub mod secret;
 pub mod sim;
+pub mod state;
 pub mod timefmt;
 pub mod worker;

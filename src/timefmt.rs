@@ -53,6 +53,20 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
         .map(SystemTime::from)
 }
 
+/// Parses RFC 3339, or a date-time without an offset taken as UTC (Huawei's
+/// `password_expires_at` looks like `2016-11-06T15:32:17.000000`).
+pub fn parse_utc_lenient(text: &str) -> Option<SystemTime> {
+    if let Some(t) = parse_rfc3339(text) {
+        return Some(t);
+    }
+    let text = text.trim().trim_end_matches('Z');
+    let (seconds, _fraction) = text.split_once('.').unwrap_or((text, ""));
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(seconds, &format)
+        .ok()
+        .map(|t| SystemTime::from(t.assume_utc()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +78,12 @@ mod tests {
         assert_eq!(rfc3339_utc(at), "2019-02-25T16:44:25Z");
         assert_eq!(parse_rfc3339("2019-02-25T16:44:25Z"), Some(at));
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(
+            parse_utc_lenient("2019-02-25T16:44:25.000000")
+                .map(rfc3339_utc)
+                .as_deref(),
+            Some("2019-02-25T16:44:25Z")
+        );
+        assert_eq!(parse_utc_lenient(""), None);
     }
 }

@@ -10,6 +10,7 @@ use crossterm::event::{
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rekey::config;
+use rekey::console::app::Ask;
 use rekey::console::app::Level;
 use rekey::console::editor::FieldRole;
 use rekey::console::{App, Clock, Console, Focus, Loaded, ManualClock, Message, Overlay};
@@ -444,7 +445,13 @@ fn submit_is_blocked_by_rule_failures_and_weak_scores_ask_first() {
     h.type_text("password1");
     h.key(KeyCode::Enter);
     assert!(
-        matches!(h.app().overlay, Some(Overlay::ConfirmWeak { .. })),
+        matches!(
+            h.app().overlay,
+            Some(Overlay::Confirm {
+                ask: Ask::Weak { .. },
+                ..
+            })
+        ),
         "{:?}",
         h.app().status
     );
@@ -505,7 +512,10 @@ fn reveal_shows_the_focused_field_for_five_seconds() {
     h.ctrl('r');
     assert!(h.screen().contains(CANARY), "revealed");
     let now = h.clock.now();
-    let deadline = h.app().next_deadline(now).expect("a wake-up is scheduled");
+    let deadline = h
+        .app()
+        .next_deadline(now, h.clock.wall())
+        .expect("a wake-up is scheduled");
     h.clock.advance(Duration::from_millis(4900));
     h.send(Message::Tick);
     assert!(h.screen().contains(CANARY), "still revealed at 4.9 s");
@@ -513,7 +523,9 @@ fn reveal_shows_the_focused_field_for_five_seconds() {
     h.send(Message::Tick);
     assert!(!h.screen().contains(CANARY), "masked again at 5 s");
     assert!(
-        h.app().next_deadline(h.clock.now()).is_none(),
+        h.app()
+            .next_deadline(h.clock.now(), h.clock.wall())
+            .is_none(),
         "idle: no wake-up left"
     );
     let _ = deadline;

@@ -204,7 +204,11 @@ async fn the_console_keeps_working_while_an_answer_is_slow() {
     assert!(ui.app().job.is_some(), "still waiting");
     // The spinner wakes the loop while waiting (and only then).
     let now = std::time::Instant::now();
-    assert!(ui.app().next_deadline(now).is_some());
+    assert!(
+        ui.app()
+            .next_deadline(now, std::time::SystemTime::now())
+            .is_some()
+    );
     env.sim.release_held();
     ui.wait("answer", |a| a.job.is_none()).await;
     assert!(
@@ -213,7 +217,9 @@ async fn the_console_keeps_working_while_an_answer_is_slow() {
         ui.outcome()
     );
     assert!(
-        ui.app().next_deadline(std::time::Instant::now()).is_none(),
+        ui.app()
+            .next_deadline(std::time::Instant::now(), std::time::SystemTime::now())
+            .is_none(),
         "idle again"
     );
 }

@@ -107,29 +107,58 @@ async fn v3_update_of_a_missing_account_says_so_and_create_works() {
 async fn wrong_current_password_counts_down_then_locks_dcs() {
     let env = Env::start("dcs-lock").await;
     let wrong = format!("Wrong#Pass2024\n{NEW}\n");
-    for left in [4, 3, 2, 1] {
+    let sent = || env.sim.requests(Route::DcsPassword);
+    for left in [4, 3, 2] {
         let run = env.change("redis-aksk", &wrong, &[]).await;
         assert_eq!(run.outcome(), "wrong_old_password", "{run:?}");
         assert_eq!(run.code, 1);
         assert_eq!(run.json["retries_left"], left);
         assert_eq!(run.json["provider_code"], "passwordFailed");
     }
+    // 2 retries left: rekey refuses without --yes, sends nothing and prints no JSON.
+    let before = sent();
     let run = env.change("redis-aksk", &wrong, &[]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.is_empty(), "nothing attempted: no JSON");
+    assert!(run.stderr.contains("last attempt"), "{}", run.stderr);
+    assert_eq!(sent(), before);
+    let run = env.change("redis-aksk", &wrong, &["--yes"]).await;
+    assert_eq!(run.json["retries_left"], 1, "{run:?}");
+    let run = env.change("redis-aksk", &wrong, &["--yes"]).await;
     assert_eq!((run.outcome(), run.code), ("locked", 3), "{run:?}");
     assert_eq!(run.json["lock_minutes_left"], 5);
     let until = run.json["locked_until"].as_str().expect("locked_until");
-    assert!(
-        rekey::timefmt::parse_rfc3339(until).is_some(),
-        "RFC 3339: {until}"
-    );
-    // Even the right password is refused while locked.
+    assert!(rekey::timefmt::parse_rfc3339(until).is_some(), "RFC 3339: {until}");
+    // Known to be locked: refused locally with exit 3 and a `locked` object, nothing sent.
     let right = input(&env, "redis-aksk", NEW);
+    let before = sent();
     let run = env.change("redis-aksk", &right, &[]).await;
-    assert_eq!(run.outcome(), "locked");
-    env.sim
-        .advance_clock(std::time::Duration::from_secs(5 * 60 + 1));
-    let run = env.change("redis-aksk", &right, &[]).await;
+    assert_eq!((run.outcome(), run.code), ("locked", 3), "{run:?}");
+    assert!(run.json["http_status"].is_null());
+    assert!(run.json["lock_minutes_left"].as_u64().is_some_and(|m| (1..=5).contains(&m)));
+    assert!(run.json["message"].as_str().is_some_and(|m| m.contains("--ignore-lock")));
+    assert_eq!(sent(), before);
+    // --ignore-lock sends; the provider still says locked.
+    let run = env.change("redis-aksk", &right, &["--ignore-lock", "--yes"]).await;
+    assert_eq!(run.outcome(), "locked", "{run:?}");
+    assert_eq!(run.json["http_status"], 200);
+    assert_eq!(sent(), before + 1);
+    // The provider's lock ends; rekey's record of it still refuses until overridden.
+    env.sim.advance_clock(std::time::Duration::from_secs(5 * 60 + 1));
+    let run = env.change("redis-aksk", &right, &["--ignore-lock", "--yes"]).await;
     assert_eq!(run.outcome(), "changed", "{run:?}");
+    // A change clears the lock and the retry count in the state.
+    let run = env.rekey(&["profiles", "--json"], "").await;
+    let list: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let redis = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["name"] == "redis-aksk")
+        .expect("listed");
+    assert_eq!(redis["last_outcome"], "changed");
+    assert!(redis["locked_until"].is_null() && redis["retries_left"].is_null());
+    assert!(redis["last_changed_at"].is_string());
 }
 
 #[tokio::test]

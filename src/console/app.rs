@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -13,10 +13,11 @@ use zeroize::Zeroize;
 use super::editor::{Editor, FieldRole};
 use super::message::Message;
 use super::ui;
-use crate::config::{Config, ConfigError, Operate, Profile};
+use crate::config::{Config, ConfigError, Kind, Operate, Profile};
 use crate::policy;
 use crate::provider::{FollowUp, LogEntry, Options, Outcome, Report, TypedSecrets};
 use crate::secret::{PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
+use crate::state::{Audit, State};
 use crate::worker::{Job, Worker, WorkerEvent};
 
 /// How long Ctrl-R shows a field in clear text.
@@ -52,17 +53,52 @@ pub enum Focus {
 pub enum Overlay {
     /// The key bindings.
     Help,
-    /// The new password passes every rule but scores low: send anyway?
-    ConfirmWeak {
+    /// A safety rail asks before sending: y sends (re-checking the other rails), n does not.
+    Confirm {
+        /// What is asked.
+        ask: Ask,
+        /// Rails already confirmed for this send.
+        gate: Gate,
+        /// The send's options.
+        options: Options,
+    },
+    /// Quit while a change is in flight or its outcome is unknown?
+    ConfirmQuit,
+    /// Tencent BM v3: Update said the VPN account does not exist; send with Create?
+    OfferCreate,
+    /// One log entry in full (index into the log), scrolled by this many lines.
+    LogDetail(usize, u16),
+}
+
+/// A question a safety rail asks before a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// The profile is known to be locked; send anyway (the explicit override)?
+    Locked,
+    /// A production profile: send?
+    Production,
+    /// Two or fewer retries left: this may be the last attempt before a lock.
+    LastAttempt,
+    /// The new password passes every rule but scores low.
+    Weak {
         /// zxcvbn score 0..=4.
         score: u8,
         /// Its words.
         label: &'static str,
     },
-    /// Tencent BM v3: Update said the VPN account does not exist; send with Create?
-    OfferCreate,
-    /// One log entry in full (index into the log), scrolled by this many lines.
-    LogDetail(usize, u16),
+}
+
+/// The rails the user has already said yes to for one send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gate {
+    /// Send although the profile is known to be locked.
+    pub lock_override: bool,
+    /// Production confirmed.
+    pub production: bool,
+    /// Last attempt confirmed.
+    pub last_attempt: bool,
+    /// Weak password confirmed.
+    pub weak: bool,
 }
 
 /// How often the spinner moves while a change is in flight.
@@ -77,6 +113,8 @@ pub struct InFlight {
     pub profile: usize,
     /// When it was submitted.
     pub started: Instant,
+    /// A check after `unknown`, not a change.
+    pub check: bool,
 }
 
 /// How a status line should look.
@@ -133,6 +171,16 @@ pub struct App {
     pub log: Vec<LogEntry>,
     /// The selected log row.
     pub log_selected: usize,
+    /// Last known lock/retry state per profile.
+    pub state: State,
+    /// The audit trail.
+    pub audit: Audit,
+    /// A send refused because the profile is locked: Ctrl-O asks to override.
+    lock_refused: Option<Options>,
+    /// A profile whose last change ended `unknown` and was not checked or acknowledged.
+    pub unknown: Option<usize>,
+    /// Wall-clock time of the message being handled (lock countdowns, state times).
+    wall: SystemTime,
 }
 
 impl App {
@@ -159,6 +207,11 @@ impl App {
             outcome: None,
             log: Vec::new(),
             log_selected: 0,
+            state: State::in_memory(),
+            audit: Audit::default(),
+            lock_refused: None,
+            unknown: None,
+            wall: SystemTime::now(),
         };
         app.install(loaded);
         app
@@ -233,17 +286,33 @@ impl App {
 
     /// The next moment the console must wake up without input (a reveal ending, the spinner's
     /// next step), if any. None when idle: no polling.
-    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+    pub fn next_deadline(&self, now: Instant, wall: SystemTime) -> Option<Instant> {
         let reveal = self.editor.as_ref().and_then(|e| e.reveal.map(|(_, t)| t));
         let spinner = self.job.map(|_| now + SPINNER_STEP);
-        match (reveal, spinner) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // A visible lock countdown ticks when its shown second changes: once a second.
+        let countdown = self
+            .visible()
+            .into_iter()
+            .filter_map(|i| self.lock_left(i, wall))
+            .map(|left| now + sub_second(left))
+            .min();
+        [reveal, spinner, countdown].into_iter().flatten().min()
     }
 
-    /// Handles one message.
-    pub fn update(&mut self, message: Message, now: Instant) {
+    /// Time left in profile `index`'s known lock at `wall`.
+    pub fn lock_left(&self, index: usize, wall: SystemTime) -> Option<Duration> {
+        let profile = self.profiles.get(index)?;
+        self.state.get(&profile.name)?.lock_left(wall)
+    }
+
+    /// The wall-clock time of the message being handled.
+    pub fn wall(&self) -> SystemTime {
+        self.wall
+    }
+
+    /// Handles one message at `now` (monotonic) and `wall` (wall clock).
+    pub fn update(&mut self, message: Message, now: Instant, wall: SystemTime) {
+        self.wall = wall;
         match message {
             Message::Input(event) => self.on_event(event, now),
             Message::Tick => {
@@ -255,6 +324,15 @@ impl App {
             }
             Message::Terminate => self.quit(),
             Message::Worker(event) => self.on_worker(*event),
+        }
+    }
+
+    /// `q`: quits, asking first while a change is in flight or its outcome is unknown.
+    fn request_quit(&mut self) {
+        if self.job.is_some() || self.unknown.is_some() {
+            self.overlay = Some(Overlay::ConfirmQuit);
+        } else {
+            self.quit();
         }
     }
 
@@ -306,9 +384,14 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent, now: Instant) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        // Ctrl-C bypasses everything.
+        // Ctrl-C bypasses everything: it quits, asking once only while a change is in flight
+        // or its outcome is unknown (a second Ctrl-C quits).
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
-            self.quit();
+            if self.overlay == Some(Overlay::ConfirmQuit) {
+                self.quit();
+            } else {
+                self.request_quit();
+            }
             return;
         }
         if let Some(overlay) = self.overlay.clone() {
@@ -337,7 +420,9 @@ impl App {
             KeyCode::BackTab => self.cycle_focus(false),
             KeyCode::F(1) => self.overlay = Some(Overlay::Help),
             KeyCode::Char('?') if !ctrl => self.overlay = Some(Overlay::Help),
-            KeyCode::Char('q') if !ctrl => self.quit(),
+            KeyCode::Char('q') if !ctrl => self.request_quit(),
+            KeyCode::Char('o') if ctrl => self.offer_lock_override(),
+            KeyCode::F(5) => self.check_unknown(),
             _ => match self.focus {
                 Focus::Profiles => self.on_profiles_key(key),
                 Focus::Log => self.on_log_key(key),
@@ -367,13 +452,16 @@ impl App {
             Overlay::OfferCreate => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.overlay = None;
-                    self.send(
-                        Options {
-                            operate: Some(Operate::Create),
-                            force: false,
-                        },
-                        now,
-                    );
+                    let gate = Gate {
+                        weak: true,
+                        last_attempt: true,
+                        ..Gate::default()
+                    };
+                    let options = Options {
+                        operate: Some(Operate::Create),
+                        ..Options::default()
+                    };
+                    self.proceed(gate, options, now);
                 }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                     self.overlay = None;
@@ -381,18 +469,31 @@ impl App {
                 }
                 _ => {}
             },
-            Overlay::ConfirmWeak { .. } => match key.code {
+            Overlay::Confirm { ask, gate, options } => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.overlay = None;
-                    self.send(Options::default(), now);
+                    let mut gate = gate;
+                    match ask {
+                        Ask::Locked => gate.lock_override = true,
+                        Ask::Production => gate.production = true,
+                        Ask::LastAttempt => gate.last_attempt = true,
+                        Ask::Weak { .. } => gate.weak = true,
+                    }
+                    self.proceed(gate, options, now);
                 }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                     self.overlay = None;
-                    self.status = Some((
-                        Level::Info,
-                        "Not sent. Try a stronger password (Ctrl-G generates one)".into(),
-                    ));
+                    let hint = match ask {
+                        Ask::Weak { .. } => ". Try a stronger password (Ctrl-G generates one)",
+                        _ => "",
+                    };
+                    self.status = Some((Level::Info, format!("Not sent{hint}")));
                 }
+                _ => {}
+            },
+            Overlay::ConfirmQuit => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.quit(),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => self.overlay = None,
                 _ => {}
             },
         }
@@ -646,8 +747,13 @@ impl App {
         }
     }
 
-    /// Enter on the last field: the policy gate, then the weak-score confirmation, then send.
+    /// Enter on the last field: the policy gate, then the safety rails, then send.
     fn submit(&mut self, now: Instant) {
+        self.proceed(Gate::default(), Options::default(), now);
+    }
+
+    /// Checks every rail not yet confirmed in `gate`; asks the first open one, or sends.
+    fn proceed(&mut self, gate: Gate, options: Options, now: Instant) {
         if self.job.is_some() {
             self.status = Some((
                 Level::Info,
@@ -655,7 +761,7 @@ impl App {
             ));
             return;
         }
-        let Some(editor) = &self.editor else {
+        let (Some(editor), Some(index)) = (&self.editor, self.selected) else {
             return;
         };
         if let Some(empty) = editor.first_empty() {
@@ -664,10 +770,10 @@ impl App {
             self.focus = Focus::Field(empty);
             return;
         }
-        let failures: Vec<&str> = editor
+        let failures: Vec<String> = editor
             .checklist
             .failures()
-            .map(|item| item.label.as_str())
+            .map(|item| item.label.clone())
             .collect();
         if let Some(first) = failures.first() {
             let more = match failures.len() {
@@ -677,14 +783,79 @@ impl App {
             self.status = Some((Level::Error, format!("Not sent: {first}{more}")));
             return;
         }
-        match &editor.strength {
-            Some(s) if s.score < 3 => {
-                self.overlay = Some(Overlay::ConfirmWeak {
-                    score: s.score,
-                    label: s.label,
-                });
+        let weak = editor
+            .strength
+            .as_ref()
+            .filter(|s| s.score < 3)
+            .map(|s| (s.score, s.label));
+        let profile = &self.profiles[index];
+        let known = self.state.get(&profile.name);
+        if let Some(left) = self.lock_left(index, self.wall)
+            && !gate.lock_override
+        {
+            let until = known
+                .and_then(|s| s.locked_until)
+                .map(crate::timefmt::local_minute)
+                .unwrap_or_default();
+            self.status = Some((
+                Level::Error,
+                format!(
+                    "Not sent: {} is locked for another {} (until {until}). Ctrl-O sends anyway",
+                    profile.name,
+                    countdown(left)
+                ),
+            ));
+            self.lock_refused = Some(options);
+            return;
+        }
+        let ask = if profile.production && !gate.production {
+            Some(Ask::Production)
+        } else if known.and_then(|s| s.retries_left).is_some_and(|r| r <= 2) && !gate.last_attempt {
+            Some(Ask::LastAttempt)
+        } else if let (Some((score, label)), false) = (weak, gate.weak) {
+            Some(Ask::Weak { score, label })
+        } else {
+            None
+        };
+        match ask {
+            Some(ask) => self.overlay = Some(Overlay::Confirm { ask, gate, options }),
+            None => self.send(options, now),
+        }
+    }
+
+    /// Ctrl-O after a refusal because of a known lock: ask, then send anyway.
+    fn offer_lock_override(&mut self) {
+        if let Some(options) = self.lock_refused.take() {
+            self.overlay = Some(Overlay::Confirm {
+                ask: Ask::Locked,
+                gate: Gate::default(),
+                options,
+            });
+        }
+    }
+
+    /// F5 after `unknown`: checks whether the new password now works, where the provider
+    /// allows it without spending a retry (IAM: a token; CIAM: the password grant).
+    fn check_unknown(&mut self) {
+        let Some(index) = self.unknown else {
+            return;
+        };
+        if self.selected != Some(index) {
+            self.status = Some((
+                Level::Info,
+                format!("Select {} to check it", self.profiles[index].name),
+            ));
+            return;
+        }
+        match self.profiles[index].kind {
+            Kind::HuaweiIam | Kind::TencentCiam => {
+                let options = Options {
+                    check: true,
+                    ..Options::default()
+                };
+                self.send(options, Instant::now());
             }
-            _ => self.send(Options::default(), now),
+            kind => self.status = Some((Level::Info, manual_check(kind).into())),
         }
     }
 
@@ -735,6 +906,7 @@ impl App {
             id,
             profile: index,
             started: now,
+            check: options.check,
         });
         self.outcome = None;
         self.status = Some((
@@ -777,11 +949,24 @@ impl App {
     /// Applies an outcome: secrets are wiped after `changed`/`created`, kept otherwise (after
     /// `unknown` the new password may now be the real one).
     fn finish(&mut self, flight: InFlight, report: Report) {
-        let name = self
-            .profiles
-            .get(flight.profile)
-            .map_or("?", |p| p.name.as_str())
-            .to_string();
+        let Some(profile) = self.profiles.get(flight.profile).cloned() else {
+            return;
+        };
+        let report = if flight.check {
+            check_result(report)
+        } else {
+            report
+        };
+        // State and audit: a write failure is reported, never fatal, and names no secret.
+        let mut problems = Vec::new();
+        if let Err(e) = self.state.record(&profile.name, &report, self.wall) {
+            problems.push(format!("state.json not saved: {e}"));
+        }
+        if !flight.check
+            && let Err(e) = self.audit.append(&profile, &report, self.wall)
+        {
+            problems.push(format!("audit.jsonl not written: {e}"));
+        }
         let same = self.selected == Some(flight.profile);
         if let (true, Some(editor)) = (same, &mut self.editor) {
             if let Some(policy) = &report.account_policy {
@@ -800,14 +985,26 @@ impl App {
             Outcome::Unknown => Level::Warn,
             _ => Level::Error,
         };
-        let mut line = format!("{name}: {}", report.summary());
-        if report.outcome == Outcome::Unknown {
-            line.push_str(" — the new password is kept in the editor; check before sending again");
-        }
+        let mut line = format!("{}: {}", profile.name, report.summary());
         if let Some(code) = &report.provider_code
             && !report.outcome.is_success()
         {
             line.push_str(&format!(" [{code}]"));
+        }
+        if report.outcome == Outcome::Unknown {
+            self.unknown = Some(flight.profile);
+            line.push_str(" — the new password is kept in the editor. ");
+            line.push_str(match profile.kind {
+                Kind::HuaweiIam | Kind::TencentCiam => {
+                    "Press F5 to check whether it works (spends no attempt)"
+                }
+                kind => manual_check(kind),
+            });
+        } else if self.unknown == Some(flight.profile) {
+            self.unknown = None;
+        }
+        if let Some(problem) = problems.first() {
+            line.push_str(&format!(" (warning: {problem})"));
         }
         self.outcome = Some((level, line.clone()));
         self.status = Some((level, line));
@@ -851,5 +1048,57 @@ impl App {
             MouseEventKind::ScrollUp if panes.profiles.contains(at) => self.move_selection(-1),
             _ => {}
         }
+    }
+}
+
+/// What a check after `unknown` means: a token for the new password says the change was
+/// applied; a refusal of it says it was not.
+fn check_result(report: Report) -> Report {
+    match report.outcome {
+        Outcome::Changed => Report {
+            message: "the new password works: the change was applied".into(),
+            ..report
+        },
+        Outcome::WrongOldPassword => Report {
+            outcome: Outcome::Failed,
+            message: "the new password does not work: the change was NOT applied; the current password is unchanged".into(),
+            retries_left: None,
+            ..report
+        },
+        _ => Report {
+            message: format!("the check was inconclusive: {}", report.message),
+            ..report
+        },
+    }
+}
+
+/// How to verify a change by hand where the provider offers no free check.
+fn manual_check(kind: Kind) -> &'static str {
+    match kind {
+        Kind::HuaweiDcs => {
+            "No check is possible without spending an attempt: connect with redis-cli and AUTH with the new password"
+        }
+        Kind::TencentBmVpn => {
+            "No check is possible without spending an attempt: log in to the out-of-band VPN with the new password"
+        }
+        Kind::HuaweiIam | Kind::TencentCiam => "Press F5 to check (spends no attempt)",
+    }
+}
+
+/// Time to the next whole second of `left` (when a countdown's shown value changes).
+fn sub_second(left: Duration) -> Duration {
+    match left.subsec_nanos() {
+        0 => Duration::from_secs(1),
+        n => Duration::from_nanos(u64::from(n)),
+    }
+}
+
+/// `mm:ss` (or `h:mm:ss`) of a countdown, rounded up so it never shows 00:00 while locked.
+pub fn countdown(left: Duration) -> String {
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{:02}:{:02}", secs / 60, secs % 60)
     }
 }

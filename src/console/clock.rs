@@ -1,12 +1,14 @@
 //! Time for the console, injected so countdowns and reveal timers are testable without sleeping.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-/// A source of monotonic time.
+/// A source of time: monotonic for timers, wall-clock for lock ends and dates.
 pub trait Clock: Send + Sync {
-    /// Now.
+    /// Monotonic now.
     fn now(&self) -> Instant;
+    /// Wall-clock now.
+    fn wall(&self) -> SystemTime;
 }
 
 /// The real clock.
@@ -17,15 +19,18 @@ impl Clock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
     }
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }
 
-/// A clock that only moves when told to (tests).
+/// A clock that only moves when told to (tests). Both readings move together.
 #[derive(Debug, Clone)]
-pub struct ManualClock(Arc<Mutex<Instant>>);
+pub struct ManualClock(Arc<Mutex<(Instant, SystemTime)>>);
 
 impl Default for ManualClock {
     fn default() -> Self {
-        ManualClock(Arc::new(Mutex::new(Instant::now())))
+        ManualClock(Arc::new(Mutex::new((Instant::now(), SystemTime::now()))))
     }
 }
 
@@ -33,12 +38,16 @@ impl ManualClock {
     /// Moves time forward.
     pub fn advance(&self, by: Duration) {
         let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *t += by;
+        t.0 += by;
+        t.1 += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+    fn wall(&self) -> SystemTime {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).1
     }
 }

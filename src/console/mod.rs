@@ -78,18 +78,18 @@ impl<B: Backend> Console<B> {
 
     /// Draws one frame from the current state.
     pub fn draw(&mut self) -> io::Result<()> {
-        let now = self.clock.now();
+        let (now, wall) = (self.clock.now(), self.clock.wall());
         let app = &self.app;
         self.terminal
-            .draw(|frame| ui::draw(frame, app, now))
+            .draw(|frame| ui::draw(frame, app, now, wall))
             .map_err(backend_error)?;
         Ok(())
     }
 
     /// Handles one message.
     pub fn handle(&mut self, message: Message) {
-        let now = self.clock.now();
-        self.app.update(message, now);
+        self.app
+            .update(message, self.clock.now(), self.clock.wall());
     }
 
     /// Handles every queued message without drawing. Returns whether any was handled.
@@ -135,7 +135,7 @@ impl<B: Backend> Console<B> {
     {
         self.draw()?;
         loop {
-            let deadline = self.app.next_deadline(self.clock.now());
+            let deadline = self.app.next_deadline(self.clock.now(), self.clock.wall());
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,

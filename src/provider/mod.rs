@@ -26,6 +26,50 @@ pub use outcome::{FollowUp, Outcome, Report};
 
 use crate::config::{DcsAuth, Operate, Profile, ProviderConfig};
 
+/// The endpoint a profile's change goes to (its override, or the provider's default).
+pub fn endpoint_of(profile: &Profile) -> String {
+    match &profile.provider {
+        ProviderConfig::TencentBmVpn(t) => {
+            profile.endpoint.clone().unwrap_or_else(|| match t.api {
+                crate::config::TencentApi::V3 => tencent_bm::V3_ENDPOINT.to_string(),
+                crate::config::TencentApi::V2 => tencent_bm::V2_ENDPOINT.to_string(),
+            })
+        }
+        ProviderConfig::HuaweiDcs(d) => profile
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| huawei_dcs::default_endpoint(&d.region)),
+        ProviderConfig::HuaweiIam(i) => i.iam_endpoint.clone(),
+        ProviderConfig::TencentCiam(_) => profile.endpoint.clone().unwrap_or_default(),
+    }
+}
+
+/// How a profile authenticates, in a few words.
+pub fn auth_of(profile: &Profile) -> String {
+    use crate::config::{AkskVariant, SignatureMethod, TencentApi};
+    match &profile.provider {
+        ProviderConfig::TencentBmVpn(t) => match (t.api, t.signature_method) {
+            (TencentApi::V3, _) => "TC3-HMAC-SHA256 (API 3.0)".into(),
+            (TencentApi::V2, SignatureMethod::HmacSha256) => "HmacSHA256 (API 2.0)".into(),
+            (TencentApi::V2, SignatureMethod::HmacSha1) => "HmacSHA1 (API 2.0)".into(),
+        },
+        ProviderConfig::HuaweiDcs(d) => match &d.auth {
+            DcsAuth::Aksk {
+                variant: AkskVariant::Huawei,
+                ..
+            } => "AK/SK".into(),
+            DcsAuth::Aksk {
+                variant: AkskVariant::Otc,
+                ..
+            } => "AK/SK (OTC Credential= form)".into(),
+            DcsAuth::Token { user, .. } => format!("IAM token of user {user}"),
+        },
+        ProviderConfig::HuaweiIam(i) => format!("token from the current password of {}", i.user),
+        ProviderConfig::TencentCiam(c) if c.access_token.is_some() => "stored access token".into(),
+        ProviderConfig::TencentCiam(c) => format!("password grant for {}", c.username),
+    }
+}
+
 /// Builds the HTTP client for a profile: TLS verified (plus the profile's `ca_file` roots), no
 /// redirects (a redirect could carry a password elsewhere), no automatic retries.
 pub fn client_for(profile: &Profile) -> Result<reqwest::Client, String> {
@@ -80,12 +124,15 @@ pub fn resolve_keys(profile: &Profile, typed: &TypedSecrets) -> Result<Keys, Rep
 }
 
 /// Options of one attempt.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
     /// Create/update for this attempt (the console's "send with Create").
     pub operate: Option<Operate>,
     /// Skip client-side policy checks.
     pub force: bool,
+    /// Do not change anything: check whether the new password already works (after
+    /// `unknown`; IAM and CIAM only, which allow it without spending a retry).
+    pub check: bool,
 }
 
 /// Runs one change from start to end: resolves the keys, talks to the provider, and reports.
@@ -133,7 +180,11 @@ pub async fn run(
         force: options.force,
         now: SystemTime::now,
     };
-    let mut report = dispatch(&session, &change).await;
+    let mut report = if options.check {
+        verify(&session, &change).await
+    } else {
+        dispatch(&session, &change).await
+    };
     report.duration = start.elapsed();
     report
 }
@@ -144,5 +195,16 @@ async fn dispatch(s: &Session, c: &Change<'_>) -> Report {
         ProviderConfig::HuaweiDcs(cfg) => huawei_dcs::change(s, c, cfg).await,
         ProviderConfig::HuaweiIam(cfg) => huawei_iam::change(s, c, cfg).await,
         ProviderConfig::TencentCiam(cfg) => tencent_ciam::change(s, c, cfg).await,
+    }
+}
+
+async fn verify(s: &Session, c: &Change<'_>) -> Report {
+    match &c.profile.provider {
+        ProviderConfig::HuaweiIam(cfg) => huawei_iam::verify(s, cfg, c.new).await,
+        ProviderConfig::TencentCiam(cfg) => tencent_ciam::verify(s, c, cfg).await,
+        _ => Report::new(
+            Outcome::BadRequest,
+            "this provider offers no check that spends no attempt",
+        ),
     }
 }

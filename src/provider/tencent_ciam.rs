@@ -180,6 +180,18 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
     }
 }
 
+/// Checks whether the new password is now the user's, without changing anything: the
+/// password grant with it (used after an `unknown` outcome).
+pub async fn verify(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
+    let Some(endpoint) = c.profile.endpoint.as_deref() else {
+        return Report::new(Outcome::BadRequest, "tencent-ciam needs an endpoint");
+    };
+    match token_for(s, c, cfg, endpoint, c.new).await {
+        Ok(_) => Report::new(Outcome::Changed, "a token was issued for the new password"),
+        Err(r) => r,
+    }
+}
+
 /// The report for the change answer.
 pub fn change_report(r: &Response) -> Report {
     if r.status == 200 {

@@ -76,7 +76,7 @@ impl Fixture {
             typed,
             Options {
                 operate,
-                force: false,
+                ..Options::default()
             },
             sink,
             Arc::new(AtomicBool::new(false)),

@@ -1,7 +1,7 @@
 //! The password editor pane: masked fields, the live checklist, the strength meter; or, with no
 //! profile, how to get started (or what is wrong with the config).
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use ratatui::Frame;
 use ratatui::layout::{Margin, Position, Rect};
@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{escape_control, pane_block};
-use crate::console::app::{App, Focus, Level, SPINNER_STEP};
+use crate::console::app::{App, Focus, Level, SPINNER_STEP, countdown};
 use crate::console::editor::Editor;
 use crate::policy::Strength;
 
@@ -24,20 +24,32 @@ pub fn field_at(area: Rect, at: Position) -> Option<usize> {
 }
 
 /// Draws the pane.
-pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant) {
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: SystemTime) {
     let focused = matches!(app.focus, Focus::Field(_));
     let title = match app.profile() {
-        Some(p) => Line::from(vec![
-            Span::raw(" Change password — "),
-            Span::styled(p.name.as_str(), Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(format!(" ({}) ", p.kind)),
-        ]),
+        Some(p) => {
+            let mut spans = vec![
+                Span::raw(" Change password — "),
+                Span::styled(p.name.as_str(), Style::new().add_modifier(Modifier::BOLD)),
+                Span::raw(format!(" ({}) ", p.kind)),
+            ];
+            if p.production {
+                spans.push(Span::styled(
+                    " ⚠ PRODUCTION ",
+                    Style::new()
+                        .fg(Color::White)
+                        .bg(Color::Red)
+                        .add_modifier(Modifier::BOLD),
+                ));
+            }
+            Line::from(spans)
+        }
         None => Line::from(" Change password "),
     };
     frame.render_widget(pane_block(title, focused), area);
     let inner = area.inner(Margin::new(1, 1));
     match &app.editor {
-        Some(editor) => draw_editor(frame, app, editor, inner, now),
+        Some(editor) => draw_editor(frame, app, editor, inner, now, wall),
         None => draw_placeholder(frame, app, inner),
     }
 }
@@ -81,7 +93,14 @@ fn draw_placeholder(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-fn draw_editor(frame: &mut Frame<'_>, app: &App, editor: &Editor, area: Rect, now: Instant) {
+fn draw_editor(
+    frame: &mut Frame<'_>,
+    app: &App,
+    editor: &Editor,
+    area: Rect,
+    now: Instant,
+    wall: SystemTime,
+) {
     let mut lines: Vec<Line<'_>> = Vec::with_capacity(24);
     let value_width = (area.width as usize).saturating_sub(LABEL_WIDTH + 1).max(1);
     let mut cursor = None;
@@ -176,6 +195,7 @@ fn draw_editor(frame: &mut Frame<'_>, app: &App, editor: &Editor, area: Rect, no
         lines.push(Line::from(""));
         lines.push(Line::from(escape_control(text)).style(style.add_modifier(Modifier::BOLD)));
     }
+    details(&mut lines, app, wall);
     if let Some(notes) = app.profile().and_then(|p| p.notes.as_deref()) {
         lines.push(Line::from(""));
         lines.push(
@@ -224,4 +244,52 @@ fn strength_lines<'a>(lines: &mut Vec<Line<'a>>, strength: Option<&'a Strength>)
     for tip in &s.suggestions {
         lines.push(Line::from(format!("  → {tip}")).style(Style::new().fg(Color::DarkGray)));
     }
+}
+
+/// The selected profile's details: where it goes, how it authenticates, and what rekey knows
+/// of its state.
+fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
+    let (Some(profile), Some(index)) = (app.profile(), app.selected) else {
+        return;
+    };
+    let dim = Style::new().fg(Color::DarkGray);
+    lines.push(Line::from(""));
+    lines.push(
+        Line::from(format!(
+            "{} · {} · {}",
+            profile.kind,
+            escape_control(&crate::provider::endpoint_of(profile)),
+            crate::provider::auth_of(profile)
+        ))
+        .style(dim),
+    );
+    let Some(state) = app.state.get(&profile.name) else {
+        lines.push(Line::from("No attempt recorded yet.").style(dim));
+        return;
+    };
+    let mut parts = Vec::new();
+    if let (Some(outcome), Some(at)) = (state.last_outcome, state.last_attempt_at) {
+        parts.push(format!(
+            "last: {outcome} at {}",
+            crate::timefmt::local_minute(at)
+        ));
+    }
+    if let Some(n) = state.retries_left {
+        parts.push(format!("{n} retries left"));
+    }
+    if let (Some(left), Some(until)) = (app.lock_left(index, wall), state.locked_until) {
+        parts.push(format!(
+            "locked until {} ({} left)",
+            crate::timefmt::local_minute(until),
+            countdown(left)
+        ));
+    }
+    if let Some(at) = state.last_changed_at {
+        let days = wall.duration_since(at).map_or(0, |d| d.as_secs() / 86_400);
+        parts.push(format!("password age {days}d"));
+    }
+    if let Some(at) = state.password_expires_at {
+        parts.push(format!("expires {}", crate::timefmt::local_minute(at)));
+    }
+    lines.push(Line::from(parts.join(" · ")).style(dim));
 }

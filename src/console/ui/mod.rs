@@ -4,7 +4,7 @@ pub mod editor;
 pub mod overlay;
 pub mod profiles;
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -59,15 +59,15 @@ pub(crate) fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
 }
 
 /// Draws the whole console.
-pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant) {
+pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant, wall: SystemTime) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         draw_too_small(frame, area);
         return;
     }
     let panes = panes(area);
-    profiles::draw(frame, app, panes.profiles);
-    editor::draw(frame, app, panes.editor, now);
+    profiles::draw(frame, app, panes.profiles, wall);
+    editor::draw(frame, app, panes.editor, now, wall);
     draw_log(frame, app, panes.log);
     draw_status(frame, app, panes.status);
     overlay::draw(frame, app, area);

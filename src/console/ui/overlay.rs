@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::console::app::{App, Overlay};
+use crate::console::app::{App, Ask, Overlay, countdown};
 use crate::console::ui::escape_control;
 use crate::provider::LogEntry;
 
@@ -120,20 +120,34 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 rect,
             );
         }
-        Some(Overlay::ConfirmWeak { score, label }) => {
-            let lines = vec![
-                Line::from(format!("The new password is {label} ({score}/4)."))
-                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
-                Line::from("It meets every rule, but it could be guessed."),
-                Line::from(""),
-                Line::from("y  send anyway      n / Esc  back to editing"),
-            ];
-            let rect = centered(area, 52, 6);
+        Some(Overlay::Confirm { ask, .. }) => {
+            let (title, lines) = confirm_text(app, *ask);
+            let rect = centered(area, 70, lines.len() as u16 + 2);
             frame.render_widget(Clear, rect);
             frame.render_widget(
                 Paragraph::new(lines)
                     .wrap(Wrap { trim: true })
-                    .block(modal(" Weak password ")),
+                    .block(modal(title)),
+                rect,
+            );
+        }
+        Some(Overlay::ConfirmQuit) => {
+            let why = if app.job.is_some() {
+                "A change is in flight: quitting now leaves its outcome unknown."
+            } else {
+                "The last change may have been applied (outcome unknown) and was not checked."
+            };
+            let lines = vec![
+                Line::from(why).style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Line::from(""),
+                Line::from("y  quit anyway      n / Esc  stay"),
+            ];
+            let rect = centered(area, 70, 5);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(modal(" Quit? ")),
                 rect,
             );
         }
@@ -181,4 +195,69 @@ fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
         escape_control(&entry.response_body)
     )));
     lines
+}
+
+/// The title and words of a safety rail's question.
+fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
+    let warn = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    let name = app.profile().map_or(String::new(), |p| p.name.clone());
+    let keys = Line::from("y  send      n / Esc  do not send");
+    match ask {
+        Ask::Weak { score, label } => (
+            " Weak password ",
+            vec![
+                Line::from(format!("The new password is {label} ({score}/4).")).style(warn),
+                Line::from("It meets every rule, but it could be guessed."),
+                Line::from(""),
+                keys,
+            ],
+        ),
+        Ask::Production => (
+            " Production profile ",
+            vec![
+                Line::from(format!("{name} is a PRODUCTION profile."))
+                    .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+                Line::from("Changing this password affects live systems. Send the change?"),
+                Line::from(""),
+                keys,
+            ],
+        ),
+        Ask::LastAttempt => {
+            let left = app
+                .profile()
+                .and_then(|p| app.state.get(&p.name))
+                .and_then(|s| s.retries_left)
+                .map_or(String::new(), |n| format!(" ({n} left)"));
+            (
+                " Last attempt? ",
+                vec![
+                    Line::from(format!(
+                        "This may be your last attempt before a lock. Send?{left}"
+                    ))
+                    .style(warn),
+                    Line::from("Check the current password first if you are unsure."),
+                    Line::from(""),
+                    keys,
+                ],
+            )
+        }
+        Ask::Locked => {
+            let left = app
+                .selected
+                .and_then(|i| app.lock_left(i, app.wall()))
+                .map_or(String::new(), countdown);
+            (
+                " Send although locked? ",
+                vec![
+                    Line::from(format!("{name} is known to be locked for another {left}."))
+                        .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+                    Line::from(
+                        "The provider will most likely refuse, and an attempt may extend the lock.",
+                    ),
+                    Line::from(""),
+                    keys,
+                ],
+            )
+        }
+    }
 }

@@ -7,7 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::pane_block;
-use crate::console::app::{App, Focus};
+use std::time::{Duration, SystemTime};
+
+use crate::console::app::{App, Focus, countdown};
+use crate::provider::Outcome;
 
 /// The first visible row's index into the filtered list, so the selection stays in view.
 fn scroll_offset(selected_row: usize, height: usize) -> usize {
@@ -40,8 +43,55 @@ pub fn row_at(app: &App, area: Rect, at: Position) -> Option<usize> {
     Some(offset + (at.y - list.y) as usize)
 }
 
+/// The badge for profile `index`: its last known state in a few characters, and a colour.
+/// Text carries the meaning; colour only repeats it.
+pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style)> {
+    let state = app.state.get(&app.profiles.get(index)?.name)?;
+    let days = |d: Duration| d.as_secs() / 86_400;
+    if let Some(left) = state.lock_left(wall) {
+        return Some((
+            format!("locked {}", countdown(left)),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    if state.last_outcome == Some(Outcome::WrongOldPassword)
+        && let Some(n) = state.retries_left
+    {
+        let tries = if n == 1 { "try" } else { "tries" };
+        return Some((format!("{n} {tries} left"), Style::new().fg(Color::Yellow)));
+    }
+    if state.last_outcome == Some(Outcome::Unknown) {
+        return Some(("unknown!".into(), Style::new().fg(Color::Yellow)));
+    }
+    let expiry = state
+        .password_expires_at
+        .map(|at| match at.duration_since(wall) {
+            Ok(left) => (days(left), false),
+            Err(_) => (0, true),
+        });
+    match (expiry, state.last_changed_at) {
+        (Some((_, true)), _) => Some(("expired".into(), Style::new().fg(Color::Red))),
+        (Some((d, false)), _) if d <= 30 => {
+            Some((format!("expires in {d}d"), Style::new().fg(Color::Yellow)))
+        }
+        (_, Some(changed)) => {
+            let ago = wall.duration_since(changed).map_or(0, days);
+            let text = if ago == 0 {
+                "changed today".to_string()
+            } else {
+                format!("changed {ago}d ago")
+            };
+            Some((text, Style::new().fg(Color::Green)))
+        }
+        (Some((d, false)), None) => {
+            Some((format!("expires in {d}d"), Style::new().fg(Color::DarkGray)))
+        }
+        (None, None) => None,
+    }
+}
+
 /// Draws the list.
-pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
     let focused = app.focus == Focus::Profiles;
     let visible = app.visible();
     let title = if app.filter.is_empty() {
@@ -74,10 +124,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let profile = &app.profiles[index];
         let is_selected = app.selected == Some(index);
         let marker = if is_selected { "▶ " } else { "  " };
-        let kind = profile.kind.as_str();
-        let name_width = width.saturating_sub(2 + kind.len() + 1).max(1);
+        let (tag, tag_style) = badge(app, index, wall).unwrap_or_else(|| {
+            (
+                profile.kind.as_str().to_string(),
+                Style::new().fg(Color::DarkGray),
+            )
+        });
+        let tag_len = tag.chars().count();
+        let name_width = width.saturating_sub(2 + tag_len + 1).max(1);
         let name = truncate(&profile.name, name_width);
-        let pad = width.saturating_sub(2 + name.chars().count() + kind.len());
+        let pad = width.saturating_sub(2 + name.chars().count() + tag_len);
         let mut style = Style::new();
         if is_selected {
             style = style.add_modifier(Modifier::BOLD);
@@ -93,7 +149,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Span::raw(marker),
                 Span::raw(name),
                 Span::raw(" ".repeat(pad)),
-                Span::styled(kind, Style::new().fg(Color::DarkGray)),
+                Span::styled(tag, tag_style),
             ])
             .style(style),
         );
