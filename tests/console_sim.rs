@@ -3,127 +3,14 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
+use common::ui::Ui;
 use common::{CANARY, Env};
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use rekey::config;
+use crossterm::event::KeyCode;
 use rekey::console::editor::FieldRole;
-use rekey::console::{App, Console, Focus, Loaded, Message, Overlay, SystemClock};
+use rekey::console::{Focus, Overlay};
 use rekey::sim::{Fault, Route};
-use rekey::worker::Worker;
 
 const NEW: &str = "New#Pass2025x";
-
-struct Ui {
-    console: Console<TestBackend>,
-}
-
-impl Ui {
-    fn new(env: &Env) -> Ui {
-        let text = std::fs::read_to_string(&env.config).expect("profiles");
-        let config = config::parse(Path::new("sim.toml"), &text).expect("valid");
-        let terminal = Terminal::new(TestBackend::new(140, 45)).expect("backend");
-        let app = App::new(None, Loaded::Config(config), (140, 45));
-        let mut console = Console::new(terminal, app, Arc::new(SystemClock));
-        let events = console.sender();
-        console.set_worker(Worker::spawn(Arc::new(move |e| {
-            let _ = events.send(Message::Worker(Box::new(e)));
-        })));
-        console.draw().expect("draw");
-        Ui { console }
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.console
-            .sender()
-            .send(Message::Input(Event::Key(KeyEvent::new(
-                code,
-                KeyModifiers::NONE,
-            ))))
-            .expect("queue");
-        self.console.process_queue().expect("draw");
-    }
-
-    fn text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    fn app(&self) -> &App {
-        self.console.app()
-    }
-
-    fn screen(&self) -> String {
-        let buffer = self.console.terminal().backend().buffer();
-        let mut out = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                out.push_str(buffer[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
-    }
-
-    fn select(&mut self, name: &str) {
-        while self.app().focus != Focus::Profiles {
-            self.key(KeyCode::BackTab);
-        }
-        self.key(KeyCode::Home);
-        while self.app().profile().map(|p| p.name.as_str()) != Some(name) {
-            let before = self.app().selected;
-            self.key(KeyCode::Down);
-            assert_ne!(before, self.app().selected, "no profile {name}");
-        }
-    }
-
-    /// Fills current (when the kind has it), new and confirm, and presses Enter on the last.
-    fn submit(&mut self, current: Option<&str>, new: &str) {
-        self.key(KeyCode::Enter); // into the first field
-        let roles: Vec<FieldRole> = self
-            .app()
-            .editor
-            .as_ref()
-            .expect("editor")
-            .fields
-            .iter()
-            .map(|f| f.role)
-            .collect();
-        for role in roles {
-            match role {
-                FieldRole::Current => self.text(current.unwrap_or_default()),
-                FieldRole::New | FieldRole::Confirm => self.text(new),
-                FieldRole::Prompt(_) => panic!("demo profiles have no prompts"),
-            }
-            self.key(KeyCode::Enter);
-        }
-    }
-
-    /// Handles messages (from the worker) until `done` holds; fails after 10 s.
-    async fn wait(&mut self, what: &str, done: impl Fn(&App) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !done(self.app()) {
-            tokio::time::timeout_at(deadline, self.console.next_message())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {what}: {:?}", self.app().status))
-                .expect("draw");
-        }
-    }
-
-    fn outcome(&self) -> String {
-        self.app()
-            .outcome
-            .as_ref()
-            .map(|(_, t)| t.clone())
-            .unwrap_or_default()
-    }
-}
 
 #[tokio::test]
 async fn a_change_on_each_demo_profile_succeeds() {

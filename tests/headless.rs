@@ -128,24 +128,40 @@ async fn wrong_current_password_counts_down_then_locks_dcs() {
     assert_eq!((run.outcome(), run.code), ("locked", 3), "{run:?}");
     assert_eq!(run.json["lock_minutes_left"], 5);
     let until = run.json["locked_until"].as_str().expect("locked_until");
-    assert!(rekey::timefmt::parse_rfc3339(until).is_some(), "RFC 3339: {until}");
+    assert!(
+        rekey::timefmt::parse_rfc3339(until).is_some(),
+        "RFC 3339: {until}"
+    );
     // Known to be locked: refused locally with exit 3 and a `locked` object, nothing sent.
     let right = input(&env, "redis-aksk", NEW);
     let before = sent();
     let run = env.change("redis-aksk", &right, &[]).await;
     assert_eq!((run.outcome(), run.code), ("locked", 3), "{run:?}");
     assert!(run.json["http_status"].is_null());
-    assert!(run.json["lock_minutes_left"].as_u64().is_some_and(|m| (1..=5).contains(&m)));
-    assert!(run.json["message"].as_str().is_some_and(|m| m.contains("--ignore-lock")));
+    assert!(
+        run.json["lock_minutes_left"]
+            .as_u64()
+            .is_some_and(|m| (1..=5).contains(&m))
+    );
+    assert!(
+        run.json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--ignore-lock"))
+    );
     assert_eq!(sent(), before);
     // --ignore-lock sends; the provider still says locked.
-    let run = env.change("redis-aksk", &right, &["--ignore-lock", "--yes"]).await;
+    let run = env
+        .change("redis-aksk", &right, &["--ignore-lock", "--yes"])
+        .await;
     assert_eq!(run.outcome(), "locked", "{run:?}");
     assert_eq!(run.json["http_status"], 200);
     assert_eq!(sent(), before + 1);
     // The provider's lock ends; rekey's record of it still refuses until overridden.
-    env.sim.advance_clock(std::time::Duration::from_secs(5 * 60 + 1));
-    let run = env.change("redis-aksk", &right, &["--ignore-lock", "--yes"]).await;
+    env.sim
+        .advance_clock(std::time::Duration::from_secs(5 * 60 + 1));
+    let run = env
+        .change("redis-aksk", &right, &["--ignore-lock", "--yes"])
+        .await;
     assert_eq!(run.outcome(), "changed", "{run:?}");
     // A change clears the lock and the retry count in the state.
     let run = env.rekey(&["profiles", "--json"], "").await;

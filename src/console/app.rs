@@ -474,7 +474,11 @@ impl App {
                     self.overlay = None;
                     let mut gate = gate;
                     match ask {
-                        Ask::Locked => gate.lock_override = true,
+                        // Overriding a lock already accepts that this may be the last try.
+                        Ask::Locked => {
+                            gate.lock_override = true;
+                            gate.last_attempt = true;
+                        }
                         Ask::Production => gate.production = true,
                         Ask::LastAttempt => gate.last_attempt = true,
                         Ask::Weak { .. } => gate.weak = true,
@@ -985,9 +989,14 @@ impl App {
             Outcome::Unknown => Level::Warn,
             _ => Level::Error,
         };
-        let mut line = format!("{}: {}", profile.name, report.summary());
+        let mut line = if flight.check {
+            format!("{}: checked — {}", profile.name, report.message)
+        } else {
+            format!("{}: {}", profile.name, report.summary())
+        };
         if let Some(code) = &report.provider_code
             && !report.outcome.is_success()
+            && !flight.check
         {
             line.push_str(&format!(" [{code}]"));
         }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ui;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
