@@ -40,10 +40,12 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Ctrl-R", "reveal the focused field for 5 seconds"),
     ("Ctrl-X", "clear every field"),
     ("Esc", "cancel a change in flight; field: back to the list"),
+    ("Ctrl-O", "after a locked refusal: send anyway (asks first)"),
+    ("F5", "after an unknown outcome: check it (IAM, CIAM)"),
     ("↑ ↓  Enter", "log: select an exchange / show it in full"),
     ("? or F1", "this help (F1 inside a field)"),
-    ("q", "quit (outside a field)"),
-    ("Ctrl-C", "quit at once, wiping secrets"),
+    ("q", "quit (outside a field; asks while a change is open)"),
+    ("Ctrl-C", "quit, wiping secrets (twice while a change is open)"),
 ];
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
