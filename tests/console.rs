@@ -571,3 +571,15 @@ async fn run_loop_takes_input_from_a_stream() {
     let editor = app.editor.as_ref().expect("editor");
     assert_eq!(editor.fields[0].buf.char_count(), 6);
 }
+
+#[test]
+fn help_fits_every_binding_at_80x24() {
+    let config = config::parse(Path::new("p.toml"), FOUR_PROFILES).expect("valid");
+    let mut h = Harness::new(Loaded::Config(config), 80, 24);
+    h.key(KeyCode::Char('?'));
+    let screen = h.screen();
+    for (keys, what) in rekey::console::ui::overlay::BINDINGS {
+        assert!(screen.contains(keys), "{keys} missing at 80x24\n{screen}");
+        assert!(screen.contains(what), "{what} missing at 80x24\n{screen}");
+    }
+}

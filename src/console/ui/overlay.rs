@@ -12,40 +12,46 @@ use crate::provider::LogEntry;
 
 /// Every binding, in the order the help shows them: (keys, what they do).
 pub const BINDINGS: &[(&str, &str)] = &[
-    ("Tab / Shift-Tab", "move focus: profiles, each field, log"),
-    ("mouse click", "focus a pane, pick a profile or field"),
     (
-        "↑ ↓  j k",
+        "Tab / Shift-Tab",
+        "move focus: profiles, each field, log (or click)",
+    ),
+    (
+        "↑↓ jk Home End",
         "profiles: select (switching wipes typed secrets)",
     ),
-    ("Home End  g G", "profiles: first / last"),
-    ("Enter  →  l", "profiles: edit the selected profile"),
-    ("/", "profiles: filter by name or kind (Esc clears)"),
-    ("r", "profiles: reload the config file"),
-    ("type / paste", "field: edit (bracketed paste supported)"),
-    ("← → Home End", "field: move the cursor (Ctrl-←/→ by word)"),
-    ("Backspace Del", "field: delete a character"),
+    ("Enter → l", "profiles: edit the selected profile"),
     (
-        "Ctrl-W  Alt-Bksp",
-        "field: delete the word before the cursor",
+        "/   r",
+        "profiles: filter by name or kind / reload the config",
     ),
-    ("Alt-D  Ctrl-Del", "field: delete the word after the cursor"),
-    ("Ctrl-U  Ctrl-K", "field: delete to the start / to the end"),
-    ("↑ ↓", "field: previous / next field"),
+    ("type / paste", "field: edit (bracketed paste supported)"),
+    ("← → Home End", "field: move the cursor (Ctrl-← → by word)"),
     (
-        "Enter",
-        "field: next field; on the last one, send the change",
+        "Bksp Del",
+        "field: delete a character before / under the cursor",
+    ),
+    ("Ctrl-W  Alt-D", "field: delete a word back / forward"),
+    ("Ctrl-U  Ctrl-K", "field: delete to the start / to the end"),
+    (
+        "↑ ↓  Enter",
+        "field: previous / next (Enter on the last one sends)",
     ),
     ("Ctrl-G", "generate a password into new + confirm"),
-    ("Ctrl-R", "reveal the focused field for 5 seconds"),
-    ("Ctrl-X", "clear every field"),
+    (
+        "Ctrl-R  Ctrl-X",
+        "reveal the focused field for 5 s / clear every field",
+    ),
     ("Esc", "cancel a change in flight; field: back to the list"),
     ("Ctrl-O", "after a locked refusal: send anyway (asks first)"),
     ("F5", "after an unknown outcome: check it (IAM, CIAM)"),
     ("↑ ↓  Enter", "log: select an exchange / show it in full"),
     ("? or F1", "this help (F1 inside a field)"),
     ("q", "quit (outside a field; asks while a change is open)"),
-    ("Ctrl-C", "quit, wiping secrets (twice while a change is open)"),
+    (
+        "Ctrl-C",
+        "quit, wiping secrets (twice while a change is open)",
+    ),
 ];
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
