@@ -486,7 +486,14 @@ async fn no_secret_reaches_stdout_or_stderr() {
     assert!(audit.lines().count() >= 2, "{audit}");
     let table = env.rekey(&["profiles"], "").await;
     let json = env.rekey(&["profiles", "--json"], "").await;
-    for text in [&state, &audit, &table.stdout, &table.stderr, &json.stdout, &json.stderr] {
+    for text in [
+        &state,
+        &audit,
+        &table.stdout,
+        &table.stderr,
+        &json.stdout,
+        &json.stderr,
+    ] {
         assert!(!text.contains(CANARY) && !text.contains("Kanary"), "{text}");
         assert!(!text.contains(&current), "{text}");
     }
@@ -495,26 +502,44 @@ async fn no_secret_reaches_stdout_or_stderr() {
 #[tokio::test]
 async fn profiles_lists_every_profile_with_its_state() {
     let env = Env::start("profiles").await;
-    let run = env.change("iam-alice", &input(&env, "iam-alice", NEW), &[]).await;
+    let run = env
+        .change("iam-alice", &input(&env, "iam-alice", NEW), &[])
+        .await;
     assert_eq!(run.outcome(), "changed");
-    let run = env.change("portal", &format!("Wrong#Pass2024\n{NEW}\n"), &[]).await;
+    let run = env
+        .change("portal", &format!("Wrong#Pass2024\n{NEW}\n"), &[])
+        .await;
     assert_eq!(run.outcome(), "wrong_old_password");
     let run = env.rekey(&["profiles", "--json"], "").await;
     assert_eq!(run.code, 0, "{run:?}");
     let list: serde_json::Value = serde_json::from_str(&run.stdout).expect("json array");
     let list = list.as_array().expect("array");
     assert_eq!(list.len(), 12);
-    let get = |name: &str| list.iter().find(|p| p["name"] == name).expect("listed").clone();
+    let get = |name: &str| {
+        list.iter()
+            .find(|p| p["name"] == name)
+            .expect("listed")
+            .clone()
+    };
     let alice = get("iam-alice");
     assert_eq!(alice["kind"], "huawei-iam");
     assert_eq!(alice["last_outcome"], "changed");
     assert!(alice["last_changed_at"].is_string());
-    assert!(alice["password_expires_at"].is_string(), "from the IAM token: {alice}");
+    assert!(
+        alice["password_expires_at"].is_string(),
+        "from the IAM token: {alice}"
+    );
     assert_eq!(alice["auth"], "token from the current password of alice");
     let portal = get("portal");
     assert_eq!(portal["last_outcome"], "wrong_old_password");
     let untouched = get("bm-vpn");
-    for key in ["last_outcome", "last_attempt_at", "retries_left", "locked_until", "lock_seconds_left"] {
+    for key in [
+        "last_outcome",
+        "last_attempt_at",
+        "retries_left",
+        "locked_until",
+        "lock_seconds_left",
+    ] {
         assert!(untouched[key].is_null(), "{key}");
     }
     assert_eq!(untouched["production"], false);

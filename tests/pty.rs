@@ -2,10 +2,11 @@
 //! sends and read back through a VT100 parser, the way a person sees it.
 //!
 //! Every wait polls the parsed screen until a condition holds (woken whenever new output
-//! arrives) and fails after a deadline, printing the screen; nothing sleeps a fixed time. Each
-//! test starts its own simulator on 127.0.0.1 and its own temp dir. Every typed or pasted new
-//! password is registered as forbidden: every screen state the parser goes through, and the raw
-//! byte stream, are checked for it.
+//! arrives) and fails after a deadline, printing the screen; nothing sleeps a fixed time.
+//! Conditions are only judged on whole frames (ratatui ends each frame by hiding the cursor or
+//! showing and placing it), never on a frame half written. Each test starts its own simulator
+//! on 127.0.0.1 and its own temp dir. Every new password a test types or pastes is forbidden:
+//! every screen state the parser goes through, and the raw byte stream, are checked for it.
 
 mod common;
 
@@ -51,9 +52,11 @@ mod key {
     pub const ENTER: &str = "\r";
     pub const TAB: &str = "\t";
     pub const BACKTAB: &str = "\x1b[Z";
-    /// Sent alone (and waited on), crossterm reads it as Esc rather than the start of a sequence.
+    /// Sent alone (and its effect waited for), crossterm reads it as Esc rather than as the
+    /// start of a sequence.
     pub const ESC: &str = "\x1b";
     pub const DOWN: &str = "\x1b[B";
+    pub const BACKSPACE: &str = "\x7f";
     pub const CTRL_C: &str = "\x03";
     pub const CTRL_G: &str = "\x07";
     pub const CTRL_R: &str = "\x12";
@@ -73,6 +76,8 @@ struct Output {
     parser: vt100::Parser,
     /// Every byte the child wrote.
     raw: Vec<u8>,
+    /// The bytes so far end a frame: the screen is not half drawn.
+    frame_done: bool,
     /// The pty reported end of output (the child closed its side).
     eof: bool,
     /// The child's exit status, once reaped.
@@ -86,13 +91,33 @@ struct Output {
 }
 
 impl Output {
-    fn check_screen(&mut self) {
+    fn take(&mut self, bytes: &[u8]) {
+        self.parser.process(bytes);
+        self.raw.extend_from_slice(bytes);
+        self.frame_done = ends_frame(&self.raw);
         self.screens_checked += 1;
         let text = self.parser.screen().contents();
         if self.forbidden.iter().any(|f| text.contains(f.as_str())) {
             self.leaks.push(text);
         }
     }
+}
+
+/// Whether `raw` ends where ratatui ends a frame: hiding the cursor (`ESC[?25l`), or showing
+/// it (`ESC[?25h`) and moving it (`ESC[row;colH`).
+fn ends_frame(raw: &[u8]) -> bool {
+    if raw.ends_with(b"\x1b[?25l") {
+        return true;
+    }
+    let Some(body) = raw.strip_suffix(b"H") else {
+        return false;
+    };
+    let digits = body
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit() || **b == b';')
+        .count();
+    body[..body.len() - digits].ends_with(b"\x1b[?25h\x1b[") && digits > 0
 }
 
 struct Shared {
@@ -111,7 +136,7 @@ impl Shared {
         self.wake.notify_all();
     }
 
-    /// Waits (woken by updates) until `done` holds or `deadline` passes; returns the guard.
+    /// Waits (woken by every update) until `done` holds or `deadline` passes.
     fn wait_until(
         &self,
         deadline: Instant,
@@ -158,7 +183,7 @@ fn nonzero(n: u16) -> std::num::NonZeroU16 {
 }
 
 impl Term {
-    /// Starts `rekey ARGS` in `dir` (its data dir is `dir/data`) on a `size` terminal.
+    /// Starts `rekey ARGS` in `dir` (data dir `dir/data`, HOME `dir`) on a `size` terminal.
     fn spawn(args: &[&str], dir: &Path, size: (u16, u16)) -> Term {
         let pair = native_pty_system()
             .openpty(pty_size(size))
@@ -180,6 +205,7 @@ impl Term {
             out: Mutex::new(Output {
                 parser: vt100::Parser::new(nonzero(size.1), nonzero(size.0), 0),
                 raw: Vec::new(),
+                frame_done: false,
                 eof: false,
                 exit: None,
                 forbidden: Vec::new(),
@@ -198,11 +224,7 @@ impl Term {
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) => break,
-                    Ok(n) => out.update(|o| {
-                        o.parser.process(&buf[..n]);
-                        o.raw.extend_from_slice(&buf[..n]);
-                        o.check_screen();
-                    }),
+                    Ok(n) => out.update(|o| o.take(&buf[..n])),
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => break, // EIO: every slave descriptor is closed
                 }
@@ -225,7 +247,7 @@ impl Term {
         }
     }
 
-    /// Types `keys` (raw bytes as a terminal sends them).
+    /// Types `keys` (raw bytes, as a terminal sends them).
     fn send(&mut self, keys: &str) {
         self.writer
             .write_all(keys.as_bytes())
@@ -233,17 +255,16 @@ impl Term {
             .expect("write to the pty");
     }
 
-    /// Waits until `done` holds for the screen and returns its text; fails after [`DEADLINE`]
-    /// (or at once when the child has exited) with the screen printed.
+    /// Waits until `done` holds for a whole frame and returns that screen; fails after
+    /// [`DEADLINE`] (or as soon as the child has exited) with the screen printed.
     #[track_caller]
-    fn wait_for(&self, what: &str, done: impl Fn(&Screen) -> bool) -> String {
+    fn wait_for(&self, what: &str, done: impl Fn(&Screen) -> bool) -> Screen {
         let deadline = Instant::now() + DEADLINE;
-        let (mut out, ok) = self
-            .shared
-            .wait_until(deadline, |o| done(o.parser.screen()) || o.eof);
-        if ok && done(out.parser.screen()) {
-            out.check_screen();
-            return out.parser.screen().contents();
+        let (out, _) = self.shared.wait_until(deadline, |o| {
+            o.eof || (o.frame_done && done(o.parser.screen()))
+        });
+        if !out.eof && out.frame_done && done(out.parser.screen()) {
+            return out.parser.screen().clone();
         }
         let why = if out.eof {
             format!("rekey exited ({:?})", out.exit)
@@ -255,33 +276,40 @@ impl Term {
         panic!("{why} waiting for {what}; the screen:\n{screen}");
     }
 
-    /// Waits until the screen shows `text`.
+    /// Waits until a whole frame shows `text`; returns the screen's text.
     #[track_caller]
     fn wait_text(&self, text: &str) -> String {
-        self.wait_for(&format!("{text:?} on screen"), |s| s.contents().contains(text))
+        self.wait_for(&format!("{text:?} on screen"), |s| {
+            s.contents().contains(text)
+        })
+        .contents()
     }
 
-    /// Reads the screen now.
-    fn screen<R>(&self, f: impl FnOnce(&Screen) -> R) -> R {
-        f(self.shared.lock().parser.screen())
+    /// The screen as of the last whole frame.
+    #[track_caller]
+    fn screen(&self) -> Screen {
+        self.wait_for("a whole frame", |_| true)
     }
 
-    /// Resizes the terminal (and the parser with it, before the child can draw at the new size).
+    /// Resizes the terminal, and the parser with it before the child can draw at the new size.
     fn resize(&mut self, size: (u16, u16)) {
         let mut out = self.shared.lock();
-        out.parser.screen_mut().set_size(nonzero(size.1), nonzero(size.0));
+        out.parser
+            .screen_mut()
+            .set_size(nonzero(size.1), nonzero(size.0));
+        out.frame_done = false;
         self.master.resize(pty_size(size)).expect("resize the pty");
     }
 
-    /// Waits for the child to exit and its output to end; returns the status.
+    /// Waits for the child to exit and its output to end; returns the exit status.
     #[track_caller]
     fn wait_exit(&self) -> ExitStatus {
         let deadline = Instant::now() + DEADLINE;
         let (out, ok) = self
             .shared
             .wait_until(deadline, |o| o.eof && o.exit.is_some());
-        if ok {
-            return out.exit.clone().expect("exited");
+        if let (true, Some(status)) = (ok, &out.exit) {
+            return status.clone();
         }
         let screen = framed(out.parser.screen());
         drop(out);
@@ -291,6 +319,11 @@ impl Term {
     /// Every byte the child wrote so far.
     fn raw(&self) -> Vec<u8> {
         self.shared.lock().raw.clone()
+    }
+
+    /// The screen as parsed now, finished frame or not (after exit).
+    fn last_screen(&self) -> Screen {
+        self.shared.lock().parser.screen().clone()
     }
 
     /// `secret` must never appear on any screen state from now on, nor in the byte stream.
@@ -303,7 +336,7 @@ impl Term {
         self.shared.lock().screens_checked
     }
 
-    /// Fails if a forbidden string was on a screen or in the byte stream.
+    /// Fails if a forbidden string was on a screen or is in the byte stream.
     #[track_caller]
     fn assert_no_leaks(&self) {
         let out = self.shared.lock();
@@ -407,6 +440,13 @@ fn find(s: &Screen, needle: &str) -> Option<(u16, u16)> {
     })
 }
 
+/// The first row holding every one of `parts`.
+fn row_with(s: &Screen, parts: &[&str]) -> Option<String> {
+    rows(s)
+        .into_iter()
+        .find(|r| parts.iter().all(|p| r.contains(p)))
+}
+
 /// The profile named in the editor's title.
 fn title(s: &Screen) -> Option<String> {
     const MARK: &str = "Change password — ";
@@ -417,7 +457,7 @@ fn title(s: &Screen) -> Option<String> {
 
 /// The dots shown in the field labelled `label`.
 fn dots(s: &Screen, label: &str) -> Option<usize> {
-    let row = rows(s).into_iter().find(|r| r.contains(label))?;
+    let row = row_with(s, &[label])?;
     let after = &row[row.find(label)? + label.len()..];
     Some(after.trim_start().chars().take_while(|&c| c == '•').count())
 }
@@ -446,7 +486,7 @@ fn pane_focused(s: &Screen, title: &str) -> bool {
 
 /// The ✓ or ✗ before the checklist rule whose label starts with `rule`.
 fn mark(s: &Screen, rule: &str) -> Option<char> {
-    let row = rows(s).into_iter().find(|r| r.contains(rule))?;
+    let row = row_with(s, &[rule])?;
     row[..row.find(rule)?].trim_end().chars().last()
 }
 
@@ -463,7 +503,7 @@ impl Term {
     #[track_caller]
     fn select(&mut self, name: &str) {
         for _ in 0..PROFILES.len() {
-            let current = self.screen(title).unwrap_or_default();
+            let current = title(&self.screen()).unwrap_or_default();
             if current == name {
                 return;
             }
@@ -478,7 +518,7 @@ impl Term {
     /// Types `text` into the focused field and waits for its dots.
     #[track_caller]
     fn type_into(&mut self, label: &str, text: &str) {
-        let before = self.screen(|s| dots(s, label)).unwrap_or(0);
+        let before = dots(&self.screen(), label).unwrap_or(0);
         self.send(text);
         let want = before + text.chars().count();
         self.wait_for(&format!("{want} dots in {label}"), |s| {
@@ -488,7 +528,7 @@ impl Term {
 
     /// Presses `keys` and waits until the field labelled `label` has the focus.
     #[track_caller]
-    fn focus_with(&mut self, keys: &str, label: &str) {
+    fn focus_field(&mut self, keys: &str, label: &str) {
         self.send(keys);
         self.wait_for(&format!("focus on {label}"), |s| focused(s, label));
     }
@@ -502,29 +542,24 @@ impl Term {
         });
     }
 
-    /// From the profile list: fills current (when given), new and confirm, and sends.
+    /// From the profile list: fills current (when given), new and confirm, and presses Enter.
     #[track_caller]
     fn fill_and_send(&mut self, current: Option<&str>, new: &str) {
-        let first = if current.is_some() {
-            "Current password"
-        } else {
-            "New password"
-        };
-        self.focus_with(key::ENTER, first);
         if let Some(current) = current {
+            self.focus_field(key::ENTER, "Current password");
             self.type_into("Current password", current);
-            self.focus_with(key::ENTER, "New password");
         }
+        self.focus_field(key::ENTER, "New password");
         self.type_into("New password", new);
-        self.focus_with(key::ENTER, "Confirm new");
+        self.focus_field(key::ENTER, "Confirm new");
         self.type_into("Confirm new", new);
-        self.wait_for("confirmation to match", |s| {
+        self.wait_for("the confirmation to match", |s| {
             mark(s, "Confirmation matches") == Some('✓')
         });
         self.send(key::ENTER);
     }
 
-    /// Quits with `keys` and checks the exit status and that the terminal was put back.
+    /// Quits with `keys`; checks the exit status and that the terminal was put back.
     #[track_caller]
     fn quit_and_check_restored(&mut self, keys: &str) {
         self.send(keys);
@@ -536,16 +571,15 @@ impl Term {
             "the output ends leaving the alternate screen and showing the cursor: {:?}",
             String::from_utf8_lossy(&raw[raw.len().saturating_sub(80)..])
         );
-        self.screen(|s| {
-            assert!(!s.alternate_screen(), "back on the main screen");
-            assert!(!s.hide_cursor(), "cursor visible");
-            assert!(!s.bracketed_paste(), "bracketed paste off");
-            assert_eq!(
-                s.mouse_protocol_mode(),
-                vt100::MouseProtocolMode::None,
-                "mouse capture off"
-            );
-        });
+        let s = self.last_screen();
+        assert!(!s.alternate_screen(), "back on the main screen");
+        assert!(!s.hide_cursor(), "cursor visible");
+        assert!(!s.bracketed_paste(), "bracketed paste off");
+        assert_eq!(
+            s.mouse_protocol_mode(),
+            vt100::MouseProtocolMode::None,
+            "mouse capture off"
+        );
     }
 }
 
@@ -556,7 +590,8 @@ impl Term {
 fn opens_on_the_config_and_shows_each_kinds_fields() {
     let fx = Fixture::start("open");
     let mut term = fx.open(BIG);
-    let screen = term.wait_text("Requests (0)");
+    let s = term.wait_for("the empty log", |s| s.contents().contains("Requests (0)"));
+    let screen = s.contents();
     for text in [
         "Profiles (12)",
         "Change password — bm-vpn (tencent-bm-vpn)",
@@ -567,15 +602,19 @@ fn opens_on_the_config_and_shows_each_kinds_fields() {
     for (name, _) in PROFILES {
         assert!(screen.contains(name), "{name} listed:\n{screen}");
     }
-    term.screen(|s| {
-        assert!(s.alternate_screen(), "drawn on the alternate screen");
-        assert!(s.hide_cursor(), "no field focused: no cursor");
-        let bar = status_bar(s);
-        assert!(bar.contains("↑↓/jk select") && bar.contains("q quit"), "{bar}");
-        // The selected row is marked.
-        let (row, col) = find(s, "▶ bm-vpn").expect("selection marker");
-        assert!(s.cell(row, col + 2).is_some_and(|c| c.bold()), "selected row is bold");
-    });
+    assert!(s.alternate_screen(), "drawn on the alternate screen");
+    assert!(s.hide_cursor(), "no field focused: no cursor");
+    assert!(pane_focused(&s, "Profiles (12)"), "{}", framed(&s));
+    let bar = status_bar(&s);
+    assert!(
+        bar.contains("↑↓/jk select") && bar.contains("q quit"),
+        "{bar}"
+    );
+    let (row, col) = find(&s, "▶ bm-vpn").expect("selection marker");
+    assert!(
+        s.cell(row, col + 2).is_some_and(|c| c.bold()),
+        "the selected row is bold"
+    );
 
     for (i, (name, kind)) in PROFILES.into_iter().enumerate() {
         if i > 0 {
@@ -610,64 +649,61 @@ fn a_change_typed_into_a_dcs_profile_is_masked_checked_and_sent() {
     term.select("redis-otc");
     let current = fx.password("redis-otc");
 
-    term.focus_with(key::ENTER, "Current password");
-    let bar = term.screen(status_bar);
-    assert!(bar.contains("^G generate"), "field hints: {bar}");
+    term.focus_field(key::ENTER, "Current password");
+    assert!(
+        status_bar(&term.screen()).contains("^G generate"),
+        "field hints"
+    );
     term.type_into("Current password", &current);
-    term.focus_with(key::ENTER, "New password");
+    term.focus_field(key::ENTER, "New password");
 
     // The checklist follows every keystroke.
     term.type_into("New password", &NEW[..2]);
     term.wait_for("length and classes failing", |s| {
-        mark(s, "8–32 characters (now 2)") == Some('✗')
-            && mark(s, "At least 3 of") == Some('✗')
+        mark(s, "8–32 characters (now 2)") == Some('✗') && mark(s, "At least 3 of") == Some('✗')
     });
     term.type_into("New password", &NEW[2..]);
-    let screen = term.wait_for("length and classes passing", |s| {
-        mark(s, "8–32 characters (now 12)") == Some('✓')
-            && mark(s, "At least 3 of") == Some('✓')
+    let s = term.wait_for("length and classes passing", |s| {
+        mark(s, "8–32 characters (now 12)") == Some('✓') && mark(s, "At least 3 of") == Some('✓')
     });
+    let screen = s.contents();
     assert!(screen.contains("Strength  ▰"), "{screen}");
-    assert!(
-        screen.contains("✗ Confirmation matches (not entered)"),
+    assert_eq!(
+        mark(&s, "Confirmation matches (not entered)"),
+        Some('✗'),
         "{screen}"
     );
 
     // A confirmation that differs is marked, then matches once complete.
-    term.focus_with(key::ENTER, "Confirm new");
+    term.focus_field(key::ENTER, "Confirm new");
     term.type_into("Confirm new", &NEW[..4]);
-    term.wait_for("confirmation mismatch", |s| {
+    term.wait_for("the confirmation mismatch", |s| {
         mark(s, "Confirmation matches") == Some('✗')
     });
     term.type_into("Confirm new", &NEW[4..]);
-    term.wait_for("confirmation match", |s| {
+    let s = term.wait_for("the confirmation match", |s| {
         mark(s, "Confirmation matches") == Some('✓')
     });
-    term.screen(|s| {
-        assert_eq!(dots(s, "Current password"), Some(current.chars().count()));
-        assert_eq!(dots(s, "New password"), Some(NEW.len()));
-        assert_eq!(dots(s, "Confirm new"), Some(NEW.len()));
-        let (row, _) = find(s, "Current password").expect("field");
-        assert!(!rows(s)[row as usize].contains(&current), "current masked");
-    });
+    assert_eq!(dots(&s, "Current password"), Some(current.chars().count()));
+    assert_eq!(dots(&s, "New password"), Some(NEW.len()));
+    assert_eq!(dots(&s, "Confirm new"), Some(NEW.len()));
+    let field = row_with(&s, &["Current password"]).expect("field");
+    assert!(!field.contains(&current), "current masked: {field}");
 
     term.send(key::ENTER);
-    let screen = term.wait_text("redis-otc: Password changed");
-    assert!(screen.contains("Requests (1)"), "{screen}");
-    let row = rows(&term.screen(|s| s.clone()))
-        .into_iter()
-        .find(|r| r.contains("PUT ") && r.contains("/password"))
-        .unwrap_or_else(|| panic!("a log row for the change:\n{screen}"));
-    for part in ["redis-otc", " 200 ", "success"] {
-        assert!(row.contains(part), "{part:?} in the log row: {row}");
-    }
-    // The secrets are wiped after success.
-    term.screen(|s| {
-        for label in ["Current password", "New password", "Confirm new"] {
-            assert_eq!(dots(s, label), Some(0), "{label} wiped");
-        }
+    let s = term.wait_for("the change's outcome and log row", |s| {
+        s.contents().contains("redis-otc: Password changed")
+            && s.contents().contains("Requests (1)")
     });
+    let row = row_with(&s, &["redis-otc ", "PUT ", " 200 ", "success"]);
+    assert!(row.is_some(), "a log row for the change:\n{}", framed(&s));
+    // The secrets are wiped after success.
+    for label in ["Current password", "New password", "Confirm new"] {
+        assert_eq!(dots(&s, label), Some(0), "{label} wiped:\n{}", framed(&s));
+    }
     assert_eq!(fx.password("redis-otc"), NEW);
+    // The focus stays in the (now empty) field, where q would be typed: Esc first.
+    term.focus_pane(key::ESC, "Profiles (12)");
     term.quit_and_check_restored("q");
 }
 
@@ -681,21 +717,37 @@ fn wrong_current_passwords_count_down_to_the_lock() {
     let screen = term.wait_text("Wrong current password — 4 attempts left before a 5-minute lock");
     assert!(screen.contains("[passwordFailed]"), "{screen}");
     // The fields are kept and the focus stays on the last one: Enter sends again.
-    term.screen(|s| {
-        assert!(focused(s, "Confirm new"), "{}", framed(s));
-        assert_eq!(dots(s, "Current password"), Some(14));
-    });
-    // What exists now: every wrong answer is sent and shown as it comes. (A lockout badge,
-    // a confirmation at 2 or fewer retries and a refusal while locked are being added in the
-    // same change as this suite; their assertions come with them.)
-    for left in ["3 attempts left", "2 attempts left", "1 attempt left"] {
+    let s = term.screen();
+    assert!(focused(&s, "Confirm new"), "{}", framed(&s));
+    assert_eq!(dots(&s, "Current password"), Some(14));
+
+    let dcs = || fx.env.sim.requests(Route::DcsPassword);
+    for left in ["3 attempts left", "2 attempts left"] {
         term.send(key::ENTER);
-        term.wait_text(&format!("Wrong current password — {left} before a 5-minute lock"));
+        term.wait_text(&format!(
+            "Wrong current password — {left} before a 5-minute lock"
+        ));
     }
+    // With 2 or fewer retries left, sending asks first (SPEC §4); the wording is the
+    // console's, so only the question's keys are read here.
+    for (sent, outcome) in [
+        (
+            4,
+            "Wrong current password — 1 attempt left before a 5-minute lock",
+        ),
+        (5, "redis-aksk: Locked — 5 minutes left"),
+    ] {
+        term.send(key::ENTER);
+        term.wait_text("y  send");
+        assert_eq!(dcs(), sent - 1, "nothing sent before the answer");
+        term.send("y");
+        term.wait_text(outcome);
+        assert_eq!(dcs(), sent);
+    }
+    // Known to be locked: not sent again.
     term.send(key::ENTER);
-    let screen = term.wait_text("redis-aksk: Locked — 5 minutes left");
-    assert!(!screen.contains("attempt left"), "{screen}");
-    assert_eq!(fx.env.sim.requests(Route::DcsPassword), 5);
+    term.wait_for("the refusal", |s| status_bar(s).contains("Not sent"));
+    assert_eq!(dcs(), 5, "a known lock is not sent to");
     assert_eq!(
         fx.password("redis-aksk"),
         "Redis#Demo2024",
@@ -704,54 +756,85 @@ fn wrong_current_passwords_count_down_to_the_lock() {
 }
 
 #[test]
-fn help_opens_with_every_binding_and_any_key_closes_it() {
+fn help_shows_every_binding_and_any_key_closes_it() {
     let fx = Fixture::start("help");
-    let mut term = fx.open(SMALL);
-    // Usable at 80×24: every pane and the status bar are drawn.
-    let screen = term.wait_text("Requests (0)");
-    assert!(!screen.contains("Terminal too small"), "{screen}");
-    assert!(
-        screen.contains("Change password — bm-vpn (tencent-bm-vpn)"),
-        "{screen}"
-    );
-    assert!(term.screen(status_bar).contains("? help"), "{screen}");
-
+    let mut term = fx.open(BIG);
     term.send("?");
-    let screen = term.wait_text(" Keys ");
-    for binding in [
-        "Tab / Shift-Tab",
-        "Ctrl-G",
-        "generate a password into new + confirm",
-        "Ctrl-R",
-        "reveal the focused field for 5 seconds",
-        "quit (outside a field)",
-        "Ctrl-C",
-    ] {
-        assert!(screen.contains(binding), "{binding:?} in help:\n{screen}");
-    }
+    let s = term.wait_for("the help", |s| s.contents().contains(" Keys "));
+    assert_every_binding(&s);
     term.send("x");
-    let screen = term.wait_for("help closed", |s| !s.contents().contains(" Keys "));
-    assert!(screen.contains("Profiles (12)"), "{screen}");
+    let screen = term
+        .wait_for("help closed", |s| !s.contents().contains(" Keys "))
+        .contents();
     assert!(
         screen.contains("Change password — bm-vpn"),
         "x did nothing else:\n{screen}"
     );
 
     // F1 inside a field opens it too; the closing key is not typed into the field.
-    term.focus_with(key::ENTER, "New password");
+    term.focus_field(key::ENTER, "New password");
     term.send(key::F1);
-    term.wait_text(" Keys ");
-    term.screen(|s| assert!(s.hide_cursor(), "no cursor under the help"));
+    let s = term.wait_for("the help", |s| s.contents().contains(" Keys "));
+    assert!(s.hide_cursor(), "no cursor under the help");
     term.send("z");
-    term.wait_for("help closed, focus back", |s| {
+    let s = term.wait_for("help closed, focus back", |s| {
         !s.contents().contains(" Keys ") && focused(s, "New password")
     });
-    assert_eq!(term.screen(|s| dots(s, "New password")), Some(0));
+    assert_eq!(dots(&s, "New password"), Some(0));
 
-    // Shift-Tab and Tab move the focus between panes and fields.
+    // Shift-Tab and Tab move the focus between the panes and the fields.
     term.focus_pane(key::BACKTAB, "Profiles (12)");
-    term.screen(|s| assert!(s.hide_cursor(), "list focused: no cursor"));
-    term.focus_with(key::TAB, "New password");
+    assert!(term.screen().hide_cursor(), "list focused: no cursor");
+    term.focus_field(key::TAB, "New password");
+}
+
+#[test]
+fn the_console_is_usable_at_80x24() {
+    let fx = Fixture::start("small");
+    let mut term = fx.open(SMALL);
+    let s = term.wait_for("every pane", |s| s.contents().contains("Requests (0)"));
+    let screen = s.contents();
+    assert!(!screen.contains("Terminal too small"), "{screen}");
+    assert!(
+        screen.contains("Change password — bm-vpn (tencent-bm-vpn)"),
+        "{screen}"
+    );
+    assert!(status_bar(&s).contains("? help"), "{}", framed(&s));
+    term.select("iam-alice");
+    term.focus_field(key::ENTER, "Current password");
+    term.focus_field(key::ENTER, "New password");
+    term.forbid(NEW);
+    term.type_into("New password", NEW);
+    let s = term.wait_for("the checklist", |s| {
+        mark(s, "8–32 characters (now 12)") == Some('✓')
+    });
+    assert!(s.contents().contains("Strength  ▰"), "{}", framed(&s));
+}
+
+#[test]
+fn help_shows_every_binding_at_80x24() {
+    let fx = Fixture::start("small-help");
+    let mut term = fx.open(SMALL);
+    term.send("?");
+    let s = term.wait_for("the help", |s| s.contents().contains(" Keys "));
+    assert_every_binding(&s);
+}
+
+/// Each binding of the help table is on one row of the screen, keys and words.
+#[track_caller]
+fn assert_every_binding(s: &Screen) {
+    for (keys, what) in rekey::console::ui::overlay::BINDINGS {
+        assert!(
+            row_with(s, &[keys, what]).is_some(),
+            "{keys:?} {what:?} on one row of the help:\n{}",
+            framed(s)
+        );
+    }
+    assert!(
+        s.contents().contains("any key closes this help"),
+        "{}",
+        framed(s)
+    );
 }
 
 #[test]
@@ -766,27 +849,26 @@ fn a_terminal_too_small_says_so_and_a_larger_one_redraws() {
     );
     assert!(!screen.contains("Profiles (12)"), "{screen}");
     term.resize(BIG);
-    let screen = term.wait_for("the panes again", |s| {
+    let s = term.wait_for("the panes again", |s| {
         let text = s.contents();
         !text.contains("Terminal too small")
             && text.contains("Profiles (12)")
             && text.contains("Requests (0)")
     });
     assert!(
-        screen.contains("Change password — bm-vpn (tencent-bm-vpn)"),
-        "{screen}"
+        s.contents()
+            .contains("Change password — bm-vpn (tencent-bm-vpn)"),
+        "{}",
+        framed(&s)
     );
-    // The right edge of the wide layout is drawn (the frame spans all 120 columns).
-    term.screen(|s| {
-        let (row, _) = find(s, "Change password").expect("editor title");
-        let edge = s.cell(row, BIG.0 - 1).map(|c| c.contents().to_string());
-        assert!(
-            matches!(edge.as_deref(), Some("┐" | "┓")),
-            "{edge:?}\n{}",
-            framed(s)
-        );
-    });
-    // Still at work: q quits at the new size.
+    // The frame spans all 120 columns again.
+    let (row, _) = find(&s, "Change password").expect("editor title");
+    let edge = s.cell(row, BIG.0 - 1).map(|c| c.contents().to_string());
+    assert!(
+        matches!(edge.as_deref(), Some("┐" | "┓")),
+        "{edge:?}\n{}",
+        framed(&s)
+    );
     term.quit_and_check_restored("q");
 }
 
@@ -794,10 +876,14 @@ fn a_terminal_too_small_says_so_and_a_larger_one_redraws() {
 fn q_quits_with_status_0_and_restores_the_terminal() {
     let fx = Fixture::start("quit");
     let mut term = fx.open(BIG);
-    term.screen(|s| {
-        assert!(s.alternate_screen());
-        assert!(s.bracketed_paste(), "bracketed paste is on while running");
-    });
+    let s = term.screen();
+    assert!(s.alternate_screen());
+    assert!(s.bracketed_paste(), "bracketed paste is on while running");
+    assert_ne!(
+        s.mouse_protocol_mode(),
+        vt100::MouseProtocolMode::None,
+        "mouse capture is on while running"
+    );
     term.quit_and_check_restored("q");
 }
 
@@ -807,7 +893,7 @@ fn ctrl_c_in_a_field_quits_and_restores_the_terminal() {
     let mut term = fx.open(BIG);
     term.forbid(CANARY);
     term.select("portal");
-    term.focus_with(key::ENTER, "Current password");
+    term.focus_field(key::ENTER, "Current password");
     term.type_into("Current password", CANARY);
     term.quit_and_check_restored(key::CTRL_C);
 }
@@ -824,28 +910,32 @@ fn a_bracketed_paste_goes_into_the_field_masked() {
     term.send(&key::paste(PASTED));
     term.wait_text("Paste ignored: select a password field first (Tab)");
 
-    term.focus_with(key::ENTER, "Current password");
-    term.focus_with(key::ENTER, "New password");
+    term.focus_field(key::ENTER, "Current password");
+    term.focus_field(key::ENTER, "New password");
     term.send(&key::paste(PASTED));
-    let screen = term.wait_for("13 dots in New password", |s| {
+    let s = term.wait_for("13 dots in New password", |s| {
         dots(s, "New password") == Some(PASTED.len())
     });
-    assert!(
-        screen.contains("✓ 8–32 characters (now 13)"),
-        "checked as typed:\n{screen}"
+    assert_eq!(
+        mark(&s, "8–32 characters (now 13)"),
+        Some('✓'),
+        "checked as if typed:\n{}",
+        framed(&s)
     );
-    // A second paste appends at the cursor.
+    // A second paste goes in at the cursor.
     term.send(&key::paste("Ab1"));
     term.wait_for("16 dots", |s| dots(s, "New password") == Some(16));
 
-    // Ctrl-G replaces new and confirm with a generated password; Ctrl-R reveals it (it is
-    // not one the test knows, so it may be shown).
+    // Ctrl-G replaces new and confirm with a generated password; Ctrl-R reveals it (not one
+    // the test knows, so it may be shown).
     term.send(key::CTRL_G);
-    let screen = term.wait_text("Generated a ");
-    let n = term.screen(|s| dots(s, "New password")).expect("new field");
-    assert!(n >= 8, "{screen}");
-    assert_eq!(term.screen(|s| dots(s, "Confirm new")), Some(n));
-    assert!(screen.contains("✓ Confirmation matches"), "{screen}");
+    let s = term.wait_for("a generated password", |s| {
+        status_bar(s).contains("Generated a ")
+    });
+    let n = dots(&s, "New password").expect("the new field");
+    assert!(n >= 8, "{}", framed(&s));
+    assert_eq!(dots(&s, "Confirm new"), Some(n));
+    assert_eq!(mark(&s, "Confirmation matches"), Some('✓'));
     term.send(key::CTRL_R);
     term.wait_text("(shown)");
 }
@@ -855,18 +945,19 @@ fn a_canary_password_never_reaches_the_screen() {
     let fx = Fixture::start("canary");
     let mut term = fx.open(BIG);
     term.forbid(CANARY);
+    term.forbid(NEW);
 
-    // Typed everywhere on a DCS profile and sent as a wrong current password.
+    // Typed as a (wrong) current password and sent.
     term.select("redis-aksk");
-    term.fill_and_send(Some(CANARY), CANARY);
+    term.fill_and_send(Some(CANARY), NEW);
     term.wait_text("4 attempts left");
-    // Pasted on top, help opened over it, the terminal made too small and big again.
+    // Pasted and deleted again, help over it, the terminal too small and big again.
     term.send(&key::paste(CANARY));
     term.wait_for("pasted into confirm", |s| {
-        dots(s, "Confirm new") == Some(2 * CANARY.len())
+        dots(s, "Confirm new") == Some(NEW.len() + CANARY.len())
     });
-    term.send("\x7f".repeat(CANARY.len()).as_str());
-    term.wait_for("backspaced", |s| dots(s, "Confirm new") == Some(CANARY.len()));
+    term.send(&key::BACKSPACE.repeat(CANARY.len()));
+    term.wait_for("deleted", |s| dots(s, "Confirm new") == Some(NEW.len()));
     term.send(key::F1);
     term.wait_text(" Keys ");
     term.send("x");
@@ -882,16 +973,19 @@ fn a_canary_password_never_reaches_the_screen() {
     term.fill_and_send(Some(&fx.password("portal")), CANARY);
     term.wait_text("portal: Password changed");
     assert_eq!(fx.password("portal"), CANARY);
-    let exchanges = 3; // DCS change; CIAM token and change
+    let exchanges = 3; // the DCS change; the CIAM token and change
     term.wait_text(&format!("Requests ({exchanges})"));
     term.focus_pane(key::TAB, "Requests (3)"); // from the last field to the log
     for i in 0..exchanges {
         term.send(if i == 0 { "g" } else { "j" });
         term.send(key::ENTER);
         let screen = term.wait_text("Request headers");
-        assert!(screen.contains("•••"), "masked fields are marked:\n{screen}");
+        assert!(
+            screen.contains("•••"),
+            "masked fields are marked:\n{screen}"
+        );
         term.send("q"); // any other key closes
-        term.wait_for("detail closed", |s| {
+        term.wait_for("the exchange closed", |s| {
             !s.contents().contains("Request headers")
         });
     }
@@ -906,24 +1000,24 @@ fn a_canary_password_never_reaches_the_screen() {
 
 #[test]
 fn the_demo_opens_on_the_simulator_and_a_change_succeeds() {
-    let dir = std::env::temp_dir().join(format!("rekey-pty-{}-demo", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
     struct RemoveOnDrop<'a>(&'a Path);
     impl Drop for RemoveOnDrop<'_> {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(self.0);
         }
     }
+    let dir = std::env::temp_dir().join(format!("rekey-pty-{}-demo", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
     let _cleanup = RemoveOnDrop(&dir);
 
     let mut term = Term::spawn(&["demo"], &dir, BIG);
     term.forbid(NEW);
-    let screen = term.wait_text("Profiles (12)");
+    let s = term.wait_for("the demo", |s| s.contents().contains("Profiles (12)"));
     assert!(
-        term.screen(status_bar)
-            .contains("Demo: a local simulator plays every provider"),
-        "{screen}"
+        status_bar(&s).contains("Demo: a local simulator plays every provider"),
+        "{}",
+        framed(&s)
     );
     term.select("iam-alice");
     const NOTE: &str = "Demo password when this file was written: ";
@@ -936,8 +1030,19 @@ fn the_demo_opens_on_the_simulator_and_a_change_succeeds() {
         .to_string();
     assert_eq!(password, "Cloud#Demo2024");
     term.fill_and_send(Some(&password), NEW);
-    let screen = term.wait_text("iam-alice: Password changed");
-    assert!(screen.contains("Requests (2)"), "token and change:\n{screen}");
+    let s = term.wait_for("the change and its log", |s| {
+        s.contents().contains("iam-alice: Password changed")
+            && s.contents().contains("Requests (3)")
+    });
+    // The token with the current password, the policy (403 for alice), the change.
+    for parts in [
+        ["POST", " 201 ", "/v3/auth/tokens"],
+        ["GET ", " 403 ", "IAM.0002"],
+        ["POST", " 204 ", "/v3/users/"],
+    ] {
+        assert!(row_with(&s, &parts).is_some(), "{parts:?}\n{}", framed(&s));
+    }
+    term.focus_pane(key::ESC, "Profiles (12)");
     term.quit_and_check_restored("q");
     assert!(
         !dir.join("data").exists(),
