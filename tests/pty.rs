@@ -722,11 +722,17 @@ fn wrong_current_passwords_count_down_to_the_lock() {
     assert_eq!(dots(&s, "Current password"), Some(14));
 
     let dcs = || fx.env.sim.requests(Route::DcsPassword);
-    for left in ["3 attempts left", "2 attempts left"] {
+    term.wait_text("4 tries left");
+    for (left, badge) in [
+        ("3 attempts left", "3 tries left"),
+        ("2 attempts left", "2 tries left"),
+    ] {
         term.send(key::ENTER);
         term.wait_text(&format!(
             "Wrong current password — {left} before a 5-minute lock"
         ));
+        // The profile list's badge counts down with it.
+        term.wait_text(badge);
     }
     // With 2 or fewer retries left, sending asks first (SPEC §4); the wording is the
     // console's, so only the question's keys are read here.
@@ -738,16 +744,41 @@ fn wrong_current_passwords_count_down_to_the_lock() {
         (5, "redis-aksk: Locked — 5 minutes left"),
     ] {
         term.send(key::ENTER);
+        term.wait_text("This may be your last attempt before a lock. Send?");
         term.wait_text("y  send");
         assert_eq!(dcs(), sent - 1, "nothing sent before the answer");
         term.send("y");
         term.wait_text(outcome);
         assert_eq!(dcs(), sent);
     }
-    // Known to be locked: not sent again.
+    // The badge is a live countdown: it shows minutes and seconds and ticks down.
+    let first = term
+        .wait_for("a lock badge", |s| s.contents().contains("locked 0"))
+        .contents();
+    let shown = |screen: &str| {
+        screen
+            .find("locked 0")
+            .map(|i| screen[i + 7..i + 12].to_string())
+            .unwrap_or_default()
+    };
+    let start = shown(&first);
+    term.wait_for("the countdown to tick", |s| {
+        let now = shown(&s.contents());
+        !now.is_empty() && now < start
+    });
+    // Known to be locked: not sent again; the refusal says how long and names the override.
     term.send(key::ENTER);
-    term.wait_for("the refusal", |s| status_bar(s).contains("Not sent"));
+    let s = term.wait_for("the refusal", |s| status_bar(s).contains("Not sent"));
+    let bar = status_bar(&s);
+    assert!(bar.contains("is locked for another 0"), "{bar}");
+    assert!(bar.contains("Ctrl-O"), "{bar}");
     assert_eq!(dcs(), 5, "a known lock is not sent to");
+    // The override asks first; saying no sends nothing.
+    term.send("\x0f");
+    term.wait_text("Send although locked?");
+    term.send("n");
+    term.wait_for("not sent", |s| status_bar(s).contains("Not sent"));
+    assert_eq!(dcs(), 5);
     assert_eq!(
         fx.password("redis-aksk"),
         "Redis#Demo2024",
