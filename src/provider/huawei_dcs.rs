@@ -2,24 +2,16 @@
 //! `PUT /v2/{project_id}/instances/{instance_id}/password`, signed with AK/SK or sent with a
 //! project-scoped IAM token. Wrong passwords and locks come back inside HTTP 200.
 
-use serde::Serialize;
 use url::Url;
 
 use super::http::{Request, Response, Session, host_of};
 use super::huawei_token::{self, REQUEST_ID, Scope, TokenAnswer, error_of};
 use super::job::{
-    Change, json_body, json_log, lenient_u32, lock_end, no_answer, report_from, request_id, text_of,
+    Change, OldNew, lenient_u32, lock_end, no_answer, report_from, request_id, text_of,
 };
 use super::outcome::{Outcome, Report};
-use super::redact::MASK;
 use super::sign::{self, huawei};
 use crate::config::{AkskVariant, DcsAuth, HuaweiDcs};
-
-#[derive(Serialize)]
-struct Body<'a> {
-    old_password: &'a str,
-    new_password: &'a str,
-}
 
 /// The default endpoint for a region.
 pub fn default_endpoint(region: &str) -> String {
@@ -45,17 +37,7 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiDcs) -> Report {
     );
     url.set_path(&path);
     let current = c.current.unwrap_or_default();
-    let body = json_body(
-        &Body {
-            old_password: current,
-            new_password: c.new,
-        },
-        current.len() + c.new.len(),
-    );
-    let log = json_log(&Body {
-        old_password: MASK,
-        new_password: MASK,
-    });
+    let (body, log) = OldNew::encode(current, c.new);
     let content_type = "application/json;charset=UTF-8";
     let mut request =
         Request::new(reqwest::Method::PUT, url.clone()).header("Content-Type", content_type);

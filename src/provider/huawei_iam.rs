@@ -24,15 +24,7 @@ struct Body<'a> {
 }
 
 fn url_for(iam_endpoint: &str, path: &str) -> Result<Url, Report> {
-    let mut url = Url::parse(iam_endpoint)
-        .map_err(|e| Report::new(Outcome::BadRequest, format!("iam_endpoint: {e}")))?;
-    let base = url
-        .path()
-        .trim_end_matches('/')
-        .trim_end_matches("/v3")
-        .to_string();
-    url.set_path(&format!("{base}{path}"));
-    Ok(url)
+    huawei_token::iam_url(iam_endpoint, path).map_err(|e| Report::new(Outcome::BadRequest, e))
 }
 
 /// The token for `password`: `Ok(token)`, or the report that ends the attempt.

@@ -32,6 +32,18 @@ pub fn code_of(r: &Response) -> Option<String> {
     r.json().as_ref().and_then(error_of).map(|(c, _)| c)
 }
 
+/// `path` on an IAM endpoint, which may be given with or without its `/v3` suffix.
+pub fn iam_url(iam_endpoint: &str, path: &str) -> Result<Url, String> {
+    let mut url = Url::parse(iam_endpoint).map_err(|e| format!("iam_endpoint: {e}"))?;
+    let base = url
+        .path()
+        .trim_end_matches('/')
+        .trim_end_matches("/v3")
+        .to_string();
+    url.set_path(&format!("{base}{path}"));
+    Ok(url)
+}
+
 /// The request id header Huawei APIs return.
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -136,14 +148,7 @@ pub async fn request(
     password: &str,
     scope: Scope<'_>,
 ) -> Result<TokenAnswer, Failure> {
-    let mut url =
-        Url::parse(iam_endpoint).map_err(|e| Failure::Connect(format!("iam_endpoint: {e}")))?;
-    let base = url
-        .path()
-        .trim_end_matches('/')
-        .trim_end_matches("/v3")
-        .to_string();
-    url.set_path(&format!("{base}/v3/auth/tokens"));
+    let mut url = iam_url(iam_endpoint, "/v3/auth/tokens").map_err(Failure::Connect)?;
     url.set_query(Some("nocatalog=true"));
     let log_scope = match &scope {
         Scope::Project(p) => Scope::Project(p),

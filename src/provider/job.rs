@@ -125,6 +125,33 @@ impl Change<'_> {
     }
 }
 
+/// The `{"old_password","new_password"}` body DCS and CIAM share.
+#[derive(Serialize)]
+pub struct OldNew<'a> {
+    /// The current password.
+    pub old_password: &'a str,
+    /// The new password.
+    pub new_password: &'a str,
+}
+
+impl<'a> OldNew<'a> {
+    /// The body in a zeroizing buffer, and the same body masked for the log.
+    pub fn encode(old_password: &'a str, new_password: &'a str) -> (Zeroizing<Vec<u8>>, String) {
+        let body = json_body(
+            &OldNew {
+                old_password,
+                new_password,
+            },
+            old_password.len() + new_password.len(),
+        );
+        let log = json_log(&OldNew {
+            old_password: super::redact::MASK,
+            new_password: super::redact::MASK,
+        });
+        (body, log)
+    }
+}
+
 /// Serializes `value` into a zeroizing buffer sized up front so it never reallocates (a
 /// reallocation would leave a copy of the password behind). `secret_bytes` is the total length
 /// of the secrets inside; JSON escaping makes each byte at most 6.

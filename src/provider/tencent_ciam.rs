@@ -2,22 +2,15 @@
 //! current password, or a configured access token, then `POST /change_user_password` with
 //! `Authorization: Bearer`.
 
-use serde::Serialize;
 use url::Url;
 use zeroize::Zeroizing;
 
 use super::http::{Request, Response, Session};
-use super::job::{Change, json_body, json_log, no_answer, report_from, text_of};
+use super::job::{Change, OldNew, no_answer, report_from, text_of};
 use super::outcome::{Outcome, Report};
-use super::redact::{self, MASK};
+use super::redact;
 use super::sign::tencent_v2::form_encode;
 use crate::config::TencentCiam;
-
-#[derive(Serialize)]
-struct Body<'a> {
-    old_password: &'a str,
-    new_password: &'a str,
-}
 
 fn url_for(endpoint: &str, path: &str) -> Result<Url, Report> {
     let mut url = Url::parse(endpoint)
@@ -155,17 +148,7 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let body = json_body(
-        &Body {
-            old_password: current,
-            new_password: c.new,
-        },
-        current.len() + c.new.len(),
-    );
-    let log = json_log(&Body {
-        old_password: MASK,
-        new_password: MASK,
-    });
+    let (body, log) = OldNew::encode(current, c.new);
     let mut bearer = Zeroizing::new(String::with_capacity(7 + token.len()));
     bearer.push_str("Bearer ");
     bearer.push_str(&token);
