@@ -302,6 +302,16 @@ pub enum ReadSecretError {
     Cancelled,
 }
 
+/// Standard input read straight from fd 0, a byte at a time: std's `Stdin` would keep the
+/// secrets in its internal buffer until exit.
+struct RawStdin;
+
+impl Read for RawStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        rustix::io::read(rustix::stdio::stdin(), buf).map_err(io::Error::from)
+    }
+}
+
 /// Reads one line (without its `\n` or `\r\n`) into `out`, byte by byte so nothing past the
 /// line is consumed and no growable buffer ever holds the secret.
 pub fn read_secret_line(input: &mut impl Read, out: &mut SecretBuf) -> Result<(), ReadSecretError> {
@@ -359,6 +369,11 @@ pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecret
                 }
                 KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => out.clear(),
                 KeyCode::Backspace => out.backspace(),
+                // Ctrl/Alt chords are not characters of the password.
+                KeyCode::Char(_)
+                    if key
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {}
                 KeyCode::Char(c) => {
                     if let Err(full) = out.insert_char(c) {
                         break Err(ReadSecretError::TooLong(full));
@@ -394,7 +409,7 @@ fn check(cli_path: Option<&Path>, name: &str, as_json: bool) -> u8 {
     let read = if stdin.is_terminal() {
         prompt_secret("Candidate password (not shown): ", &mut candidate)
     } else {
-        read_secret_line(&mut stdin.lock(), &mut candidate)
+        read_secret_line(&mut RawStdin, &mut candidate)
     };
     if let Err(e) = read {
         return usage_error(format!("cannot read the candidate password: {e}"));
@@ -478,8 +493,10 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         report.retries_left = last.retries_left;
         return print_change(&profile, &report, as_json);
     }
-    if let Some(n) = last.retries_left.filter(|n| *n <= 2)
+    // Overriding a known lock already accepts that this may be the last try.
+    if let Some(n) = last.retries_known(now).filter(|n| *n <= 2)
         && !flags.yes
+        && !flags.ignore_lock
     {
         eprintln!(
             "rekey: {}: {n} retries left — this may be your last attempt before a lock; nothing was sent. \
@@ -543,25 +560,26 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let report = runtime.block_on(async {
-        match provider::client_for(&profile) {
-            Ok(client) => {
-                provider::run(
-                    client,
-                    profile.clone(),
-                    secrets,
-                    provider::Options {
-                        force,
-                        ..provider::Options::default()
-                    },
-                    Arc::new(|_| {}),
-                    Arc::new(AtomicBool::new(false)),
-                )
-                .await
-            }
-            Err(e) => Report::new(Outcome::NetworkError, format!("{e}; nothing was sent")),
-        }
+    let result = runtime.block_on(async {
+        let client = provider::client_for(&profile)?;
+        provider::run(
+            client,
+            profile.clone(),
+            secrets,
+            provider::Options {
+                force,
+                ..provider::Options::default()
+            },
+            Arc::new(|_| {}),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .await
     });
+    // A setup problem (secret source, ca_file) is a configuration error: nothing was sent.
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => return usage_error(format!("profile `{}`: {e}", profile.name)),
+    };
     let at = SystemTime::now();
     if let Err(e) = known.record(&profile.name, &report, at) {
         eprintln!("rekey: warning: state.json not saved: {e}");
@@ -717,8 +735,7 @@ fn read_change_secrets(
             ));
         }
     } else {
-        let stdin = io::stdin();
-        let mut input = stdin.lock();
+        let mut input = RawStdin;
         if profile.kind.needs_current_password() {
             let mut buf = SecretBuf::password();
             read_secret_line(&mut input, &mut buf)

@@ -43,7 +43,6 @@ pub struct SecretBuf<S: Storage = Box<[u8]>> {
     cursor: usize,
     /// Characters in use, kept so rendering never scans the text.
     chars: usize,
-    _lock: Option<region::LockGuard>,
 }
 
 /// Whether `mlock` worked once; tried per buffer, reported by [`memory_lock_works`].
@@ -58,14 +57,19 @@ impl SecretBuf {
     /// A zeroed buffer of exactly `capacity` bytes, locked in memory if the OS allows.
     pub fn new(capacity: usize) -> Self {
         let data = vec![0u8; capacity].into_boxed_slice();
+        // Locked pages are never unlocked: munlock is per page, not per lock, so unlocking one
+        // buffer would unlock its neighbours on the same page. Freed memory stays locked and is
+        // reused by the allocator, so the locked total stays bounded by the heap.
         let lock = region::lock(data.as_ptr(), data.len().max(1)).ok();
         let _ = LOCK_WORKS.set(lock.is_some());
+        if let Some(guard) = lock {
+            std::mem::forget(guard);
+        }
         SecretBuf {
             data,
             len: 0,
             cursor: 0,
             chars: 0,
-            _lock: lock,
         }
     }
 
@@ -84,7 +88,6 @@ impl<'a> SecretBuf<&'a mut [u8]> {
             len: 0,
             cursor: 0,
             chars: 0,
-            _lock: None,
         }
     }
 }

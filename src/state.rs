@@ -84,6 +84,15 @@ impl ProfileState {
             .filter(|d| !d.is_zero())
     }
 
+    /// Attempts left before a lock as last reported, unless a lock has ended since (then the
+    /// provider has reset its count and rekey no longer knows it).
+    pub fn retries_known(&self, now: SystemTime) -> Option<u32> {
+        match self.locked_until {
+            Some(until) if until <= now => None,
+            _ => self.retries_left,
+        }
+    }
+
     /// Updates the state with the outcome of an attempt that ended at `at`.
     pub fn record(&mut self, report: &Report, at: SystemTime) {
         self.last_attempt_at = Some(at);
@@ -98,7 +107,11 @@ impl ProfileState {
                 self.retries_left = report.retries_left;
                 self.locked_until = None;
             }
-            Outcome::Locked | Outcome::Frozen => {
+            Outcome::Frozen => {
+                // Frozen has no end the provider tells; it is shown as frozen, not counted down.
+                self.locked_until = None;
+            }
+            Outcome::Locked => {
                 let left = report
                     .lock_minutes_left
                     .map(|m| Duration::from_secs(u64::from(m) * 60))
@@ -183,8 +196,15 @@ impl State {
         self.profiles.get(profile)
     }
 
-    /// Records an attempt and saves the file (when there is one).
+    /// Records an attempt and saves the file (when there is one). The file is read again first,
+    /// so an attempt another rekey recorded meanwhile is kept.
     pub fn record(&mut self, profile: &str, report: &Report, at: SystemTime) -> io::Result<()> {
+        if let Some(dir) = &self.dir
+            && let Ok(bytes) = fs::read(dir.join(STATE_FILE))
+            && let Ok(doc) = serde_json::from_slice::<StateDocument>(&bytes)
+        {
+            self.profiles = doc.profiles;
+        }
         self.profiles
             .entry(profile.to_string())
             .or_default()
@@ -403,6 +423,12 @@ mod tests {
         let mut s = ProfileState::default();
         s.record(&Report::new(Outcome::Locked, ""), at(1000));
         assert_eq!(s.locked_until, Some(at(1000 + 300)));
+        assert_eq!(s.retries_known(at(1000 + 299)), Some(0));
+        assert_eq!(
+            s.retries_known(at(1000 + 300)),
+            None,
+            "the count resets with the lock"
+        );
         s.record(&Report::new(Outcome::Changed, ""), at(2000));
         assert_eq!((s.locked_until, s.retries_left), (None, None));
         assert_eq!(s.last_changed_at, Some(at(2000)));

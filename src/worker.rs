@@ -43,6 +43,14 @@ pub enum WorkerEvent {
         /// How it ended.
         report: Report,
     },
+    /// The job could not start: a secret source or `ca_file` problem. Nothing was sent; it is
+    /// not an attempt.
+    SetupFailed {
+        /// The job.
+        job: u64,
+        /// What is wrong, naming no secret.
+        message: String,
+    },
     /// The job was cancelled. If the change request had been sent, the outcome is unknown.
     Cancelled {
         /// The job.
@@ -80,13 +88,19 @@ impl Worker {
     pub fn spawn(post: EventSink) -> Worker {
         let (tx, mut rx) = unbounded_channel::<Command>();
         tokio::spawn(async move {
-            let mut clients: HashMap<Option<PathBuf>, reqwest::Client> = HashMap::new();
+            // Clients differ by extra roots, proxy use and connect timeout.
+            let mut clients: HashMap<(Option<PathBuf>, String, u64), reqwest::Client> =
+                HashMap::new();
             let mut running: HashMap<u64, (AbortHandle, Arc<AtomicBool>)> = HashMap::new();
             while let Some(command) = rx.recv().await {
                 running.retain(|_, (handle, _)| !handle.is_finished());
                 match command {
                     Command::Run(job) => {
-                        let key = job.profile.ca_file.clone();
+                        let key = (
+                            job.profile.ca_file.clone(),
+                            provider::endpoint_of(&job.profile),
+                            job.profile.timeout_secs,
+                        );
                         let client = match clients.get(&key) {
                             Some(c) => c.clone(),
                             None => match provider::client_for(&job.profile) {
@@ -115,19 +129,45 @@ impl Worker {
                             post_log(WorkerEvent::Log { job: id, entry });
                         });
                         let flag = sent.clone();
-                        let task = tokio::spawn(async move {
-                            let report = provider::run(
-                                client,
-                                job.profile,
-                                job.secrets,
-                                job.options,
-                                log,
-                                flag,
-                            )
-                            .await;
-                            post_done(WorkerEvent::Finished { job: id, report });
+                        let task = tokio::spawn(provider::run(
+                            client,
+                            job.profile,
+                            job.secrets,
+                            job.options,
+                            log,
+                            flag,
+                        ));
+                        let abort = task.abort_handle();
+                        // Watch the job: its result, or a panic (never left unanswered).
+                        let sent_flag = sent.clone();
+                        tokio::spawn(async move {
+                            match task.await {
+                                Ok(Ok(report)) => {
+                                    post_done(WorkerEvent::Finished { job: id, report })
+                                }
+                                Ok(Err(setup)) => post_done(WorkerEvent::SetupFailed {
+                                    job: id,
+                                    message: setup.to_string(),
+                                }),
+                                // Cancelled: the Cancel command already reported it.
+                                Err(e) if e.is_cancelled() => {}
+                                Err(_) => {
+                                    let report = if sent_flag.load(Ordering::SeqCst) {
+                                        Report::new(
+                                            Outcome::Unknown,
+                                            "internal error after the change request was sent: it may have been applied",
+                                        )
+                                    } else {
+                                        Report::new(
+                                            Outcome::NetworkError,
+                                            "internal error before anything was sent",
+                                        )
+                                    };
+                                    post_done(WorkerEvent::Finished { job: id, report });
+                                }
+                            }
                         });
-                        running.insert(id, (task.abort_handle(), sent));
+                        running.insert(id, (abort, sent));
                     }
                     Command::Cancel(id) => {
                         if let Some((handle, sent)) = running.remove(&id)

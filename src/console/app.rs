@@ -179,6 +179,9 @@ pub struct App {
     lock_refused: Option<Options>,
     /// A profile whose last change ended `unknown` and was not checked or acknowledged.
     pub unknown: Option<usize>,
+    /// A copy of the new password of the change in flight, then of the change that ended
+    /// `unknown`: what F5 checks, whatever the editor holds by then.
+    sent_new: Option<SecretBuf>,
     /// Wall-clock time of the message being handled (lock countdowns, state times).
     wall: SystemTime,
 }
@@ -211,6 +214,7 @@ impl App {
             audit: Audit::default(),
             lock_refused: None,
             unknown: None,
+            sent_new: None,
             wall: SystemTime::now(),
         };
         app.install(loaded);
@@ -289,10 +293,13 @@ impl App {
     pub fn next_deadline(&self, now: Instant, wall: SystemTime) -> Option<Instant> {
         let reveal = self.editor.as_ref().and_then(|e| e.reveal.map(|(_, t)| t));
         let spinner = self.job.map(|_| now + SPINNER_STEP);
-        // A visible lock countdown ticks when its shown second changes: once a second.
+        // A visible lock countdown ticks when its shown second changes: once a second (not on
+        // the "too small" screen, where no list is drawn).
+        let drawn = self.size.0 >= MIN_SIZE.0 && self.size.1 >= MIN_SIZE.1;
         let countdown = self
             .visible()
             .into_iter()
+            .filter(|_| drawn)
             .filter_map(|i| self.lock_left(i, wall))
             .map(|left| now + sub_second(left))
             .min();
@@ -337,6 +344,20 @@ impl App {
     }
 
     fn quit(&mut self) {
+        // Quitting with a change in flight leaves its outcome unknown: say so in the state and
+        // the audit trail, so the next start shows it.
+        if let Some(flight) = self.job.take()
+            && !flight.check
+            && let Some(profile) = self.profiles.get(flight.profile).cloned()
+        {
+            let report = Report::new(
+                Outcome::Unknown,
+                "rekey quit while the change was in flight: it may have been applied",
+            );
+            let _ = self.state.record(&profile.name, &report, self.wall);
+            let _ = self.audit.append(&profile, &report, self.wall);
+        }
+        self.sent_new = None;
         self.wipe_secrets();
         self.should_quit = true;
     }
@@ -422,7 +443,7 @@ impl App {
             KeyCode::Char('?') if !ctrl => self.overlay = Some(Overlay::Help),
             KeyCode::Char('q') if !ctrl => self.request_quit(),
             KeyCode::Char('o') if ctrl => self.offer_lock_override(),
-            KeyCode::F(5) => self.check_unknown(),
+            KeyCode::F(5) => self.check_unknown(now),
             _ => match self.focus {
                 Focus::Profiles => self.on_profiles_key(key),
                 Focus::Log => self.on_log_key(key),
@@ -575,6 +596,10 @@ impl App {
 
     /// Re-reads the config file (after the user fixed it). Wipes typed secrets.
     fn reload(&mut self) {
+        if self.job.is_some() {
+            self.status = Some((Level::Info, "Reload after the change in flight ends".into()));
+            return;
+        }
         let Some(path) = self.config_path.clone() else {
             self.status = Some((Level::Info, "The demo's profiles are built in".into()));
             return;
@@ -840,7 +865,14 @@ impl App {
 
     /// F5 after `unknown`: checks whether the new password now works, where the provider
     /// allows it without spending a retry (IAM: a token; CIAM: the password grant).
-    fn check_unknown(&mut self) {
+    fn check_unknown(&mut self, now: Instant) {
+        if self.job.is_some() {
+            self.status = Some((
+                Level::Info,
+                "A request is in flight (Esc cancels it)".into(),
+            ));
+            return;
+        }
         let Some(index) = self.unknown else {
             return;
         };
@@ -857,7 +889,7 @@ impl App {
                     check: true,
                     ..Options::default()
                 };
-                self.send(options, Instant::now());
+                self.send(options, now);
             }
             kind => self.status = Some((Level::Info, manual_check(kind).into())),
         }
@@ -882,8 +914,25 @@ impl App {
             buf.copy_from(&editor.fields[i].buf).ok()?;
             Some(buf)
         };
-        let Some(new) = copy(FieldRole::New, PASSWORD_CAPACITY) else {
+        // A check tests the password that was sent, not whatever the editor holds now.
+        let from_sent = |sent: &Option<SecretBuf>| -> Option<SecretBuf> {
+            let mut buf = SecretBuf::password();
+            buf.copy_from(sent.as_ref()?).ok()?;
+            Some(buf)
+        };
+        let new = if options.check {
+            from_sent(&self.sent_new)
+        } else {
+            copy(FieldRole::New, PASSWORD_CAPACITY)
+        };
+        let Some(new) = new else {
             return;
+        };
+        let keep = if options.check {
+            None
+        } else {
+            let mut buf = SecretBuf::password();
+            buf.copy_from(&new).ok().map(|()| buf)
         };
         let prompted = editor
             .fields
@@ -913,9 +962,18 @@ impl App {
             check: options.check,
         });
         self.outcome = None;
+        self.lock_refused = None;
+        if !options.check {
+            self.sent_new = keep;
+        }
+        let what = if options.check {
+            "Checking"
+        } else {
+            "Sending to"
+        };
         self.status = Some((
             Level::Info,
-            format!("Sending to {}… (Esc cancels)", self.profiles[index].name),
+            format!("{what} {}… (Esc cancels)", self.profiles[index].name),
         ));
     }
 
@@ -934,12 +992,30 @@ impl App {
                     self.finish(flight, report);
                 }
             }
+            WorkerEvent::SetupFailed { job, message } => {
+                if let Some(flight) = self.job.filter(|f| f.id == job) {
+                    self.job = None;
+                    if !flight.check {
+                        self.sent_new = None;
+                    }
+                    let name = self
+                        .profiles
+                        .get(flight.profile)
+                        .map_or("?", |p| p.name.as_str());
+                    let line = format!("{name}: {message}");
+                    self.outcome = Some((Level::Error, line.clone()));
+                    self.status = Some((Level::Error, line));
+                }
+            }
             WorkerEvent::Cancelled { job, report } => {
                 if let Some(flight) = self.job.filter(|f| f.id == job) {
                     self.job = None;
                     match report {
                         Some(report) => self.finish(flight, report),
                         None => {
+                            if !flight.check {
+                                self.sent_new = None;
+                            }
                             let line = "Cancelled — nothing was sent".to_string();
                             self.outcome = Some((Level::Info, line.clone()));
                             self.status = Some((Level::Info, line));
@@ -1000,17 +1076,26 @@ impl App {
         {
             line.push_str(&format!(" [{code}]"));
         }
-        if report.outcome == Outcome::Unknown {
+        if report.outcome == Outcome::Unknown && flight.check {
+            // An inconclusive check leaves the change unknown and the copy in place.
+        } else if report.outcome == Outcome::Unknown {
             self.unknown = Some(flight.profile);
-            line.push_str(" — the new password is kept in the editor. ");
+            line.push_str(if same {
+                " — the new password is kept in the editor. "
+            } else {
+                " — rekey kept a copy of the new password. "
+            });
             line.push_str(match profile.kind {
                 Kind::HuaweiIam | Kind::TencentCiam => {
                     "Press F5 to check whether it works (spends no attempt)"
                 }
                 kind => manual_check(kind),
             });
-        } else if self.unknown == Some(flight.profile) {
-            self.unknown = None;
+        } else if self.unknown == Some(flight.profile) || !flight.check {
+            if self.unknown == Some(flight.profile) {
+                self.unknown = None;
+            }
+            self.sent_new = None;
         }
         if let Some(problem) = problems.first() {
             line.push_str(&format!(" (warning: {problem})"));
@@ -1051,6 +1136,9 @@ impl App {
                     }
                 } else if panes.log.contains(at) {
                     self.focus = Focus::Log;
+                    if let Some(row) = ui::log_row_at(self, panes.log, at) {
+                        self.log_selected = row;
+                    }
                 }
             }
             MouseEventKind::ScrollDown if panes.profiles.contains(at) => self.move_selection(1),

@@ -25,6 +25,17 @@ pub use app::{App, Focus, Loaded, Overlay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use message::Message;
 
+/// Terminal events that cannot change anything the console shows.
+fn is_noise(event: &Event) -> bool {
+    use crossterm::event::{KeyEventKind, MouseEventKind};
+    match event {
+        Event::Mouse(m) => matches!(m.kind, MouseEventKind::Moved | MouseEventKind::Drag(_)),
+        Event::Key(k) => k.kind == KeyEventKind::Release,
+        Event::FocusGained | Event::FocusLost => true,
+        _ => false,
+    }
+}
+
 fn backend_error<E: std::fmt::Display>(e: E) -> io::Error {
     io::Error::other(e.to_string())
 }
@@ -146,11 +157,18 @@ impl<B: Backend> Console<B> {
                 biased;
                 Some(message) = self.rx.recv() => self.handle(message),
                 event = input.next() => match event {
+                    // Mouse motion and key releases change nothing: no work, no frame.
+                    Some(Ok(event)) if is_noise(&event) => continue,
                     Some(Ok(event)) => self.handle(Message::Input(event)),
                     Some(Err(e)) => return Err(e),
                     None => return Ok(()),
                 },
                 () = sleep => self.handle(Message::Tick),
+            }
+            if terminal::panicked() {
+                return Err(io::Error::other(
+                    "internal error (the terminal was restored; typed secrets were wiped)",
+                ));
             }
             // Batch whatever else is queued, then draw once.
             self.drain();

@@ -2,6 +2,7 @@
 //! putting it back on exit, on panic and on SIGINT/SIGTERM.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
@@ -30,10 +31,19 @@ pub fn restore() {
     let _ = out.flush();
 }
 
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a panic happened anywhere (a task's panic is caught by tokio; the console then
+/// stops, since the hook already restored the terminal).
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
+
 /// Installs a panic hook that restores the terminal and reports where the panic happened
 /// without its message: a panic message could, through a bug, carry a secret.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        PANICKED.store(true, Ordering::SeqCst);
         restore();
         let location = info
             .location()

@@ -72,23 +72,33 @@ pub fn auth_of(profile: &Profile) -> String {
 
 /// Builds the HTTP client for a profile: TLS verified (plus the profile's `ca_file` roots), no
 /// redirects (a redirect could carry a password elsewhere), no automatic retries.
-pub fn client_for(profile: &Profile) -> Result<reqwest::Client, String> {
+pub fn client_for(profile: &Profile) -> Result<reqwest::Client, SetupError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(profile.timeout_secs.min(10)))
         .user_agent(concat!("rekey/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &profile.ca_file {
         let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+            .map_err(|e| SetupError(format!("cannot read ca_file {}: {e}", path.display())))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("ca_file {} is not PEM: {e}", path.display()))?;
+            .map_err(|e| SetupError(format!("ca_file {} is not PEM: {e}", path.display())))?;
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
     }
+    // Plain http:// is allowed only to loopback, and must stay there: never via a proxy
+    // (which would see the password in clear).
+    let token_endpoint_is_loopback = matches!(
+        &profile.provider,
+        ProviderConfig::HuaweiDcs(d)
+            if matches!(&d.auth, DcsAuth::Token { iam_endpoint, .. } if crate::config::is_loopback_url(iam_endpoint))
+    );
+    if crate::config::is_loopback_url(&endpoint_of(profile)) || token_endpoint_is_loopback {
+        builder = builder.no_proxy();
+    }
     builder
         .build()
-        .map_err(|e| format!("cannot set up HTTPS: {e}"))
+        .map_err(|e| SetupError(format!("cannot set up HTTPS: {e}")))
 }
 
 /// Resolves every secret the profile needs besides the passwords: prompted ones from `typed`,
@@ -135,6 +145,12 @@ pub struct Options {
     pub check: bool,
 }
 
+/// A problem of the profile's setup (a secret source that cannot be read, an unusable
+/// `ca_file`): nothing was sent, so it is not an attempt and has no outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
+
 /// Runs one change from start to end: resolves the keys, talks to the provider, and reports.
 /// Never retries. The typed secrets are zeroized when this returns.
 pub async fn run(
@@ -144,7 +160,7 @@ pub async fn run(
     options: Options,
     log: LogSink,
     change_sent: Arc<AtomicBool>,
-) -> Report {
+) -> Result<Report, SetupError> {
     let start = Instant::now();
     let (typed, keys) = {
         let profile = profile.clone();
@@ -155,12 +171,11 @@ pub async fn run(
         .await
         {
             Ok((typed, Ok(keys))) => (typed, keys),
-            Ok((_, Err(report))) => return report,
+            Ok((_, Err(report))) => return Err(SetupError(report.message)),
             Err(_) => {
-                return Report::new(
-                    Outcome::BadRequest,
-                    "reading the profile's secrets failed; nothing was sent",
-                );
+                return Err(SetupError(
+                    "reading the profile's secrets failed; nothing was sent".into(),
+                ));
             }
         }
     };
@@ -186,7 +201,7 @@ pub async fn run(
         dispatch(&session, &change).await
     };
     report.duration = start.elapsed();
-    report
+    Ok(report)
 }
 
 async fn dispatch(s: &Session, c: &Change<'_>) -> Report {

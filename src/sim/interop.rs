@@ -82,6 +82,7 @@ impl Fixture {
             Arc::new(AtomicBool::new(false)),
         )
         .await
+        .expect("the demo profiles resolve")
     }
 }
 

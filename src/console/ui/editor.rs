@@ -111,16 +111,23 @@ fn draw_editor(
         let cursor_at = field.buf.cursor_chars();
         // Scroll so the cursor stays visible in a narrow field.
         let offset = cursor_at.saturating_sub(value_width.saturating_sub(1));
-        let shown: String = if revealed {
-            field
-                .buf
-                .expose()
-                .chars()
-                .skip(offset)
-                .take(value_width)
-                .collect()
+        // Revealed text is borrowed from the buffer, never copied into a String.
+        let shown: Span<'_> = if revealed {
+            let text = field.buf.expose();
+            let start = text
+                .char_indices()
+                .nth(offset)
+                .map_or(text.len(), |(i, _)| i);
+            let end = text[start..]
+                .char_indices()
+                .nth(value_width)
+                .map_or(text.len(), |(i, _)| start + i);
+            Span::styled(&text[start..end], Style::new().add_modifier(Modifier::BOLD))
         } else {
-            "•".repeat(n.saturating_sub(offset).min(value_width))
+            Span::styled(
+                "•".repeat(n.saturating_sub(offset).min(value_width)),
+                Style::new().add_modifier(Modifier::BOLD),
+            )
         };
         let label_style = if is_focused {
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
@@ -133,7 +140,7 @@ fn draw_editor(
                 label_style,
             ),
             Span::raw(" "),
-            Span::styled(shown, Style::new().add_modifier(Modifier::BOLD)),
+            shown,
         ];
         if revealed {
             spans.push(Span::styled(" (shown)", Style::new().fg(Color::Yellow)));

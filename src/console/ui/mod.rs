@@ -92,6 +92,18 @@ fn draw_too_small(frame: &mut Frame<'_>, area: Rect) {
     );
 }
 
+/// The log entry at `at` (mouse), accounting for scrolling.
+pub fn log_row_at(app: &App, area: Rect, at: ratatui::layout::Position) -> Option<usize> {
+    let inner = area.inner(ratatui::layout::Margin::new(1, 1));
+    if !inner.contains(at) {
+        return None;
+    }
+    let height = inner.height as usize;
+    let offset = app.log_selected.saturating_sub(height.saturating_sub(1));
+    let row = offset + (at.y - inner.y) as usize;
+    (row < app.log.len()).then_some(row)
+}
+
 fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let focused = app.focus == Focus::Log;
     let title = format!(" Requests ({}) ", app.log.len());
@@ -178,7 +190,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
             };
             Line::from(vec![
                 Span::styled(tag, style.add_modifier(Modifier::BOLD)),
-                Span::styled(text.as_str(), style),
+                Span::styled(escape_control(text), style),
             ])
         }
         None => Line::from(hints(app)).style(Style::new().fg(Color::DarkGray)),
@@ -190,11 +202,32 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
 pub fn escape_control(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\n' {
+        // Control characters, and the invisible format characters that reorder or hide text
+        // (bidi overrides, zero-width marks), are shown as escapes.
+        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+        if (c.is_control() && c != '\n') || invisible {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_control;
+
+    #[test]
+    fn control_and_invisible_characters_are_escaped() {
+        let shown = escape_control("ok\u{1b}[2Jhi\u{7}\u{202e}evil\u{200b}\r");
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() || c == '\u{202e}' || c == '\u{200b}')
+        );
+        assert!(shown.contains("\\u{1b}[2J"), "{shown}");
+        assert!(shown.contains("\\u{202e}"), "{shown}");
+        assert_eq!(escape_control("plain text ✓"), "plain text ✓");
+    }
 }

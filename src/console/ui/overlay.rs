@@ -26,12 +26,18 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "profiles: filter by name or kind / reload the config",
     ),
     ("type / paste", "field: edit (bracketed paste supported)"),
-    ("← → Home End", "field: move the cursor (Ctrl-← → by word)"),
+    (
+        "← → Home End ^A ^E",
+        "field: move the cursor (Ctrl-← → by word)",
+    ),
     (
         "Bksp Del",
         "field: delete a character before / under the cursor",
     ),
-    ("Ctrl-W  Alt-D", "field: delete a word back / forward"),
+    (
+        "Ctrl-W  Alt-D",
+        "field: delete a word back / forward (Alt-Bksp, Ctrl-Del)",
+    ),
     ("Ctrl-U  Ctrl-K", "field: delete to the start / to the end"),
     (
         "↑ ↓  Enter",
@@ -46,6 +52,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Ctrl-O", "after a locked refusal: send anyway (asks first)"),
     ("F5", "after an unknown outcome: check it (IAM, CIAM)"),
     ("↑ ↓  Enter", "log: select an exchange / show it in full"),
+    ("y / n", "answer a question (Esc is no)"),
     ("? or F1", "this help (F1 inside a field)"),
     ("q", "quit (outside a field; asks while a change is open)"),
     (
@@ -80,13 +87,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Some(Overlay::Help) => {
             let mut lines: Vec<Line<'_>> = BINDINGS
                 .iter()
-                .map(|(keys, what)| Line::from(format!("{keys:<18} {what}")))
+                .map(|(keys, what)| Line::from(format!("{keys:<19} {what}")))
                 .collect();
             lines.push(Line::from(""));
             lines.push(
                 Line::from("any key closes this help").style(Style::new().fg(Color::DarkGray)),
             );
-            let rect = centered(area, 74, lines.len() as u16 + 2);
+            let rect = centered(area, 80, lines.len() as u16 + 2);
             frame.render_widget(Clear, rect);
             frame.render_widget(Paragraph::new(lines).block(modal(" Keys ")), rect);
         }

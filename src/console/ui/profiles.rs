@@ -54,8 +54,14 @@ pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
     }
+    if state.last_outcome == Some(Outcome::Frozen) {
+        return Some((
+            "frozen".into(),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
     if state.last_outcome == Some(Outcome::WrongOldPassword)
-        && let Some(n) = state.retries_left
+        && let Some(n) = state.retries_known(wall)
     {
         let tries = if n == 1 { "try" } else { "tries" };
         return Some((format!("{n} {tries} left"), Style::new().fg(Color::Yellow)));
@@ -167,6 +173,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
             ])),
             rect,
         );
+    }
+}
+
+/// A kind in a few letters for the narrow list (the editor's title names it in full).
+pub fn short_kind(kind: crate::config::Kind) -> &'static str {
+    match kind {
+        crate::config::Kind::TencentBmVpn => "bm-vpn",
+        crate::config::Kind::HuaweiDcs => "dcs",
+        crate::config::Kind::HuaweiIam => "iam",
+        crate::config::Kind::TencentCiam => "ciam",
     }
 }
 
