@@ -563,6 +563,21 @@ impl Term {
     #[track_caller]
     fn quit_and_check_restored(&mut self, keys: &str) {
         self.send(keys);
+        self.check_restored();
+    }
+
+    /// Sends `signal` to rekey, as a service manager or `kill` would.
+    fn signal(&self, signal: rustix::process::Signal) {
+        let pid = self
+            .pid
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(rustix::process::Pid::from_raw)
+            .expect("a child pid");
+        rustix::process::kill_process(pid, signal).expect("signal sent");
+    }
+
+    /// Waits for a clean exit and checks the terminal was put back.
+    fn check_restored(&mut self) {
         let status = self.wait_exit();
         assert!(status.success(), "exit status {status:?}");
         let raw = self.raw();
@@ -916,6 +931,20 @@ fn q_quits_with_status_0_and_restores_the_terminal() {
         "mouse capture is on while running"
     );
     term.quit_and_check_restored("q");
+}
+
+#[test]
+fn sigterm_and_sighup_quit_and_restore_the_terminal() {
+    for signal in [rustix::process::Signal::TERM, rustix::process::Signal::HUP] {
+        let fx = Fixture::start("sigterm");
+        let mut term = fx.open(BIG);
+        term.forbid(CANARY);
+        term.select("portal");
+        term.focus_field(key::ENTER, "Current password");
+        term.type_into("Current password", CANARY);
+        term.signal(signal);
+        term.check_restored();
+    }
 }
 
 #[test]

@@ -135,6 +135,16 @@ pub enum SecretError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The command did not finish in time and was killed.
+    #[error("`{key}`: `{program}` did not finish within {seconds} s and was stopped")]
+    CommandTimedOut {
+        /// The secret's key.
+        key: String,
+        /// `argv[0]`.
+        program: String,
+        /// The limit in seconds.
+        seconds: u64,
+    },
     /// The command's output is not valid UTF-8.
     #[error("`{key}`: the output of `{program}` is not valid UTF-8")]
     CommandNotUtf8 {

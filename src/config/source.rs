@@ -70,6 +70,15 @@ impl SecretSource {
 
 /// Runs `argv` without a shell and returns its stdout minus one trailing newline.
 fn run(key: &str, argv: &[String]) -> Result<Zeroizing<String>, SecretError> {
+    run_within(key, argv, COMMAND_TIMEOUT)
+}
+
+/// [`run`] with a time limit.
+fn run_within(
+    key: &str,
+    argv: &[String],
+    limit: std::time::Duration,
+) -> Result<Zeroizing<String>, SecretError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(SecretError::EmptyCommand { key: key.into() });
     };
@@ -86,6 +95,43 @@ fn run(key: &str, argv: &[String]) -> Result<Zeroizing<String>, SecretError> {
             reason: e.to_string(),
         })?;
 
+    // A command that hangs (a stuck pinentry, a network-backed vault) is stopped after
+    // COMMAND_TIMEOUT so nothing waits forever: a watchdog kills it unless told it finished.
+    let (finished, watch) = std::sync::mpsc::channel::<()>();
+    let pid = child.id();
+    let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = timed_out.clone();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(limit)
+            && let Some(pid) = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+        {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    });
+    let result = read_output(key, &mut child, &program_name);
+    let _ = finished.send(());
+    if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(SecretError::CommandTimedOut {
+            key: key.into(),
+            program: program_name(),
+            seconds: limit.as_secs(),
+        });
+    }
+    result
+}
+
+/// How long a `command` secret source may run.
+pub const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reads the child's stdout (capped), waits for it, and checks its status and output.
+fn read_output(
+    key: &str,
+    child: &mut std::process::Child,
+    program_name: &dyn Fn() -> String,
+) -> Result<Zeroizing<String>, SecretError> {
     // One byte more than allowed, so "exactly the limit" and "too long" can be told apart.
     let mut buf = Zeroizing::new(vec![0u8; MAX_COMMAND_OUTPUT + 1]);
     let mut filled = 0;
@@ -256,6 +302,17 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn a_hanging_command_is_stopped() {
+        let argv: Vec<String> = ["sleep", "30"].iter().map(|s| s.to_string()).collect();
+        let start = std::time::Instant::now();
+        let err = super::run_within("secret_key", &argv, std::time::Duration::from_millis(200))
+            .expect_err("stopped");
+        assert!(matches!(err, SecretError::CommandTimedOut { .. }), "{err}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert!(err.to_string().contains("did not finish"), "{err}");
+    }
+
     #[test]
     fn command_output() {
         for (format, expected) in [
