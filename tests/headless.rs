@@ -417,6 +417,69 @@ async fn malformed_and_html_answers() {
 }
 
 #[tokio::test]
+async fn odd_2xx_answers_are_never_changed() {
+    let env = Env::start("odd-2xx").await;
+    // The change answered with a 2xx that is not the documented success: no definite answer.
+    for (profile, route) in [
+        ("redis-aksk", Route::DcsPassword),
+        ("portal", Route::CiamPassword),
+        ("iam-alice", Route::IamPassword),
+    ] {
+        let before = env.password(profile);
+        env.sim.inject(route, Fault::Status(202));
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(
+            (run.outcome(), run.code),
+            ("unknown", 5),
+            "{profile}: {run:?}"
+        );
+        assert_eq!(run.json["http_status"], 202);
+        assert_eq!(env.password(profile), before, "{profile}: nothing applied");
+    }
+    // A token request answered with a 2xx that issued no token: nothing was changed, and the
+    // change was never sent.
+    for status in [200, 201, 202] {
+        for (profile, change_route) in [
+            ("iam-alice", Route::IamPassword),
+            ("redis-token", Route::DcsPassword),
+        ] {
+            let sent = env.sim.requests(change_route);
+            env.sim.inject(Route::IamToken, Fault::Status(status));
+            let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+            assert_eq!(
+                (run.outcome(), run.code),
+                ("server_error", 5),
+                "{profile} {status}: {run:?}"
+            );
+            assert_eq!(env.sim.requests(change_route), sent, "{profile}: not sent");
+        }
+        let sent = env.sim.requests(Route::CiamPassword);
+        env.sim.inject(Route::CiamToken, Fault::Status(status));
+        let run = env.change("portal", &input(&env, "portal", NEW), &[]).await;
+        assert_eq!(run.outcome(), "server_error", "portal {status}: {run:?}");
+        assert_eq!(env.sim.requests(Route::CiamPassword), sent);
+    }
+    // Tencent v2: an unreadable GetOutBandVPNAuthInfo answer changed nothing.
+    let sent = env.sim.requests(Route::TencentV2Set);
+    env.sim.inject(Route::TencentV2Info, Fault::Malformed);
+    let run = env
+        .change("bm-vpn-v2", &input(&env, "bm-vpn-v2", NEW), &[])
+        .await;
+    assert_eq!((run.outcome(), run.code), ("server_error", 5), "{run:?}");
+    assert!(
+        run.json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing was changed")),
+        "{run:?}"
+    );
+    assert_eq!(
+        env.sim.requests(Route::TencentV2Set),
+        sent,
+        "Set never sent"
+    );
+}
+
+#[tokio::test]
 async fn connection_refused_is_a_network_error() {
     let env = Env::start("refused").await;
     let url = format!("\"http://127.0.0.1:{}\"", closed_port());

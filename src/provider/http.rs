@@ -1,8 +1,8 @@
 //! The HTTP layer: sends one request with the profile's timeout, never retries, and records
 //! every exchange (redacted) for the request/response log.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -106,7 +106,15 @@ pub fn host_of(url: &Url) -> String {
     }
 }
 
-/// An answer. Header values and the body are zeroized on drop (tokens arrive in both).
+/// The most of an answer rekey reads (1 MiB). A larger answer is treated as no answer: the
+/// caller decides whether that is `unknown` (the change request) or `network_error`.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// The buffer an answer without `Content-Length` starts with.
+const INITIAL_ANSWER_BYTES: usize = 8 * 1024;
+
+/// An answer. Header values, the body and the body parsed as JSON are zeroized on drop (tokens
+/// arrive in all of them).
 pub struct Response {
     /// HTTP status.
     pub status: u16,
@@ -114,9 +122,33 @@ pub struct Response {
     pub headers: Vec<(String, Zeroizing<String>)>,
     /// Body bytes.
     pub body: Zeroizing<Vec<u8>>,
+    /// The body parsed as JSON, once, on first use.
+    parsed: OnceLock<Option<serde_json::Value>>,
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        if let Some(Some(value)) = self.parsed.get_mut() {
+            redact::wipe(value);
+        }
+    }
 }
 
 impl Response {
+    /// An answer from its parts.
+    pub fn new(
+        status: u16,
+        headers: Vec<(String, Zeroizing<String>)>,
+        body: Zeroizing<Vec<u8>>,
+    ) -> Response {
+        Response {
+            status,
+            headers,
+            body,
+            parsed: OnceLock::new(),
+        }
+    }
+
     /// A header's value (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -125,20 +157,95 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The body as JSON, if it is JSON.
-    pub fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&self.body).ok()
+    /// The body as JSON, if it is JSON. Parsed once; later calls return the same value.
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        self.parsed
+            .get_or_init(|| serde_json::from_slice(&self.body).ok())
+            .as_ref()
+    }
+
+    /// Whether this is a 2xx answer.
+    pub fn is_2xx(&self) -> bool {
+        (200..300).contains(&self.status)
     }
 
     /// A response built by hand (tests of the mapping tables).
     pub fn from_parts(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-        Response {
+        Response::new(
             status,
-            headers: headers
+            headers
                 .iter()
                 .map(|(n, v)| (n.to_ascii_lowercase(), Zeroizing::new(v.to_string())))
                 .collect(),
-            body: Zeroizing::new(body.as_bytes().to_vec()),
+            Zeroizing::new(body.as_bytes().to_vec()),
+        )
+    }
+}
+
+/// Appends `chunk` to `buf` without leaving a copy behind: when `buf` must grow, its bytes move
+/// to a new zeroizing buffer and the old one is wiped. Returns false (and appends nothing) when
+/// the total would pass `limit`.
+fn append_capped(buf: &mut Zeroizing<Vec<u8>>, chunk: &[u8], limit: usize) -> bool {
+    let needed = buf.len().saturating_add(chunk.len());
+    if needed > limit {
+        return false;
+    }
+    if needed > buf.capacity() {
+        let capacity = needed.max(buf.capacity().saturating_mul(2)).min(limit);
+        let mut grown = Zeroizing::new(Vec::with_capacity(capacity));
+        grown.extend_from_slice(buf);
+        // The old buffer is zeroized as it drops.
+        *buf = grown;
+    }
+    buf.extend_from_slice(chunk);
+    true
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    /// Larger than [`MAX_ANSWER_BYTES`].
+    TooLarge,
+    /// The transfer failed.
+    Http(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk into a zeroizing buffer, sized from `Content-Length` when
+/// given (capped), and never past [`MAX_ANSWER_BYTES`].
+async fn read_body(response: &mut reqwest::Response) -> Result<Zeroizing<Vec<u8>>, BodyError> {
+    let limit = MAX_ANSWER_BYTES;
+    let initial = match response.content_length() {
+        Some(n) if n > limit as u64 => return Err(BodyError::TooLarge),
+        Some(n) => n as usize,
+        None => INITIAL_ANSWER_BYTES.min(limit),
+    };
+    let mut buf = Zeroizing::new(Vec::with_capacity(initial));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Http)? {
+        if !append_capped(&mut buf, &chunk, limit) {
+            return Err(BodyError::TooLarge);
+        }
+    }
+    Ok(buf)
+}
+
+/// An exchange that ended without a usable answer: what did arrive (for the log), and why.
+struct Unanswered {
+    status: Option<u16>,
+    headers: Vec<(String, Zeroizing<String>)>,
+    failure: Failure,
+}
+
+impl Unanswered {
+    fn from_error(e: reqwest::Error) -> Unanswered {
+        let e = e.without_url();
+        let failure = if e.is_connect() {
+            Failure::Connect(describe(&e))
+        } else {
+            Failure::NoAnswer(describe(&e))
+        };
+        Unanswered {
+            status: None,
+            headers: Vec::new(),
+            failure,
         }
     }
 }
@@ -216,9 +323,7 @@ impl Session {
             let mut value = HeaderValue::from_str(value).map_err(|_| {
                 Failure::Connect(format!("header {name} has characters HTTP cannot carry"))
             })?;
-            value.set_sensitive(
-                redact::SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()),
-            );
+            value.set_sensitive(redact::is_secret_header(name));
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Failure::Connect(format!("{name} is not a valid header name")))?;
             builder = builder.header(header, value);
@@ -230,54 +335,67 @@ impl Session {
             self.change_sent.store(true, Ordering::SeqCst);
         }
         let start = Instant::now();
-        let result = async {
-            let response = builder.send().await?;
-            let status = response.status().as_u16();
-            let headers: Vec<(String, Zeroizing<String>)> = response
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_string(),
-                        Zeroizing::new(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                    )
-                })
-                .collect();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>(Response {
-                status,
-                headers,
-                body: Zeroizing::new(bytes.to_vec()),
-            })
-        }
-        .await;
+        let result = exchange(builder).await;
         entry.duration = start.elapsed();
         match result {
             Ok(response) => {
                 entry.status = Some(response.status);
                 entry.provider_code = code_of(&response);
-                entry.response_headers = response
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), redact::header(n, v)))
-                    .collect();
-                entry.response_body = redact::body(response.header("content-type"), &response.body);
+                entry.response_headers = shown_headers(&response.headers);
+                entry.response_body = match response.json() {
+                    Some(value) => redact::json_shown(value),
+                    None => redact::text_body(response.header("content-type"), &response.body),
+                };
                 (self.log)(entry);
                 Ok(response)
             }
-            Err(e) => {
-                let e = e.without_url();
-                let failure = if e.is_connect() {
-                    Failure::Connect(describe(&e))
-                } else {
-                    Failure::NoAnswer(describe(&e))
-                };
-                entry.error = Some(match &failure {
+            Err(unanswered) => {
+                entry.status = unanswered.status;
+                entry.response_headers = shown_headers(&unanswered.headers);
+                entry.error = Some(match &unanswered.failure {
                     Failure::Connect(m) | Failure::NoAnswer(m) => m.clone(),
                 });
                 (self.log)(entry);
-                Err(failure)
+                Err(unanswered.failure)
             }
+        }
+    }
+}
+
+/// Headers as the log shows them.
+fn shown_headers(headers: &[(String, Zeroizing<String>)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.clone(), redact::header(n, v)))
+        .collect()
+}
+
+/// Sends the request and reads the whole answer (at most [`MAX_ANSWER_BYTES`] of body).
+async fn exchange(builder: reqwest::RequestBuilder) -> Result<Response, Unanswered> {
+    let mut response = builder.send().await.map_err(Unanswered::from_error)?;
+    let status = response.status().as_u16();
+    let headers: Vec<(String, Zeroizing<String>)> = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                Zeroizing::new(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    match read_body(&mut response).await {
+        Ok(body) => Ok(Response::new(status, headers, body)),
+        Err(e) => {
+            let failure = match e {
+                BodyError::TooLarge => Failure::NoAnswer("answer too large (over 1 MiB)".into()),
+                BodyError::Http(e) => Unanswered::from_error(e).failure,
+            };
+            Err(Unanswered {
+                status: Some(status),
+                headers,
+                failure,
+            })
         }
     }
 }
@@ -302,5 +420,194 @@ fn describe(e: &reqwest::Error) -> String {
     match causes.last() {
         Some(root) => format!("{what} ({root})"),
         None => what.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves `answer` (raw HTTP/1.1 bytes) to one connection on loopback; returns its URL.
+    async fn serve_once(answer: Vec<u8>) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = sock.write_all(&answer).await;
+            let _ = sock.shutdown().await;
+        });
+        Url::parse(&format!("http://127.0.0.1:{port}/x")).expect("url")
+    }
+
+    fn session() -> (Session, Arc<Mutex<Vec<LogEntry>>>) {
+        let entries = Arc::new(Mutex::new(Vec::new()));
+        let sink = entries.clone();
+        let log: LogSink = Arc::new(move |e| sink.lock().expect("log").push(e));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let s = Session::new(
+            client,
+            "test",
+            Duration::from_secs(10),
+            log,
+            Arc::new(AtomicBool::new(false)),
+        );
+        (s, entries)
+    }
+
+    fn chunked(head: &str, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut out =
+            format!("{head}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").into_bytes();
+        for c in chunks {
+            out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+            out.extend_from_slice(c);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        out
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_1_mib_is_no_answer_and_is_still_logged() {
+        // Without Content-Length: read chunk by chunk until the cap.
+        let piece = vec![b'a'; 64 * 1024];
+        let pieces: Vec<&[u8]> = std::iter::repeat_n(piece.as_slice(), 17).collect();
+        let url = serve_once(chunked(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: sid=Cq9secret\r\n",
+            &pieces,
+        ))
+        .await;
+        let (s, log) = session();
+        let got = s
+            .send(Request::new(reqwest::Method::GET, url).change(), |_| None)
+            .await;
+        match got {
+            Err(Failure::NoAnswer(why)) => assert!(why.contains("answer too large"), "{why}"),
+            Err(other) => panic!("expected NoAnswer, got {other:?}"),
+            Ok(r) => panic!("expected no answer, got {} bytes", r.body.len()),
+        }
+        let entries = log.lock().expect("log");
+        assert_eq!(entries.len(), 1, "the exchange is logged");
+        let e = &entries[0];
+        assert_eq!(e.status, Some(200));
+        assert!(e.error.as_deref().is_some_and(|m| m.contains("too large")));
+        let cookie = e
+            .response_headers
+            .iter()
+            .find(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(cookie, Some(redact::MASK));
+        // The caller's `no_answer` makes it `unknown` for the change.
+        let rep = super::super::job::no_answer(
+            Failure::NoAnswer("answer too large (over 1 MiB)".into()),
+            "change",
+            true,
+        );
+        assert_eq!(rep.outcome, super::super::outcome::Outcome::Unknown);
+    }
+
+    #[tokio::test]
+    async fn a_content_length_over_1_mib_is_refused_before_reading() {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            MAX_ANSWER_BYTES + 1
+        );
+        let mut answer = head.into_bytes();
+        answer.extend_from_slice(b"{}");
+        let url = serve_once(answer).await;
+        let (s, log) = session();
+        let got = s
+            .send(Request::new(reqwest::Method::GET, url), |_| None)
+            .await;
+        assert!(
+            matches!(&got, Err(Failure::NoAnswer(why)) if why.contains("answer too large")),
+            "{:?}",
+            got.err()
+        );
+        assert_eq!(log.lock().expect("log")[0].status, Some(200));
+    }
+
+    #[tokio::test]
+    async fn chunked_and_sized_answers_are_read_whole_and_masked_in_the_log() {
+        let token = "Cq9!zKanary#71";
+        let json = format!(r#"{{"access_token":"{token}","token_type":"Bearer"}}"#);
+        let (a, b) = json.as_bytes().split_at(10);
+        let url = serve_once(chunked(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+            &[a, b],
+        ))
+        .await;
+        let (s, log) = session();
+        let r = s
+            .send(Request::new(reqwest::Method::GET, url), |r| {
+                r.json()
+                    .and_then(|v| v.get("token_type")?.as_str().map(String::from))
+            })
+            .await
+            .map_err(|f| format!("{f:?}"))
+            .expect("answer");
+        assert_eq!(r.body.as_slice(), json.as_bytes());
+        assert_eq!(
+            r.json().and_then(|v| v.get("access_token")?.as_str()),
+            Some(token)
+        );
+        {
+            let entries = log.lock().expect("log");
+            assert!(!entries[0].response_body.contains(token));
+            assert!(entries[0].response_body.contains("Bearer"));
+            assert_eq!(entries[0].provider_code.as_deref(), Some("Bearer"));
+        }
+
+        let body = "x".repeat(20_000);
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let url = serve_once(answer.into_bytes()).await;
+        let r = s
+            .send(Request::new(reqwest::Method::GET, url), |_| None)
+            .await
+            .map_err(|f| format!("{f:?}"))
+            .expect("answer");
+        assert_eq!(r.body.len(), body.len());
+        assert_eq!(r.body.capacity(), body.len(), "sized from Content-Length");
+    }
+
+    #[test]
+    fn growing_the_buffer_stops_at_the_cap() {
+        let mut buf = Zeroizing::new(Vec::with_capacity(4));
+        assert!(append_capped(&mut buf, b"abc", 16));
+        assert!(append_capped(&mut buf, b"defgh", 16));
+        assert_eq!(buf.as_slice(), b"abcdefgh");
+        assert!(buf.capacity() <= 16);
+        assert!(append_capped(&mut buf, b"12345678", 16));
+        assert_eq!(buf.len(), 16);
+        assert!(!append_capped(&mut buf, b"!", 16), "one byte past the cap");
+        assert_eq!(buf.len(), 16, "nothing appended past the cap");
+    }
+
+    #[test]
+    fn the_body_is_parsed_once() {
+        let r = Response::from_parts(200, &[], r#"{"a":1}"#);
+        let first = r.json().expect("json") as *const serde_json::Value;
+        let second = r.json().expect("json") as *const serde_json::Value;
+        assert_eq!(first, second);
+        assert!(Response::from_parts(200, &[], "<html>").json().is_none());
     }
 }

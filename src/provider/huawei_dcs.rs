@@ -5,9 +5,10 @@
 use url::Url;
 
 use super::http::{Request, Response, Session, host_of};
-use super::huawei_token::{self, REQUEST_ID, Scope, TokenAnswer, error_of};
+use super::huawei_token::{self, REQUEST_ID, Scope, TokenAnswer, error_of, refusal_of_2xx};
 use super::job::{
-    Change, OldNew, lenient_u32, lock_end, no_answer, report_from, request_id, text_of,
+    Change, MAX_LOCK_MINUTES, OldNew, lenient_u32, lock_end, no_answer, report_from, request_id,
+    text_of,
 };
 use super::outcome::{Outcome, Report};
 use super::sign::{self, huawei};
@@ -110,22 +111,31 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiDcs) -> Report {
     }
 }
 
-/// A refused IAM token request (the IAM user's own credentials): `auth_failed`.
+/// A refused IAM token request (the IAM user's own credentials): `auth_failed`. A 2xx that
+/// issued no token is a `server_error`: nothing was changed.
 fn token_refused(r: &Response) -> Report {
-    let (code, msg) = r
-        .json()
-        .as_ref()
-        .and_then(error_of)
-        .unwrap_or_else(|| (r.status.to_string(), format!("HTTP {}", r.status)));
-    let outcome = match r.status {
-        400 | 401 => Outcome::AuthFailed,
-        s => Outcome::from_http_status(s),
+    let err = r.json().and_then(error_of);
+    let (outcome, why) = match refusal_of_2xx(r) {
+        Some(why) => (Outcome::ServerError, why),
+        None => {
+            let outcome = match r.status {
+                400 | 401 => Outcome::AuthFailed,
+                s => Outcome::from_http_status_before_change(s),
+            };
+            let why = err
+                .as_ref()
+                .map_or_else(|| format!("HTTP {}", r.status), |(_, m)| m.clone());
+            (outcome, why)
+        }
     };
+    let code = err
+        .map(|(c, _)| c)
+        .or_else(|| (!r.is_2xx()).then(|| r.status.to_string()));
     let mut rep = report_from(
         r,
         outcome,
-        Some(code),
-        format!("the IAM token for DCS was refused ({msg}); the password change was not sent"),
+        code,
+        format!("the IAM token for DCS was refused ({why}); the password change was not sent"),
     );
     rep.request_id = request_id(r, REQUEST_ID);
     rep
@@ -134,10 +144,10 @@ fn token_refused(r: &Response) -> Report {
 /// The code the log shows for a DCS answer: `result` inside a 200, else the error code.
 fn dcs_code(r: &Response) -> Option<String> {
     let v = r.json()?;
-    text_of(v.get("result")).or_else(|| error_of(&v).map(|(c, _)| c))
+    text_of(v.get("result")).or_else(|| error_of(v).map(|(c, _)| c))
 }
 
-/// DCS error code (HTTP 4xx/5xx body) → outcome (SPEC §3).
+/// DCS error code (HTTP 4xx/5xx body) → outcome (SPEC §3). Never `changed`.
 pub fn map_error(status: u16, code: &str) -> Outcome {
     match code {
         "DCS.4019" => Outcome::PolicyRejected,
@@ -163,10 +173,11 @@ pub fn map_result(result: &str) -> Outcome {
     }
 }
 
-/// The report for a DCS answer.
+/// The report for a DCS answer. Success is documented as 200 with `result`; any other 2xx
+/// is no definite answer (`unknown`).
 pub fn report(r: &Response) -> Report {
     let json = r.json();
-    let mut rep = match json.as_ref() {
+    let mut rep = match json {
         Some(v) if r.status == 200 => match text_of(v.get("result")) {
             Some(result) => {
                 let outcome = map_result(&result);
@@ -181,7 +192,8 @@ pub fn report(r: &Response) -> Report {
                 let mut rep = report_from(r, outcome, Some(result), message);
                 rep.retries_left = lenient_u32(v.get("retry_times_left"));
                 if outcome == Outcome::Locked {
-                    rep.lock_minutes_left = lenient_u32(v.get("lock_time_left"));
+                    rep.lock_minutes_left =
+                        lenient_u32(v.get("lock_time_left")).map(|m| m.min(MAX_LOCK_MINUTES));
                     rep.locked_until = rep.lock_minutes_left.map(lock_end);
                 }
                 if outcome.is_success() {
@@ -197,6 +209,15 @@ pub fn report(r: &Response) -> Report {
                 "the answer had no result; the change may have been applied".into(),
             ),
         },
+        _ if r.is_2xx() && r.status != 200 => report_from(
+            r,
+            Outcome::Unknown,
+            json.and_then(error_of).map(|(c, _)| c),
+            format!(
+                "unexpected HTTP {} instead of 200; the change may have been applied",
+                r.status
+            ),
+        ),
         Some(v) => match error_of(v) {
             Some((code, msg)) => report_from(r, map_error(r.status, &code), Some(code), msg),
             None => report_from(
@@ -306,5 +327,78 @@ mod tests {
         assert_eq!(report(&r).outcome, Outcome::ServerError);
         let r = Response::from_parts(200, &[], "{\"result\":");
         assert_eq!(report(&r).outcome, Outcome::Unknown);
+    }
+
+    #[test]
+    fn a_2xx_other_than_200_is_unknown() {
+        for (status, body) in [
+            (202, r#"{"result":"success"}"#),
+            (202, r#"{"error_code":"DCS.5000","error_msg":"x"}"#),
+            (202, r#"{"error_code":"DCS.4019","error_msg":"weak"}"#),
+            (204, ""),
+            (201, "<html>"),
+        ] {
+            let r = Response::from_parts(status, &[], body);
+            assert_eq!(report(&r).outcome, Outcome::Unknown, "{status} {body}");
+        }
+        // A 200 with an error body but no result: no definite answer either.
+        let r = Response::from_parts(200, &[], r#"{"error_code":"DCS.5000"}"#);
+        assert_eq!(report(&r).outcome, Outcome::Unknown);
+    }
+
+    #[test]
+    fn a_huge_lock_time_is_clamped_to_a_day() {
+        let now = std::time::SystemTime::now();
+        for left in ["4294967295", "100000", "1441"] {
+            let body = format!(
+                r#"{{"result":"locked","lock_time_left":"{left}","retry_times_left":"0"}}"#
+            );
+            let rep = report(&Response::from_parts(200, &[], &body));
+            assert_eq!(rep.outcome, Outcome::Locked);
+            assert_eq!(rep.lock_minutes_left, Some(MAX_LOCK_MINUTES), "{left}");
+            let until = rep.locked_until.expect("locked_until");
+            let most = now + std::time::Duration::from_secs(u64::from(MAX_LOCK_MINUTES) * 60 + 60);
+            assert!(until <= most, "{left}");
+            let _ = crate::timefmt::rfc3339_utc(until);
+            let _ = crate::timefmt::local_minute(until);
+        }
+        // Not a u32 at all: no lock time rather than a wrong one.
+        let body = r#"{"result":"locked","lock_time_left":"99999999999999"}"#;
+        let rep = report(&Response::from_parts(200, &[], body));
+        assert_eq!((rep.lock_minutes_left, rep.locked_until), (None, None));
+    }
+
+    #[test]
+    fn token_refusals_are_never_changed() {
+        for (status, headers, body, outcome) in [
+            // 201 without X-Subject-Token.
+            (201, &[][..], r#"{"token":{}}"#, Outcome::ServerError),
+            (
+                200,
+                &[][..],
+                r#"{"error_code":"IAM.0006","error_msg":"x"}"#,
+                Outcome::ServerError,
+            ),
+            (202, &[][..], "", Outcome::ServerError),
+            (
+                401,
+                &[][..],
+                r#"{"error_code":"IAM.0001","error_msg":"x"}"#,
+                Outcome::AuthFailed,
+            ),
+            (400, &[][..], "", Outcome::AuthFailed),
+            (403, &[][..], "", Outcome::Denied),
+            (
+                503,
+                &[("X-Request-Id", "r")][..],
+                "busy",
+                Outcome::ServerError,
+            ),
+        ] {
+            let r = Response::from_parts(status, headers, body);
+            let rep = token_refused(&r);
+            assert_eq!(rep.outcome, outcome, "{status} {body}");
+            assert!(rep.message.contains("was not sent"), "{}", rep.message);
+        }
     }
 }

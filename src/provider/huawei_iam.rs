@@ -2,11 +2,13 @@
 //! current password, the account password policy when readable, then
 //! `POST /v3/users/{user_id}/password` → 204.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::http::{Response, Session};
-use super::huawei_token::{self, REQUEST_ID, Scope, Token, TokenAnswer, code_of, error_of};
+use super::huawei_token::{
+    self, REQUEST_ID, Scope, Token, TokenAnswer, code_of, error_of, refusal_of_2xx,
+};
 use super::job::{Change, json_body, json_log, no_answer, report_from, request_id};
 use super::outcome::{Outcome, Report};
 use super::redact::MASK;
@@ -46,9 +48,20 @@ pub async fn token_for(s: &Session, cfg: &HuaweiIam, password: &str) -> Result<T
 }
 
 /// The token request with the current password was refused (SPEC §3: 401 means the current
-/// password is wrong; `IAM.0061` means the account is locked).
+/// password is wrong; `IAM.0061` means the account is locked). A 2xx that issued no token is a
+/// `server_error`: nothing was changed.
 pub fn token_refused(r: &Response) -> Report {
-    let err = r.json().as_ref().and_then(error_of);
+    if let Some(why) = refusal_of_2xx(r) {
+        let mut rep = report_from(
+            r,
+            Outcome::ServerError,
+            code_of(r),
+            format!("{why}; the password change was not sent"),
+        );
+        rep.request_id = request_id(r, REQUEST_ID);
+        return rep;
+    }
+    let err = r.json().and_then(error_of);
     let code = err.as_ref().map(|(c, _)| c.clone());
     let message = err
         .map(|(_, m)| m)
@@ -56,12 +69,21 @@ pub fn token_refused(r: &Response) -> Report {
     let outcome = match (r.status, code.as_deref()) {
         (_, Some("IAM.0061")) => Outcome::Locked,
         (401, _) => Outcome::WrongOldPassword,
-        (s, Some(c)) => map_change(s, c),
-        (s, None) => Outcome::from_http_status(s),
+        (s, Some(c)) => map_token(s, c),
+        (s, None) => Outcome::from_http_status_before_change(s),
     };
     let mut rep = report_from(r, outcome, code, message);
     rep.request_id = request_id(r, REQUEST_ID);
     rep
+}
+
+/// IAM error code of the token request → outcome: as [`map_change`], but unlisted codes fall
+/// back as before a change (nothing was changed).
+fn map_token(status: u16, code: &str) -> Outcome {
+    match map_change(status, code) {
+        Outcome::Unknown => Outcome::from_http_status_before_change(status),
+        outcome => outcome,
+    }
 }
 
 /// IAM error code of the change request → outcome (SPEC §3).
@@ -93,7 +115,7 @@ pub fn change_report(r: &Response) -> Report {
             ),
         )
     } else {
-        match r.json().as_ref().and_then(error_of) {
+        match r.json().and_then(error_of) {
             Some((code, msg)) => report_from(r, map_change(r.status, &code), Some(code), msg),
             None => report_from(
                 r,
@@ -121,8 +143,7 @@ async fn account_policy(s: &Session, cfg: &HuaweiIam, token: &Token) -> Option<A
     if r.status != 200 {
         return None;
     }
-    let v = r.json()?;
-    serde_json::from_value(v.get("password_policy")?.clone()).ok()
+    AccountPolicy::deserialize(r.json()?.get("password_policy")?).ok()
 }
 
 /// Changes the user's own password.
@@ -171,15 +192,12 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiIam) -> Report {
         Ok(u) => u,
         Err(r) => return with_policy(r),
     };
-    let body = json_body(
-        &Body {
-            user: Passwords {
-                password: c.new,
-                original_password: current,
-            },
+    let body = json_body(&Body {
+        user: Passwords {
+            password: c.new,
+            original_password: current,
         },
-        current.len() + c.new.len(),
-    );
+    });
     let log = json_log(&Body {
         user: Passwords {
             password: MASK,
@@ -259,6 +277,34 @@ mod tests {
         assert_eq!(token_refused(&r).outcome, Outcome::WrongOldPassword);
         let r = Response::from_parts(503, &[], "busy");
         assert_eq!(token_refused(&r).outcome, Outcome::ServerError);
+    }
+
+    #[test]
+    fn a_token_answer_in_2xx_without_a_token_is_a_server_error() {
+        for (status, body) in [
+            (201, r#"{"token":{"user":{"id":"u"}}}"#),
+            (201, ""),
+            (200, r#"{"token":{"user":{"id":"u"}}}"#),
+            (200, r#"{"error_code":"IAM.0099","error_msg":"x"}"#),
+            (200, r#"{"error_code":"IAM.0061","error_msg":"x"}"#),
+            (202, "<html>"),
+            (204, ""),
+        ] {
+            let rep = token_refused(&Response::from_parts(status, &[], body));
+            assert_eq!(rep.outcome, Outcome::ServerError, "{status} {body}");
+            assert!(rep.message.contains("not sent"), "{}", rep.message);
+        }
+        // Unlisted codes in other statuses fall back by status, never `unknown`.
+        let r = Response::from_parts(409, &[], r#"{"error_code":"IAM.0099","error_msg":"x"}"#);
+        assert_eq!(token_refused(&r).outcome, Outcome::BadRequest);
+    }
+
+    #[test]
+    fn a_change_answer_in_2xx_other_than_204_is_unknown() {
+        for status in [200, 201, 202, 206] {
+            let r = Response::from_parts(status, &[], "");
+            assert_eq!(change_report(&r).outcome, Outcome::Unknown, "{status}");
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn error_of(v: &Value) -> Option<(String, String)> {
 
 /// The error code of an answer, if it has one.
 pub fn code_of(r: &Response) -> Option<String> {
-    r.json().as_ref().and_then(error_of).map(|(c, _)| c)
+    r.json().and_then(error_of).map(|(c, _)| c)
 }
 
 /// `path` on an IAM endpoint, which may be given with or without its `/v3` suffix.
@@ -135,8 +135,25 @@ pub struct Token {
 pub enum TokenAnswer {
     /// 201 with a token.
     Issued(Token),
-    /// Any other answer.
+    /// Any other answer, including a 2xx without a token (see [`refusal_of_2xx`]).
     Refused(Response),
+}
+
+/// For a token answer in 2xx that issued no token (a 201 without `X-Subject-Token`, a 200, a
+/// 202...): the words for a `server_error`. Nothing was changed, so it is never `changed` or
+/// `unknown`. `None` for other statuses.
+pub fn refusal_of_2xx(r: &Response) -> Option<String> {
+    if !r.is_2xx() {
+        return None;
+    }
+    Some(if r.status == 201 {
+        "the token answer (HTTP 201) carried no X-Subject-Token".to_string()
+    } else {
+        format!(
+            "unexpected HTTP {} to the token request instead of 201",
+            r.status
+        )
+    })
 }
 
 /// `POST {iam}/v3/auth/tokens?nocatalog=true` with a user name and password.
@@ -154,7 +171,7 @@ pub async fn request(
         Scope::Project(p) => Scope::Project(p),
         Scope::Domain(d) => Scope::Domain(d),
     };
-    let body = json_body(&token_body(domain, user, password, scope), password.len());
+    let body = json_body(&token_body(domain, user, password, scope));
     let log = json_log(&token_body(domain, user, MASK, log_scope));
     let request = Request::new(reqwest::Method::POST, url)
         .header("Content-Type", "application/json;charset=utf8")
@@ -168,8 +185,10 @@ pub async fn request(
     };
     let mut token = Zeroizing::new(String::with_capacity(value.len()));
     token.push_str(value);
-    let json = response.json().unwrap_or(Value::Null);
-    let user = json.get("token").and_then(|t| t.get("user"));
+    let user = response
+        .json()
+        .and_then(|v| v.get("token"))
+        .and_then(|t| t.get("user"));
     Ok(TokenAnswer::Issued(Token {
         value: token,
         user_id: user.and_then(|u| text_of(u.get("id"))),

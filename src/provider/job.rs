@@ -1,6 +1,7 @@
 //! What one change needs: the profile, the resolved secrets, and the helpers every provider
 //! uses to build bodies and read answers.
 
+use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -137,13 +138,10 @@ pub struct OldNew<'a> {
 impl<'a> OldNew<'a> {
     /// The body in a zeroizing buffer, and the same body masked for the log.
     pub fn encode(old_password: &'a str, new_password: &'a str) -> (Zeroizing<Vec<u8>>, String) {
-        let body = json_body(
-            &OldNew {
-                old_password,
-                new_password,
-            },
-            old_password.len() + new_password.len(),
-        );
+        let body = json_body(&OldNew {
+            old_password,
+            new_password,
+        });
         let log = json_log(&OldNew {
             old_password: super::redact::MASK,
             new_password: super::redact::MASK,
@@ -152,13 +150,29 @@ impl<'a> OldNew<'a> {
     }
 }
 
-/// Serializes `value` into a zeroizing buffer sized up front so it never reallocates (a
-/// reallocation would leave a copy of the password behind). `secret_bytes` is the total length
-/// of the secrets inside; JSON escaping makes each byte at most 6.
-pub fn json_body<T: Serialize>(value: &T, secret_bytes: usize) -> Zeroizing<Vec<u8>> {
-    let capacity = 1024 + 6 * secret_bytes;
-    let mut buf = Zeroizing::new(Vec::with_capacity(capacity));
-    // Writing into a Vec cannot fail; a struct of strings always serializes.
+/// Counts the bytes written to it, and keeps none.
+struct ByteCount(usize);
+
+impl io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes `value` into a zeroizing buffer of exactly its length, so it never reallocates
+/// (a reallocation would leave a copy of the password behind): the first pass only counts the
+/// bytes, the second writes them into a buffer allocated once with that capacity.
+pub fn json_body<T: Serialize>(value: &T) -> Zeroizing<Vec<u8>> {
+    let mut count = ByteCount(0);
+    // Counting cannot fail; a struct of strings always serializes.
+    let _ = serde_json::to_writer(&mut count, value);
+    let mut buf = Zeroizing::new(Vec::with_capacity(count.0));
+    let capacity = buf.capacity();
     let _ = serde_json::to_writer(&mut *buf, value);
     debug_assert!(buf.capacity() == capacity, "body buffer reallocated");
     buf
@@ -226,9 +240,20 @@ pub fn report_from(
     r
 }
 
-/// `locked_until` from minutes left, counted from now.
+/// The longest lock rekey believes a provider: minutes left beyond a day are taken as a day
+/// (a server's number must never overflow a time).
+pub const MAX_LOCK_MINUTES: u32 = 24 * 60;
+
+/// `locked_until` from minutes left (at most [`MAX_LOCK_MINUTES`]), counted from now.
 pub fn lock_end(minutes: u32) -> SystemTime {
-    SystemTime::now() + Duration::from_secs(u64::from(minutes) * 60)
+    lock_end_from(SystemTime::now(), minutes)
+}
+
+/// `locked_until` from minutes left (at most [`MAX_LOCK_MINUTES`]), counted from `now`.
+pub fn lock_end_from(now: SystemTime, minutes: u32) -> SystemTime {
+    let minutes = minutes.min(MAX_LOCK_MINUTES);
+    now.checked_add(Duration::from_secs(u64::from(minutes) * 60))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -244,15 +269,58 @@ mod tests {
     #[test]
     fn json_body_never_reallocates_even_when_every_byte_escapes() {
         let nasty = "\u{1}".repeat(128);
-        let body = json_body(
-            &Body {
-                old_password: &nasty,
-                new_password: &nasty,
-            },
-            2 * nasty.len(),
-        );
-        assert_eq!(body.capacity(), 1024 + 6 * 2 * nasty.len());
+        let value = Body {
+            old_password: &nasty,
+            new_password: &nasty,
+        };
+        let body = json_body(&value);
+        assert_eq!(body.capacity(), body.len(), "allocated exactly once");
         assert!(body.len() > 6 * 128);
+        assert_eq!(
+            body.as_slice(),
+            serde_json::to_vec(&value).expect("serializes").as_slice()
+        );
+    }
+
+    #[derive(Serialize)]
+    struct Token<'a> {
+        domain: &'a str,
+        name: &'a str,
+        password: &'a str,
+    }
+
+    #[test]
+    fn json_body_is_exact_with_long_non_secret_fields() {
+        // Long domain and user names (non-secret) next to a short password: a buffer sized
+        // from the secret bytes alone would reallocate and leave a copy behind.
+        let domain = "d\"".repeat(3000);
+        let name = "n".repeat(5000);
+        let value = Token {
+            domain: &domain,
+            name: &name,
+            password: "pw",
+        };
+        let body = json_body(&value);
+        let expected = serde_json::to_vec(&value).expect("serializes");
+        assert!(
+            expected.len() > 1024 + 6 * 2,
+            "long enough to outgrow the old sizing"
+        );
+        assert_eq!(body.as_slice(), expected.as_slice());
+        assert_eq!(body.capacity(), expected.len(), "capacity never changed");
+    }
+
+    #[test]
+    fn lock_end_clamps_what_the_server_says() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(lock_end_from(now, 5), now + Duration::from_secs(300));
+        let day = now + Duration::from_secs(u64::from(MAX_LOCK_MINUTES) * 60);
+        assert_eq!(lock_end_from(now, u32::MAX), day);
+        assert_eq!(lock_end_from(now, MAX_LOCK_MINUTES + 1), day);
+        // Never panics, whatever the clock and the number.
+        let _ = lock_end(u32::MAX);
+        let far = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 - 10);
+        let _ = lock_end_from(far, u32::MAX);
     }
 
     #[test]

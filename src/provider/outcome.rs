@@ -134,10 +134,22 @@ impl Outcome {
         }
     }
 
-    /// The fallback for an error the provider mapping does not list (SPEC §3).
+    /// The fallback for an answer to the change request that the provider mapping does not
+    /// list (SPEC §3). Never `changed`: a 2xx that is not the provider's documented success
+    /// shape is no definite answer, so it is `unknown`.
     pub fn from_http_status(status: u16) -> Outcome {
         match status {
-            200..=299 => Outcome::Changed,
+            200..=299 => Outcome::Unknown,
+            _ => Outcome::from_http_status_before_change(status),
+        }
+    }
+
+    /// The fallback for an answer to a request sent before the change (a token request, the
+    /// Tencent v2 info query): nothing was changed, so an odd 2xx is `server_error`, never
+    /// `changed` or `unknown`.
+    pub fn from_http_status_before_change(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::ServerError,
             401 => Outcome::AuthFailed,
             403 => Outcome::Denied,
             404 => Outcome::NotFound,
@@ -289,6 +301,35 @@ mod tests {
             (503, Outcome::ServerError),
         ] {
             assert_eq!(Outcome::from_http_status(status), outcome, "{status}");
+            assert_eq!(
+                Outcome::from_http_status_before_change(status),
+                outcome,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_2xx_fallback_is_never_changed() {
+        for status in [200, 201, 202, 203, 204, 206, 299] {
+            // The change request: no definite answer.
+            assert_eq!(Outcome::from_http_status(status), Outcome::Unknown);
+            // Before the change: nothing was changed.
+            assert_eq!(
+                Outcome::from_http_status_before_change(status),
+                Outcome::ServerError
+            );
+        }
+        for status in 100..=599 {
+            assert!(!Outcome::from_http_status(status).is_success(), "{status}");
+            assert!(
+                !Outcome::from_http_status_before_change(status).is_success(),
+                "{status}"
+            );
+            assert_ne!(
+                Outcome::from_http_status_before_change(status),
+                Outcome::Unknown
+            );
         }
     }
 

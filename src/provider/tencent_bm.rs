@@ -55,13 +55,10 @@ async fn change_v3(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
     // the answer says the account does not exist (SPEC §1).
     let create = matches!(c.operate.unwrap_or(cfg.operate), Operate::Create);
     let operate = if create { "Create" } else { "Update" };
-    let body = json_body(
-        &V3Body {
-            password: c.new,
-            operate,
-        },
-        c.new.len(),
-    );
+    let body = json_body(&V3Body {
+        password: c.new,
+        operate,
+    });
     let log_body = json_log(&V3Body {
         password: MASK,
         operate,
@@ -93,31 +90,53 @@ async fn change_v3(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
         .header("Authorization", authorization)
         .body(body, log_body)
         .change();
-    let response = match s.send(request, |r| v3_error(r).map(|(code, _)| code)).await {
+    let response = match s.send(request, v3_code).await {
         Ok(r) => r,
         Err(f) => return no_answer(f, V3_ACTION, true),
     };
     v3_report(&response, create)
 }
 
-/// `Response.Error.{Code,Message}` of an API 3.0 answer.
-fn v3_error(r: &Response) -> Option<(String, String)> {
-    let v = r.json()?;
-    let err = v.get("Response")?.get("Error")?;
-    Some((
-        text_of(err.get("Code"))?,
-        text_of(err.get("Message")).unwrap_or_default(),
-    ))
+/// What an API 3.0 answer says.
+enum V3Answer {
+    /// `Response` is an object with a `RequestId` and no `Error`: the documented success.
+    Success,
+    /// `Response.Error` is there: its `Code` (if any) and `Message`.
+    Error(Option<String>, String),
+    /// Anything else (not JSON, no `Response`, an odd shape).
+    Unreadable,
 }
 
-/// The report for an API 3.0 answer.
+fn v3_answer(r: &Response) -> V3Answer {
+    let Some(response) = r.json().and_then(|v| v.get("Response")) else {
+        return V3Answer::Unreadable;
+    };
+    match response.get("Error") {
+        Some(err) => V3Answer::Error(
+            text_of(err.get("Code")),
+            text_of(err.get("Message")).unwrap_or_default(),
+        ),
+        None if response.get("RequestId").is_some_and(|id| id.is_string()) => V3Answer::Success,
+        None => V3Answer::Unreadable,
+    }
+}
+
+/// `Response.Error.Code` of an API 3.0 answer (for the log).
+fn v3_code(r: &Response) -> Option<String> {
+    match v3_answer(r) {
+        V3Answer::Error(code, _) => code,
+        _ => None,
+    }
+}
+
+/// The report for an API 3.0 answer. `changed` (`created`) only for the documented success in
+/// a 2xx; an error without a `Code` is `bad_request` in a 2xx, else falls back by status.
 pub fn v3_report(r: &Response, create: bool) -> Report {
-    let json = r.json();
-    let request_id = json
-        .as_ref()
+    let request_id = r
+        .json()
         .and_then(|v| text_of(v.get("Response")?.get("RequestId")));
-    let mut report = match (v3_error(r), json.as_ref().and_then(|v| v.get("Response"))) {
-        (Some((code, message)), _) => {
+    let mut report = match v3_answer(r) {
+        V3Answer::Error(Some(code), message) => {
             let outcome = map_v3(r.status, &code);
             let mut message = message;
             if code == "AuthFailure.SignatureExpire" {
@@ -134,7 +153,21 @@ pub fn v3_report(r: &Response, create: bool) -> Report {
             }
             rep
         }
-        (None, Some(_)) if (200..300).contains(&r.status) => {
+        V3Answer::Error(None, message) => {
+            let outcome = if r.is_2xx() {
+                // The provider refused, without saying how.
+                Outcome::BadRequest
+            } else {
+                Outcome::from_http_status(r.status)
+            };
+            let message = if message.is_empty() {
+                format!("HTTP {}, an error without a code", r.status)
+            } else {
+                message
+            };
+            report_from(r, outcome, None, message)
+        }
+        V3Answer::Success if r.is_2xx() => {
             let outcome = if create {
                 Outcome::Created
             } else {
@@ -142,7 +175,7 @@ pub fn v3_report(r: &Response, create: bool) -> Report {
             };
             report_from(r, outcome, None, String::new())
         }
-        _ if (200..300).contains(&r.status) => report_from(
+        _ if r.is_2xx() => report_from(
             r,
             Outcome::Unknown,
             None,
@@ -232,35 +265,27 @@ pub fn be_first(v: &serde_json::Value) -> Option<bool> {
     }
 }
 
-/// The report for an API 2.0 answer (errors usually arrive with HTTP 200).
-pub fn v2_report(r: &Response, create: bool) -> Report {
-    let Some(json) = r.json() else {
-        return if (200..300).contains(&r.status) {
-            report_from(
-                r,
-                Outcome::Unknown,
-                None,
-                "the answer could not be read; the change may have been applied".into(),
-            )
-        } else {
-            report_from(
-                r,
-                Outcome::from_http_status(r.status),
-                None,
-                format!("HTTP {}", r.status),
-            )
-        };
-    };
-    let message = text_of(json.get("message")).unwrap_or_default();
-    match v2_code(&json) {
-        Some(0) if (200..300).contains(&r.status) => {
-            let outcome = if create {
-                Outcome::Created
-            } else {
-                Outcome::Changed
-            };
-            report_from(r, outcome, Some("0".into()), String::new())
-        }
+/// The code the log shows for an API 2.0 answer.
+fn v2_log_code(r: &Response) -> Option<String> {
+    r.json().and_then(v2_code).map(|c| c.to_string())
+}
+
+/// The report for an API 2.0 answer that is not a success (`code` 0 in a 2xx): by `code`, else
+/// by status. `is_change` says whether the request was the change (`SetOutBandVPNAuthPwd`): a
+/// 2xx without a readable `code` is then `unknown`; before the change it is `server_error`
+/// ("nothing was changed"). Never `changed`.
+fn v2_not_success(r: &Response, is_change: bool) -> Report {
+    let json = r.json();
+    let message = json
+        .and_then(|v| text_of(v.get("message")))
+        .unwrap_or_default();
+    match json.and_then(v2_code) {
+        Some(0) => report_from(
+            r,
+            Outcome::from_http_status(r.status),
+            Some("0".into()),
+            format!("HTTP {} with code 0 ({message})", r.status),
+        ),
         Some(code) => {
             let mut message = message;
             if code == 4200 || code == 4500 {
@@ -268,8 +293,69 @@ pub fn v2_report(r: &Response, create: bool) -> Report {
             }
             report_from(r, map_v2(code), Some(code.to_string()), message)
         }
-        None => report_from(r, Outcome::from_http_status(r.status), None, message),
+        None if r.is_2xx() && is_change => report_from(
+            r,
+            Outcome::Unknown,
+            None,
+            "the answer could not be read; the change may have been applied".into(),
+        ),
+        None if r.is_2xx() => report_from(
+            r,
+            Outcome::ServerError,
+            None,
+            "the answer could not be read; nothing was changed".into(),
+        ),
+        None => report_from(
+            r,
+            Outcome::from_http_status(r.status),
+            None,
+            if message.is_empty() {
+                format!("HTTP {}", r.status)
+            } else {
+                message
+            },
+        ),
     }
+}
+
+/// Whether an API 2.0 answer is the documented success: `code` 0 in a 2xx.
+fn v2_success(r: &Response) -> bool {
+    r.is_2xx() && r.json().and_then(v2_code) == Some(0)
+}
+
+/// The report for the API 2.0 change (`SetOutBandVPNAuthPwd`; errors usually arrive with
+/// HTTP 200). `changed` (`created`) only for `code` 0 in a 2xx.
+pub fn v2_report(r: &Response, create: bool) -> Report {
+    if !v2_success(r) {
+        return v2_not_success(r, true);
+    }
+    let outcome = if create {
+        Outcome::Created
+    } else {
+        Outcome::Changed
+    };
+    report_from(r, outcome, Some("0".into()), String::new())
+}
+
+/// The API 2.0 `GetOutBandVPNAuthInfo` answer: whether the account is yet to be created
+/// (`be_first`), or the report that ends the attempt. Nothing was changed, so a failure is
+/// never `changed` or `unknown`.
+pub fn v2_info(r: &Response) -> Result<bool, Report> {
+    if !v2_success(r) {
+        let mut rep = v2_not_success(r, false);
+        if rep.outcome == Outcome::Unknown {
+            rep.outcome = Outcome::ServerError;
+        }
+        return Err(rep);
+    }
+    r.json().and_then(be_first).ok_or_else(|| {
+        report_from(
+            r,
+            Outcome::ServerError,
+            Some("0".into()),
+            "GetOutBandVPNAuthInfo did not say whether the account exists (be_first); nothing was changed".into(),
+        )
+    })
 }
 
 fn v2_url(c: &Change<'_>) -> Result<Url, Report> {
@@ -347,29 +433,13 @@ async fn change_v2(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
             let req = Request::new(reqwest::Method::POST, url.clone())
                 .header("Content-Type", form)
                 .body(body, log);
-            let r = match s
-                .send(req, |r| {
-                    r.json().and_then(|v| v2_code(&v)).map(|c| c.to_string())
-                })
-                .await
-            {
+            let r = match s.send(req, v2_log_code).await {
                 Ok(r) => r,
                 Err(f) => return no_answer(f, "GetOutBandVPNAuthInfo", false),
             };
-            let info = v2_report(&r, false);
-            if !info.outcome.is_success() {
-                return info;
-            }
-            match r.json().as_ref().and_then(be_first) {
-                Some(first) => first,
-                None => {
-                    return report_from(
-                        &r,
-                        Outcome::ServerError,
-                        None,
-                        "GetOutBandVPNAuthInfo did not say whether the account exists (be_first); nothing was changed".into(),
-                    );
-                }
+            match v2_info(&r) {
+                Ok(first) => first,
+                Err(report) => return report,
             }
         }
     };
@@ -389,12 +459,7 @@ async fn change_v2(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
         .header("Content-Type", form)
         .body(body, log)
         .change();
-    match s
-        .send(req, |r| {
-            r.json().and_then(|v| v2_code(&v)).map(|c| c.to_string())
-        })
-        .await
-    {
+    match s.send(req, v2_log_code).await {
         Ok(r) => v2_report(&r, create),
         Err(f) => no_answer(f, "SetOutBandVPNAuthPwd", true),
     }
@@ -496,6 +561,123 @@ mod tests {
         assert_eq!(v2_report(&r, false).outcome, Outcome::ServerError);
         let r = Response::from_parts(200, &[], "<html>");
         assert_eq!(v2_report(&r, false).outcome, Outcome::Unknown);
+    }
+
+    #[test]
+    fn v2_change_is_changed_only_for_code_0_in_a_2xx() {
+        // (status, body, change outcome, info outcome)
+        let table = [
+            (
+                200,
+                r#"{"message":"ok"}"#,
+                Outcome::Unknown,
+                Outcome::ServerError,
+            ),
+            (
+                200,
+                r#"{"code":null}"#,
+                Outcome::Unknown,
+                Outcome::ServerError,
+            ),
+            (200, "<html>", Outcome::Unknown, Outcome::ServerError),
+            (202, "", Outcome::Unknown, Outcome::ServerError),
+            (
+                500,
+                r#"{"code":0}"#,
+                Outcome::ServerError,
+                Outcome::ServerError,
+            ),
+            (404, r#"{"code":"0"}"#, Outcome::NotFound, Outcome::NotFound),
+            (
+                401,
+                r#"{"code":0,"message":""}"#,
+                Outcome::AuthFailed,
+                Outcome::AuthFailed,
+            ),
+            (
+                302,
+                r#"{"code":0}"#,
+                Outcome::BadRequest,
+                Outcome::BadRequest,
+            ),
+            (
+                200,
+                r#"{"code":4100}"#,
+                Outcome::AuthFailed,
+                Outcome::AuthFailed,
+            ),
+            (200, r#"{"code":123456}"#, Outcome::Failed, Outcome::Failed),
+        ];
+        for (status, body, change, info) in table {
+            let r = Response::from_parts(status, &[], body);
+            let rep = v2_report(&r, false);
+            assert_eq!(rep.outcome, change, "change {status} {body}");
+            let rep = v2_info(&r).expect_err("not a success");
+            assert_eq!(rep.outcome, info, "info {status} {body}");
+            assert!(!rep.outcome.is_success());
+        }
+    }
+
+    #[test]
+    fn an_unreadable_info_answer_says_nothing_was_changed() {
+        let r = Response::from_parts(200, &[], r#"{"code":0,"message":"","data":{"authIn"#);
+        let rep = v2_info(&r).expect_err("unreadable");
+        assert_eq!(rep.outcome, Outcome::ServerError);
+        assert!(
+            rep.message.contains("nothing was changed"),
+            "{}",
+            rep.message
+        );
+        let r = Response::from_parts(200, &[], r#"{"code":0,"data":{"authInfo":{}}}"#);
+        let rep = v2_info(&r).expect_err("no be_first");
+        assert_eq!(rep.outcome, Outcome::ServerError);
+        let r = Response::from_parts(
+            200,
+            &[],
+            r#"{"code":"0","data":{"authInfo":{"be_first":"true"}}}"#,
+        );
+        assert_eq!(v2_info(&r).ok(), Some(true));
+    }
+
+    #[test]
+    fn v3_is_changed_only_for_the_documented_success() {
+        let table = [
+            // An error without a Code: refused, with the message.
+            (
+                200,
+                r#"{"Response":{"Error":{"Message":"x"},"RequestId":"r"}}"#,
+                Outcome::BadRequest,
+            ),
+            (
+                500,
+                r#"{"Response":{"Error":{"Message":"x"}}}"#,
+                Outcome::ServerError,
+            ),
+            (403, r#"{"Response":{"Error":{}}}"#, Outcome::Denied),
+            // Not the success shape.
+            (200, r#"{"Response":{}}"#, Outcome::Unknown),
+            (200, r#"{"Response":null}"#, Outcome::Unknown),
+            (200, r#"{"RequestId":"r"}"#, Outcome::Unknown),
+            (202, "", Outcome::Unknown),
+            // The success shape, but not in a 2xx.
+            (
+                500,
+                r#"{"Response":{"RequestId":"r"}}"#,
+                Outcome::ServerError,
+            ),
+        ];
+        for (status, body, outcome) in table {
+            let r = Response::from_parts(status, &[], body);
+            let rep = v3_report(&r, false);
+            assert_eq!(rep.outcome, outcome, "{status} {body}");
+            assert_eq!(
+                v3_report(&r, true).outcome,
+                outcome,
+                "create {status} {body}"
+            );
+        }
+        let r = Response::from_parts(200, &[], r#"{"Response":{"Error":{"Message":"x"}}}"#);
+        assert_eq!(v3_report(&r, false).message, "x");
     }
 
     #[test]

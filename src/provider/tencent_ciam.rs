@@ -47,7 +47,8 @@ fn code_of(r: &Response) -> Option<String> {
     oauth_error(r).map(|(c, _)| c)
 }
 
-/// Token endpoint error → outcome (SPEC §3).
+/// Token endpoint error → outcome (SPEC §3). Unlisted errors fall back as before a change
+/// (nothing was changed): never `changed` or `unknown`.
 pub fn map_token(status: u16, error: &str, description: &str) -> Outcome {
     match error {
         "invalid_grant" if description.contains("Abnormal user status") => Outcome::Locked,
@@ -55,11 +56,12 @@ pub fn map_token(status: u16, error: &str, description: &str) -> Outcome {
             Outcome::WrongOldPassword
         }
         "invalid_auth_source" | "invalid_client" => Outcome::AuthFailed,
-        _ => Outcome::from_http_status(status),
+        _ => Outcome::from_http_status_before_change(status),
     }
 }
 
-/// Change endpoint error → outcome (SPEC §3).
+/// Change endpoint error → outcome (SPEC §3). Never `changed`; an unlisted error inside a 2xx
+/// is `unknown` (see [`Outcome::from_http_status`]).
 pub fn map_change(status: u16, error: &str, description: &str) -> Outcome {
     match error {
         "wrong_old_password" => Outcome::WrongOldPassword,
@@ -98,29 +100,45 @@ pub async fn token_for(
     let request = Request::new(reqwest::Method::POST, url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(form_encode(&pairs), log);
-    let r = match s.send(request, code_of).await {
-        Ok(r) => r,
-        Err(f) => return Err(no_answer(f, "CIAM token request", false)),
-    };
+    match s.send(request, code_of).await {
+        Ok(r) => token_answer(&r),
+        Err(f) => Err(no_answer(f, "CIAM token request", false)),
+    }
+}
+
+/// The token answer: the access token, or the report that ends the attempt. Nothing was
+/// changed yet, so a failure is never `changed` or `unknown`.
+fn token_answer(r: &Response) -> Result<Zeroizing<String>, Report> {
     if r.status == 200
-        && let Some(v) = r.json()
-        && let Some(token) = v.get("access_token").and_then(|t| t.as_str())
+        && let Some(token) = r
+            .json()
+            .and_then(|v| v.get("access_token"))
+            .and_then(|t| t.as_str())
     {
         let mut out = Zeroizing::new(String::with_capacity(token.len()));
         out.push_str(token);
         return Ok(out);
     }
-    Err(match oauth_error(&r) {
-        Some((code, desc)) => report_from(&r, map_token(r.status, &code, &desc), Some(code), desc),
+    Err(match oauth_error(r) {
+        Some((code, desc)) => report_from(r, map_token(r.status, &code, &desc), Some(code), desc),
         None if r.status == 200 => report_from(
-            &r,
+            r,
             Outcome::ServerError,
             None,
             "the token answer had no access_token; the password change was not sent".into(),
         ),
+        None if r.is_2xx() => report_from(
+            r,
+            Outcome::ServerError,
+            None,
+            format!(
+                "unexpected HTTP {} to the token request instead of 200; the password change was not sent",
+                r.status
+            ),
+        ),
         None => report_from(
-            &r,
-            Outcome::from_http_status(r.status),
+            r,
+            Outcome::from_http_status_before_change(r.status),
             None,
             format!("HTTP {}", r.status),
         ),
@@ -175,8 +193,20 @@ pub async fn verify(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
     }
 }
 
-/// The report for the change answer.
+/// The report for the change answer. Success is documented as 200 (empty body); any other
+/// 2xx, or a 200 that cannot be read, is no definite answer (`unknown`).
 pub fn change_report(r: &Response) -> Report {
+    if r.is_2xx() && r.status != 200 {
+        return report_from(
+            r,
+            Outcome::Unknown,
+            code_of(r),
+            format!(
+                "unexpected HTTP {} instead of 200; the change may have been applied",
+                r.status
+            ),
+        );
+    }
     if r.status == 200 {
         // Success is a 200 with an empty body; a body that is not JSON (cut off, say) is no
         // definite answer.
@@ -189,12 +219,10 @@ pub fn change_report(r: &Response) -> Report {
                 "the answer could not be read; the change may have been applied".into(),
             );
         }
-        if oauth_error(r).is_none() {
-            return report_from(r, Outcome::Changed, None, String::new());
-        }
     }
     match oauth_error(r) {
         Some((code, desc)) => report_from(r, map_change(r.status, &code, &desc), Some(code), desc),
+        None if r.status == 200 => report_from(r, Outcome::Changed, None, String::new()),
         None => report_from(
             r,
             Outcome::from_http_status(r.status),
@@ -308,5 +336,49 @@ mod tests {
             change_report(&Response::from_parts(502, &[], "<html>")).outcome,
             Outcome::ServerError
         );
+    }
+
+    #[test]
+    fn a_change_answer_in_2xx_other_than_200_is_unknown() {
+        for (status, body) in [
+            (201, ""),
+            (202, "{}"),
+            (204, ""),
+            (202, r#"{"error":"invalid_new_password"}"#),
+        ] {
+            let r = Response::from_parts(status, &[], body);
+            assert_eq!(
+                change_report(&r).outcome,
+                Outcome::Unknown,
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_answers_are_never_changed_or_unknown() {
+        let ok = Response::from_parts(200, &[], r#"{"access_token":"t","token_type":"Bearer"}"#);
+        assert_eq!(
+            token_answer(&ok).ok().as_deref().map(|t| t.as_str()),
+            Some("t")
+        );
+        for (status, body, outcome) in [
+            (200, r#"{"token_type":"Bearer"}"#, Outcome::ServerError),
+            (201, r#"{"access_token":"t"}"#, Outcome::ServerError),
+            (204, "", Outcome::ServerError),
+            (200, r#"{"error":"something_new"}"#, Outcome::ServerError),
+            (202, r#"{"error":"something_new"}"#, Outcome::ServerError),
+            (200, "<html>", Outcome::ServerError),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"Wrong username or password"}"#,
+                Outcome::WrongOldPassword,
+            ),
+            (503, "", Outcome::ServerError),
+        ] {
+            let rep = token_answer(&Response::from_parts(status, &[], body)).expect_err("refused");
+            assert_eq!(rep.outcome, outcome, "{status} {body}");
+        }
+        assert_eq!(map_token(200, "x", ""), Outcome::ServerError);
     }
 }
