@@ -149,10 +149,9 @@ async fn wrong_current_password_counts_down_then_locks_dcs() {
             .is_some_and(|m| m.contains("--ignore-lock"))
     );
     assert_eq!(sent(), before);
-    // --ignore-lock sends; the provider still says locked.
-    let run = env
-        .change("redis-aksk", &right, &["--ignore-lock", "--yes"])
-        .await;
+    // --ignore-lock alone sends (overriding a lock accepts the last-attempt risk too); the
+    // provider still says locked.
+    let run = env.change("redis-aksk", &right, &["--ignore-lock"]).await;
     assert_eq!(run.outcome(), "locked", "{run:?}");
     assert_eq!(run.json["http_status"], 200);
     assert_eq!(sent(), before + 1);
