@@ -63,16 +63,20 @@ def first_frame_seconds(argv, marker):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    # Both status bars are the last thing drawn in the first frame.
+    # Marker: ratatui hides the cursor once a frame is complete ("\x1b[?25l" after the last
+    # cell); neither app writes it before its first frame is done.
     results = {}
-    for name, argv, marker in [
-        ("bare ratatui", BARE, b"quit"),
-        ("rekey demo", REKEY, b"quit"),
-    ]:
-        first_frame_seconds(argv, marker)  # warm the page cache
-        times = [first_frame_seconds(argv, marker) for _ in range(n)]
-        results[name] = statistics.median(times)
-        print(f"{name:14} median {results[name] * 1000:7.2f} ms  (min {min(times) * 1000:.2f}, n={n})")
+    apps = [("bare ratatui", BARE), ("rekey demo", REKEY)]
+    for _, argv in apps:
+        first_frame_seconds(argv, b"\x1b[?25l")  # warm the page cache
+    times = {name: [] for name, _ in apps}
+    # Interleaved, so both see the same machine state.
+    for _ in range(n):
+        for name, argv in apps:
+            times[name].append(first_frame_seconds(argv, b"\x1b[?25l"))
+    for name, _ in apps:
+        results[name] = statistics.median(times[name])
+        print(f"{name:14} median {results[name] * 1000:7.2f} ms  (min {min(times[name]) * 1000:.2f}, n={n})")
     ratio = results["rekey demo"] / results["bare ratatui"]
     print(f"rekey / bare = {ratio:.2f} (budget: <= 1.30)")
     return 0 if ratio <= 1.30 else 1
