@@ -300,20 +300,29 @@ pub struct AuditLine {
 /// The audit trail: appended with O_APPEND, one JSON line per attempt.
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
+    /// The file, when there is a data dir (none in the demo).
     path: Option<PathBuf>,
+    /// `audit = true|false` in profiles.toml.
+    enabled: bool,
 }
 
 impl Audit {
     /// The audit file in `dir`, or none when turned off (`audit = false`) or in the demo.
     pub fn new(dir: Option<&Path>, enabled: bool) -> Audit {
         Audit {
-            path: dir.filter(|_| enabled).map(|d| d.join(AUDIT_FILE)),
+            path: dir.map(|d| d.join(AUDIT_FILE)),
+            enabled,
         }
+    }
+
+    /// Follows a reloaded config's `audit` setting.
+    pub fn set_enabled(&mut self, enabled: bool) {
+        self.enabled = enabled;
     }
 
     /// Appends one line for an attempt on `profile`.
     pub fn append(&self, profile: &Profile, report: &Report, at: SystemTime) -> io::Result<()> {
-        let Some(path) = &self.path else {
+        let Some(path) = self.path.as_ref().filter(|_| self.enabled) else {
             return Ok(());
         };
         if let Some(dir) = path.parent() {
@@ -483,9 +492,13 @@ mod tests {
         assert_eq!(lines[0].provider_code.as_deref(), Some("1108"));
         assert_eq!(lines[0].kind, "huawei-iam");
         assert!(!text.contains("ignored words"), "messages are not audited");
-        let off = Audit::new(Some(&dir), false);
+        let mut off = Audit::new(Some(&dir), false);
         off.append(&profile, &report, at(1)).expect("no-op");
         assert_eq!(fs::read_to_string(&path).expect("read").lines().count(), 2);
+        // A reloaded config that turns it back on is followed.
+        off.set_enabled(true);
+        off.append(&profile, &report, at(2)).expect("append");
+        assert_eq!(fs::read_to_string(&path).expect("read").lines().count(), 3);
         let _ = fs::remove_dir_all(&dir);
     }
 }

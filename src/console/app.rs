@@ -232,6 +232,7 @@ impl App {
         self.focus = Focus::Profiles;
         match loaded {
             Loaded::Config(config) => {
+                self.audit.set_enabled(config.audit);
                 self.profiles = config.profiles.into_iter().map(Arc::new).collect();
                 self.warnings = config.warnings;
                 if let Some(first) = self.warnings.first() {
@@ -293,13 +294,10 @@ impl App {
     pub fn next_deadline(&self, now: Instant, wall: SystemTime) -> Option<Instant> {
         let reveal = self.editor.as_ref().and_then(|e| e.reveal.map(|(_, t)| t));
         let spinner = self.job.map(|_| now + SPINNER_STEP);
-        // A visible lock countdown ticks when its shown second changes: once a second (not on
-        // the "too small" screen, where no list is drawn).
-        let drawn = self.size.0 >= MIN_SIZE.0 && self.size.1 >= MIN_SIZE.1;
-        let countdown = self
-            .visible()
+        // A lock countdown on screen ticks when its shown second changes: once a second. Rows
+        // filtered or scrolled away, and the "too small" screen, show none.
+        let countdown = ui::profiles::on_screen(self)
             .into_iter()
-            .filter(|_| drawn)
             .filter_map(|i| self.lock_left(i, wall))
             .map(|left| now + sub_second(left))
             .min();

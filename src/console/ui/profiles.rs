@@ -28,6 +28,28 @@ fn list_area(area: Rect, filter_shown: bool) -> Rect {
     }
 }
 
+/// The profiles (indices into `app.profiles`) whose rows are on screen now: filtered,
+/// scrolled, and none on the "too small" screen.
+pub fn on_screen(app: &App) -> Vec<usize> {
+    let (w, h) = app.size;
+    if w < crate::console::app::MIN_SIZE.0 || h < crate::console::app::MIN_SIZE.1 {
+        return Vec::new();
+    }
+    let area = super::panes(Rect::new(0, 0, w, h)).profiles;
+    let list = list_area(area, app.filter_editing || !app.filter.is_empty());
+    let visible = app.visible();
+    let selected_row = app
+        .selected
+        .and_then(|s| visible.iter().position(|&v| v == s))
+        .unwrap_or(0);
+    let offset = scroll_offset(selected_row, list.height as usize);
+    visible
+        .into_iter()
+        .skip(offset)
+        .take(list.height as usize)
+        .collect()
+}
+
 /// Which row of the visible list is at `at` (mouse), accounting for scrolling.
 pub fn row_at(app: &App, area: Rect, at: Position) -> Option<usize> {
     let list = list_area(area, app.filter_editing || !app.filter.is_empty());
