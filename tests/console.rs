@@ -199,6 +199,15 @@ fn four_profiles_show_three_panes_and_the_fields_each_kind_needs() {
     for name in ["bm-vpn", "redis-prod", "iam-alice", "portal", "Requests"] {
         assert!(screen.contains(name), "missing {name}\n{screen}");
     }
+    // Each row names its kind.
+    for (name, kind) in [
+        ("redis-prod", "dcs"),
+        ("iam-alice", "iam"),
+        ("portal", "ciam"),
+    ] {
+        let row = screen.lines().find(|l| l.contains(name)).expect("row");
+        assert!(row.contains(kind), "{row}");
+    }
     // Tencent BM: no current password, an extra field for the prompted secret_key.
     assert_eq!(
         h.field_roles(),

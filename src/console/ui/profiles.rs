@@ -152,12 +152,19 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         let profile = &app.profiles[index];
         let is_selected = app.selected == Some(index);
         let marker = if is_selected { "▶ " } else { "  " };
-        let (tag, tag_style) = badge(app, index, wall).unwrap_or_else(|| {
-            (
-                profile.kind.as_str().to_string(),
-                Style::new().fg(Color::DarkGray),
-            )
-        });
+        // The kind in short, and the state badge when there is one; when both do not fit
+        // beside the name, the badge wins (the editor's title names the kind in full).
+        let kind = short_kind(profile.kind);
+        let name_len = profile.name.chars().count();
+        let (tag, tag_style) = match badge(app, index, wall) {
+            Some((badge, style))
+                if width >= 2 + name_len + 1 + kind.len() + 1 + badge.chars().count() =>
+            {
+                (format!("{kind} {badge}"), style)
+            }
+            Some((badge, style)) => (badge, style),
+            None => (kind.to_string(), Style::new().fg(Color::DarkGray)),
+        };
         let tag_len = tag.chars().count();
         let name_width = width.saturating_sub(2 + tag_len + 1).max(1);
         let name = truncate(&profile.name, name_width);
@@ -201,7 +208,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
 /// A kind in a few letters for the narrow list (the editor's title names it in full).
 pub fn short_kind(kind: crate::config::Kind) -> &'static str {
     match kind {
-        crate::config::Kind::TencentBmVpn => "bm-vpn",
+        crate::config::Kind::TencentBmVpn => "bm",
         crate::config::Kind::HuaweiDcs => "dcs",
         crate::config::Kind::HuaweiIam => "iam",
         crate::config::Kind::TencentCiam => "ciam",
