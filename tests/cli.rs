@@ -1,10 +1,11 @@
 //! Headless commands run as a real process.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const CANARY: &str = "Cq9!zKanary#71";
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::CANARY;
 
 const PROFILES: &str = r#"
 [[profile]]
@@ -55,22 +56,7 @@ impl Drop for TempConfig {
 }
 
 fn rekey(args: &[&str], config: &TempConfig, stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
-        .args(args)
-        .env("REKEY_CONFIG", &config.path)
-        .env("REKEY_DATA_DIR", config.dir.join("data"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rekey");
-    // rekey may exit (usage error) before reading: a broken pipe here is expected then.
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes());
-    child.wait_with_output().expect("wait")
+    common::run_rekey(args, &config.path, &config.dir.join("data"), stdin)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,5 +1,7 @@
 //! The console through its real message loop, drawn into a `TestBackend`.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,15 +128,7 @@ impl Harness {
 
     /// The screen as text, one line per row.
     fn screen(&self) -> String {
-        let buffer = self.console.terminal().backend().buffer();
-        let mut out = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                out.push_str(buffer[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        common::screen_text(self.console.terminal().backend().buffer())
     }
 
     fn focus_role(&mut self, role: FieldRole) {

@@ -281,6 +281,14 @@ fn password_of(w: &World, target: &Target) -> Option<zeroize::Zeroizing<String>>
     }
 }
 
+/// The name of the IAM account (domain) with id `domain_id`.
+fn domain_name<'w>(w: &'w World, domain_id: &str) -> &'w str {
+    w.domains
+        .iter()
+        .find(|dom| dom.id == domain_id)
+        .map_or("", |dom| dom.name.as_str())
+}
+
 /// The profiles file for the simulator at `base`.
 pub fn profiles_toml(w: &World, base: &str) -> String {
     let mut out = String::new();
@@ -355,11 +363,7 @@ pub fn profiles_toml(w: &World, base: &str) -> String {
                         let Some(u) = w.iam_users.iter().find(|u| &u.id == user_id) else {
                             continue;
                         };
-                        let domain = w
-                            .domains
-                            .iter()
-                            .find(|dom| dom.id == u.domain_id)
-                            .map_or("", |dom| dom.name.as_str());
+                        let domain = domain_name(w, &u.domain_id);
                         let _ = writeln!(
                             out,
                             "auth = {{ method = \"token\", iam_endpoint = {}, domain = {}, \
@@ -388,11 +392,7 @@ pub fn profiles_toml(w: &World, base: &str) -> String {
                 let Some(u) = w.iam_users.iter().find(|u| &u.id == id) else {
                     continue;
                 };
-                let domain = w
-                    .domains
-                    .iter()
-                    .find(|dom| dom.id == u.domain_id)
-                    .map_or("", |dom| dom.name.as_str());
+                let domain = domain_name(w, &u.domain_id);
                 let _ = writeln!(
                     out,
                     "kind = \"huawei-iam\"\niam_endpoint = {}\ndomain = {}\nuser = {}",

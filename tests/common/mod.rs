@@ -6,8 +6,8 @@
 pub mod ui;
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use rekey::sim::Simulator;
 
@@ -94,21 +94,7 @@ impl Env {
         let config = self.config.clone();
         let data = self.dir.join("data");
         tokio::task::spawn_blocking(move || {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
-                .args(&args)
-                .env("REKEY_CONFIG", &config)
-                .env("REKEY_DATA_DIR", &data)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn rekey");
-            let _ = child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(stdin.as_bytes());
-            let out = child.wait_with_output().expect("wait");
+            let out = run_rekey(&args, &config, &data, &stdin);
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             Run {
                 code: out.status.code().unwrap_or(-1),
@@ -120,6 +106,43 @@ impl Env {
         .await
         .expect("rekey ran")
     }
+}
+
+/// Runs the real `rekey ARGS` with `REKEY_CONFIG`/`REKEY_DATA_DIR` and `stdin`, to the end.
+pub fn run_rekey<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    config: &Path,
+    data: &Path,
+    stdin: &str,
+) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .args(args)
+        .env("REKEY_CONFIG", config)
+        .env("REKEY_DATA_DIR", data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rekey");
+    // rekey may exit (usage error) before reading: a broken pipe here is expected then.
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
+    child.wait_with_output().expect("wait")
+}
+
+/// A `TestBackend` screen as text, one line per row.
+pub fn screen_text(buffer: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            out.push_str(buffer[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// `key = value` set inside the `[[profile]]` named `profile` of a profiles.toml text.

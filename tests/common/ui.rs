@@ -77,15 +77,7 @@ impl Ui {
 
     /// Test helper.
     pub fn screen(&self) -> String {
-        let buffer = self.console.terminal().backend().buffer();
-        let mut out = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                out.push_str(buffer[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        super::screen_text(self.console.terminal().backend().buffer())
     }
 
     /// Test helper.
