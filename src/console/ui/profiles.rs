@@ -13,8 +13,12 @@ use crate::console::app::{App, Focus, countdown};
 use crate::provider::Outcome;
 
 /// The first visible row's index into the filtered list, so the selection stays in view.
-fn scroll_offset(selected_row: usize, height: usize) -> usize {
-    selected_row.saturating_sub(height.saturating_sub(1))
+fn scroll_offset(app: &App, visible: &[usize], height: u16) -> usize {
+    let selected_row = app
+        .selected
+        .and_then(|s| visible.iter().position(|&v| v == s))
+        .unwrap_or(0);
+    selected_row.saturating_sub(usize::from(height).saturating_sub(1))
 }
 
 /// Rows inside the border available for profiles (one is kept for the filter when shown).
@@ -38,11 +42,7 @@ pub fn on_screen(app: &App) -> Vec<usize> {
     let area = super::panes(Rect::new(0, 0, w, h)).profiles;
     let list = list_area(area, app.filter_editing || !app.filter.is_empty());
     let visible = app.visible();
-    let selected_row = app
-        .selected
-        .and_then(|s| visible.iter().position(|&v| v == s))
-        .unwrap_or(0);
-    let offset = scroll_offset(selected_row, list.height as usize);
+    let offset = scroll_offset(app, &visible, list.height);
     visible
         .into_iter()
         .skip(offset)
@@ -57,11 +57,7 @@ pub fn row_at(app: &App, area: Rect, at: Position) -> Option<usize> {
         return None;
     }
     let visible = app.visible();
-    let selected_row = app
-        .selected
-        .and_then(|s| visible.iter().position(|&v| v == s))
-        .unwrap_or(0);
-    let offset = scroll_offset(selected_row, list.height as usize);
+    let offset = scroll_offset(app, &visible, list.height);
     Some(offset + (at.y - list.y) as usize)
 }
 
@@ -143,11 +139,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
     } else if visible.is_empty() {
         lines.push(Line::from("No profile matches").style(Style::new().fg(Color::DarkGray)));
     }
-    let selected_row = app
-        .selected
-        .and_then(|s| visible.iter().position(|&v| v == s))
-        .unwrap_or(0);
-    let offset = scroll_offset(selected_row, list.height as usize);
+    let offset = scroll_offset(app, &visible, list.height);
     for (row, &index) in visible.iter().enumerate().skip(offset) {
         let profile = &app.profiles[index];
         let is_selected = app.selected == Some(index);
