@@ -11,5 +11,6 @@ pub mod provider;
 pub mod secret;
 pub mod sim;
 pub mod state;
+pub mod store;
 pub mod timefmt;
 pub mod worker;

@@ -79,6 +79,7 @@ fn profile(kind: Kind, policy: PolicyOverrides) -> Profile {
         notes: None,
         policy,
         provider,
+        store: None,
         line: 1,
     }
 }

@@ -269,6 +269,8 @@ pub struct Profile {
     pub policy: PolicyOverrides,
     /// Kind-specific keys.
     pub provider: ProviderConfig,
+    /// Where the admin keeps this profile's password (SPEC §10.1), if anywhere.
+    pub store: Option<StoreConfig>,
     /// 1-based line of the `[[profile]]` header, for messages.
     pub line: usize,
 }
@@ -316,6 +318,60 @@ impl Profile {
             ProviderConfig::TencentCiam(c) => Some(&c.username),
             ProviderConfig::HuaweiDcs(_) | ProviderConfig::TencentBmVpn(_) => None,
         }
+    }
+}
+
+/// A profile's password store (SPEC §10.1): `store = { backend = "...", entry = "...", ... }`.
+#[derive(Debug)]
+pub struct StoreConfig {
+    /// Which store, and its backend-specific settings.
+    pub backend: StoreBackend,
+    /// The entry (pass path, KeePassXC entry path, keyring label, or the command's name for it).
+    pub entry: String,
+    /// `read_current` (default true): the current password comes from the store.
+    pub read_current: bool,
+    /// `timeout_secs` (default 30): how long one store command may run before it is killed.
+    pub timeout_secs: u64,
+}
+
+/// The backends of SPEC §10.1.
+#[derive(Debug)]
+pub enum StoreBackend {
+    /// `pass` (the standard Unix password manager): entries `ENTRY`, `ENTRY.rekey-pending`,
+    /// `ENTRY.rekey-previous`.
+    Pass,
+    /// `keepassxc-cli` on a `.kdbx` database.
+    Keepassxc {
+        /// The database file (a leading `~/` is expanded at load).
+        database: PathBuf,
+        /// The database password source (never a plain string); None with only a key file.
+        database_password: Option<SecretSource>,
+        /// An optional key file.
+        key_file: Option<PathBuf>,
+    },
+    /// The desktop keyring over D-Bus (Secret Service), through `secret-tool`.
+    SecretService,
+    /// A command run as `COMMAND... get|put|delete SLOT`.
+    Command {
+        /// The argv prefix (no shell).
+        argv: Vec<String>,
+    },
+}
+
+impl StoreConfig {
+    /// The backend's name as written in the config.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            StoreBackend::Pass => "pass",
+            StoreBackend::Keepassxc { .. } => "keepassxc",
+            StoreBackend::SecretService => "secret-service",
+            StoreBackend::Command { .. } => "command",
+        }
+    }
+
+    /// How the store is named to the user: `pass:cloud/redis-prod`.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.backend_name(), self.entry)
     }
 }
 

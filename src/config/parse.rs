@@ -985,6 +985,7 @@ fn parse_profile(cx: &mut Cx<'_>, item: &Value<'_>, earlier: &[Profile]) -> Resu
         notes,
         policy,
         provider,
+        store: None,
         line,
     })
 }
