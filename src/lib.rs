@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod change;
 pub mod cli;
 pub mod config;
 pub mod console;

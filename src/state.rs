@@ -16,6 +16,8 @@ use crate::timefmt;
 
 /// The state file's name in the data dir.
 pub const STATE_FILE: &str = "state.json";
+/// The lock file that serializes `state.json` updates between processes.
+pub const STATE_LOCK: &str = "state.lock";
 /// The audit file's name in the data dir.
 pub const AUDIT_FILE: &str = "audit.jsonl";
 /// How long a lock is assumed to last when the provider says "locked" without saying how
@@ -199,6 +201,12 @@ impl State {
     /// Records an attempt and saves the file (when there is one). The file is read again first,
     /// so an attempt another rekey recorded meanwhile is kept.
     pub fn record(&mut self, profile: &str, report: &Report, at: SystemTime) -> io::Result<()> {
+        // Read, change and write under the state lock, so parallel rekey processes never
+        // overwrite each other's records.
+        let _lock = match &self.dir {
+            Some(dir) => Some(crate::change::lock::wait(&dir.join(STATE_LOCK))?),
+            None => None,
+        };
         if let Some(dir) = &self.dir
             && let Ok(bytes) = fs::read(dir.join(STATE_FILE))
             && let Ok(doc) = serde_json::from_slice::<StateDocument>(&bytes)
@@ -233,7 +241,8 @@ impl State {
                 .open(&tmp)?;
             file.write_all(&text)?;
             file.sync_all()?;
-            fs::rename(&tmp, dir.join(STATE_FILE))
+            fs::rename(&tmp, dir.join(STATE_FILE))?;
+            crate::change::journal::sync_dir(dir)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -265,7 +274,8 @@ fn private_options() -> OpenOptions {
     options
 }
 
-fn create_private_dir(dir: &Path) -> io::Result<()> {
+/// Creates `dir` (and its parents) readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

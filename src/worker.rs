@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::AbortHandle;
 
+use crate::change::{Interrupter, Place};
 use crate::config::Profile;
 use crate::provider::{self, LogEntry, Options, Outcome, Report, TypedSecrets};
 
@@ -24,6 +25,9 @@ pub struct Job {
     pub secrets: TypedSecrets,
     /// Create/update override, force.
     pub options: Options,
+    /// Where the change is journaled and staged (SPEC §10.2). Checks (`options.check`) change
+    /// nothing and ignore it.
+    pub place: Place,
 }
 
 /// What the worker reports.
@@ -42,6 +46,12 @@ pub enum WorkerEvent {
         job: u64,
         /// How it ended.
         report: Report,
+        /// The store's label, if the profile has one.
+        store: Option<String>,
+        /// Settled (false: the change is journaled as unsettled; `R` settles it).
+        settled: bool,
+        /// A problem beside the outcome (the store promotion or the journal failed).
+        warning: Option<String>,
     },
     /// The job could not start: a secret source or `ca_file` problem. Nothing was sent; it is
     /// not an attempt.
@@ -63,6 +73,13 @@ pub enum WorkerEvent {
 enum Command {
     Run(Job),
     Cancel(u64),
+}
+
+/// A job being run: how to stop it, and whether its change request has left.
+struct Running {
+    abort: AbortHandle,
+    sent: Arc<AtomicBool>,
+    interrupter: Option<Interrupter>,
 }
 
 /// A handle to the worker task. Cheap to clone; the task ends when every handle is dropped.
@@ -91,9 +108,9 @@ impl Worker {
             // Clients differ by extra roots, proxy use and connect timeout.
             let mut clients: HashMap<(Option<PathBuf>, String, u64), reqwest::Client> =
                 HashMap::new();
-            let mut running: HashMap<u64, (AbortHandle, Arc<AtomicBool>)> = HashMap::new();
+            let mut running: HashMap<u64, Running> = HashMap::new();
             while let Some(command) = rx.recv().await {
-                running.retain(|_, (handle, _)| !handle.is_finished());
+                running.retain(|_, r| !r.abort.is_finished());
                 match command {
                     Command::Run(job) => {
                         let key = (
@@ -116,6 +133,9 @@ impl Worker {
                                     post(WorkerEvent::Finished {
                                         job: job.id,
                                         report,
+                                        store: None,
+                                        settled: true,
+                                        warning: None,
                                     });
                                     continue;
                                 }
@@ -129,22 +149,59 @@ impl Worker {
                             post_log(WorkerEvent::Log { job: id, entry });
                         });
                         let flag = sent.clone();
-                        let task = tokio::spawn(provider::run(
-                            client,
-                            job.profile,
-                            job.secrets,
-                            job.options,
-                            log,
-                            flag,
-                        ));
+                        let staged = !job.options.check;
+                        let (interrupter, interrupt) = Interrupter::new();
+                        let task = tokio::spawn(async move {
+                            if staged {
+                                crate::change::run(
+                                    client,
+                                    job.profile,
+                                    job.place,
+                                    job.secrets,
+                                    job.options,
+                                    log,
+                                    flag,
+                                    interrupt,
+                                )
+                                .await
+                            } else {
+                                provider::run(
+                                    client,
+                                    job.profile,
+                                    job.secrets,
+                                    job.options,
+                                    log,
+                                    flag,
+                                )
+                                .await
+                                .map(|report| {
+                                    crate::change::Finished {
+                                        report,
+                                        store: None,
+                                        settled: true,
+                                        interrupted: false,
+                                        warning: None,
+                                    }
+                                })
+                            }
+                        });
                         let abort = task.abort_handle();
                         // Watch the job: its result, or a panic (never left unanswered).
                         let sent_flag = sent.clone();
                         tokio::spawn(async move {
                             match task.await {
-                                Ok(Ok(report)) => {
-                                    post_done(WorkerEvent::Finished { job: id, report })
+                                Ok(Ok(f)) if f.interrupted => {
+                                    let report =
+                                        (f.report.outcome == Outcome::Unknown).then_some(f.report);
+                                    post_done(WorkerEvent::Cancelled { job: id, report })
                                 }
+                                Ok(Ok(f)) => post_done(WorkerEvent::Finished {
+                                    job: id,
+                                    report: f.report,
+                                    store: f.store,
+                                    settled: f.settled,
+                                    warning: f.warning,
+                                }),
                                 Ok(Err(setup)) => post_done(WorkerEvent::SetupFailed {
                                     job: id,
                                     message: setup.to_string(),
@@ -163,16 +220,39 @@ impl Worker {
                                             "internal error before anything was sent",
                                         )
                                     };
-                                    post_done(WorkerEvent::Finished { job: id, report });
+                                    post_done(WorkerEvent::Finished {
+                                        job: id,
+                                        report,
+                                        store: None,
+                                        settled: false,
+                                        warning: None,
+                                    });
                                 }
                             }
                         });
-                        running.insert(id, (abort, sent));
+                        running.insert(
+                            id,
+                            Running {
+                                abort,
+                                sent,
+                                interrupter: staged.then_some(interrupter),
+                            },
+                        );
                     }
                     Command::Cancel(id) => {
-                        if let Some((handle, sent)) = running.remove(&id)
+                        if let Some(Running {
+                            abort: handle,
+                            sent,
+                            interrupter,
+                        }) = running.remove(&id)
                             && !handle.is_finished()
                         {
+                            // A staged change is interrupted, not aborted: it journals and
+                            // cleans up its own end, and reports it.
+                            if let Some(interrupter) = interrupter {
+                                interrupter.interrupt("cancelled");
+                                continue;
+                            }
                             handle.abort();
                             let report = sent.load(Ordering::SeqCst).then(|| {
                                 Report::new(

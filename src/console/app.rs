@@ -175,6 +175,8 @@ pub struct App {
     pub state: State,
     /// The audit trail.
     pub audit: Audit,
+    /// Where changes are journaled (SPEC §10.2); None keeps no journal.
+    pub data_dir: Option<PathBuf>,
     /// A send refused because the profile is locked: Ctrl-O asks to override.
     lock_refused: Option<Options>,
     /// A profile whose last change ended `unknown` and was not checked or acknowledged.
@@ -212,6 +214,7 @@ impl App {
             log_selected: 0,
             state: State::in_memory(),
             audit: Audit::default(),
+            data_dir: None,
             lock_refused: None,
             unknown: None,
             sent_new: None,
@@ -947,11 +950,17 @@ impl App {
         };
         let id = self.next_job;
         self.next_job += 1;
+        let profile = self.profiles[index].clone();
+        let place = crate::change::Place {
+            data_dir: self.data_dir.clone(),
+            store: crate::store::Store::for_profile(&profile),
+        };
         worker.submit(Job {
             id,
-            profile: self.profiles[index].clone(),
+            profile,
             secrets,
             options,
+            place,
         });
         self.job = Some(InFlight {
             id,
@@ -984,9 +993,28 @@ impl App {
                     self.log_selected = self.log.len() - 1;
                 }
             }
-            WorkerEvent::Finished { job, report } => {
+            WorkerEvent::Finished {
+                job,
+                mut report,
+                store,
+                settled,
+                warning,
+            } => {
                 if let Some(flight) = self.job.filter(|f| f.id == job) {
                     self.job = None;
+                    let finished = crate::change::Finished {
+                        report,
+                        store,
+                        settled,
+                        interrupted: false,
+                        warning,
+                    };
+                    if let Some(words) = finished.store_words() {
+                        report = finished.report;
+                        report.message = format!("{} · {words}", report.message);
+                    } else {
+                        report = finished.report;
+                    }
                     self.finish(flight, report);
                 }
             }

@@ -1,5 +1,7 @@
 //! The command line: parsing, and the headless commands.
 
+mod recover;
+
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,7 +20,7 @@ use crate::secret::{Full, PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
 use crate::state::{self, Audit, State};
 
 /// The example profiles, built in so `rekey demo` never reads the user's files.
-pub const DEMO_PROFILES: &str = include_str!("../assets/profiles.example.toml");
+pub const DEMO_PROFILES: &str = include_str!("../../assets/profiles.example.toml");
 
 /// Exit code for usage and configuration errors (SPEC §2).
 pub const EXIT_USAGE: u8 = 2;
@@ -64,6 +66,31 @@ pub enum Command {
         /// Send even though the profile is known to be locked.
         #[arg(long)]
         ignore_lock: bool,
+        /// Generate the new password (never printed) instead of reading it; needs a store.
+        #[arg(long)]
+        generate: bool,
+        /// Length of the generated password (default 16, or the policy's minimum if longer).
+        #[arg(long, value_name = "N", requires = "generate")]
+        length: Option<usize>,
+    },
+    /// Settle unsettled changes (SPEC §10.2): decide whether the provider took each pending
+    /// password, then promote or abort it.
+    Recover {
+        /// Only this profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print a JSON array, one object per profile.
+        #[arg(long)]
+        json: bool,
+        /// Confirm in advance: a Tencent BM change may be resent to settle it.
+        #[arg(long)]
+        yes: bool,
+        /// The admin verified that the new password works (needs --profile).
+        #[arg(long, conflicts_with = "not_applied", requires = "profile")]
+        applied: bool,
+        /// The admin verified that the old password still works (needs --profile).
+        #[arg(long, requires = "profile")]
+        not_applied: bool,
     },
     /// List profiles with their last known lock/retry state.
     Profiles {
@@ -99,6 +126,8 @@ pub fn main() -> ExitCode {
             force,
             yes,
             ignore_lock,
+            generate,
+            length,
         }) => change(
             cli.config.as_deref(),
             &profile,
@@ -107,6 +136,22 @@ pub fn main() -> ExitCode {
                 force,
                 yes,
                 ignore_lock,
+                generate: generate.then_some(length),
+            },
+        ),
+        Some(Command::Recover {
+            profile,
+            json,
+            yes,
+            applied,
+            not_applied,
+        }) => recover::recover(
+            cli.config.as_deref(),
+            profile.as_deref(),
+            json,
+            crate::change::settle::Answers {
+                applied: (applied || not_applied).then_some(applied),
+                resend: yes,
             },
         ),
         Some(Command::Profiles { json }) => profiles(cli.config.as_deref(), json),
@@ -193,6 +238,7 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
             let (known, warning) = State::load(&dir);
             app.state = known;
             app.audit = Audit::new(Some(&dir), audit_enabled);
+            app.data_dir = Some(dir.clone());
             state_warning = warning;
         }
         if let Some(w) = warnings.first().or(state_warning.as_ref()) {
@@ -248,23 +294,26 @@ fn forward_signals(tx: tokio::sync::mpsc::UnboundedSender<console::Message>) {
     let _ = tx;
 }
 
-/// Loads the config for a headless command and finds `name`, or explains (exit 2).
-fn load_profile(cli_path: Option<&Path>, name: &str) -> Result<(Config, usize), u8> {
+/// Loads the config for a headless command, or explains (exit 2).
+fn load_config(cli_path: Option<&Path>) -> Result<Config, u8> {
     let Some(path) = config::resolve_path(cli_path) else {
         return Err(usage_error(
             "no config directory found; pass --config PATH or set REKEY_CONFIG",
         ));
     };
-    let config = match config::load(&path) {
-        Ok(LoadOutcome::Loaded(config)) => config,
-        Ok(LoadOutcome::Missing(p)) => {
-            return Err(usage_error(format!(
-                "no config file at {}; create it (see assets/profiles.example.toml) or pass --config PATH",
-                p.display()
-            )));
-        }
-        Err(e) => return Err(usage_error(e)),
-    };
+    match config::load(&path) {
+        Ok(LoadOutcome::Loaded(config)) => Ok(config),
+        Ok(LoadOutcome::Missing(p)) => Err(usage_error(format!(
+            "no config file at {}; create it (see assets/profiles.example.toml) or pass --config PATH",
+            p.display()
+        ))),
+        Err(e) => Err(usage_error(e)),
+    }
+}
+
+/// Loads the config for a headless command and finds `name`, or explains (exit 2).
+fn load_profile(cli_path: Option<&Path>, name: &str) -> Result<(Config, usize), u8> {
+    let config = load_config(cli_path)?;
     match config.profiles.iter().position(|p| p.name == name) {
         Some(i) => Ok((config, i)),
         None => {
@@ -439,6 +488,8 @@ struct ChangeFlags {
     force: bool,
     yes: bool,
     ignore_lock: bool,
+    /// `--generate [--length N]`.
+    generate: Option<Option<usize>>,
 }
 
 /// Loads the state file for a headless command, reporting (not failing on) a corrupt one.
@@ -491,7 +542,8 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         report.locked_until = last.locked_until;
         report.lock_minutes_left = u32::try_from(left.as_secs().div_ceil(60)).ok();
         report.retries_left = last.retries_left;
-        return print_change(&profile, &report, as_json);
+        let label = crate::store::Store::for_profile(&profile).map(|s| s.label());
+        return print_change(&profile, &report, as_json, label.as_deref(), true);
     }
     // Overriding a known lock already accepts that this may be the last try.
     if let Some(n) = last.retries_known(now).filter(|n| *n <= 2)
@@ -528,10 +580,32 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
             profile.name
         ));
     }
-    let secrets = match read_change_secrets(&profile, interactive, &prompts) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let store = crate::store::Store::for_profile(&profile);
+    let label = store.as_ref().map(crate::store::Store::label);
+    if flags.generate.is_some() && store.is_none() {
+        return usage_error(format!(
+            "profile `{}` has no store: a generated password would be lost once it is live. \
+             Add store = {{ backend = ..., entry = ... }} to the profile (SPEC §10), or type the new password; nothing was sent",
+            profile.name
+        ));
+    }
+    if let Some(s) = &store
+        && s.needs_unlock()
+    {
+        return usage_error(format!(
+            "{} needs a password to open ({{ prompt = true }}), which rekey change does not ask for; \
+             use {{ env = \"NAME\" }} or {{ command = [...] }} for scripts, or the console; nothing was sent",
+            s.label()
+        ));
+    }
+    let from_store = store
+        .as_ref()
+        .is_some_and(|s| s.read_current() && profile.kind.needs_current_password());
+    let secrets =
+        match read_change_secrets(&profile, interactive, &prompts, from_store, flags.generate) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
     if !force {
         let policy = Policy::for_profile(&profile);
         let list = policy::check(
@@ -553,18 +627,26 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
                 ),
             );
             report.duration = Duration::ZERO;
-            return print_change(&profile, &report, as_json).max(EXIT_REFUSED);
+            return print_change(&profile, &report, as_json, label.as_deref(), true)
+                .max(EXIT_REFUSED);
         }
     }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    let place = crate::change::Place {
+        data_dir: state::data_dir(),
+        store,
+    };
     let result = runtime.block_on(async {
         let client = provider::client_for(&profile)?;
-        provider::run(
+        let (interrupter, interrupt) = crate::change::Interrupter::new();
+        interrupt_on_signals(interrupter);
+        crate::change::run(
             client,
             profile.clone(),
+            place,
             secrets,
             provider::Options {
                 force,
@@ -572,40 +654,79 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
             },
             Arc::new(|_| {}),
             Arc::new(AtomicBool::new(false)),
+            interrupt,
         )
         .await
     });
-    // A setup problem (secret source, ca_file) is a configuration error: nothing was sent.
-    let report = match result {
-        Ok(report) => report,
+    // A setup problem (lock, unsettled, store, journal, secret source, ca_file) is a
+    // configuration error: nothing was sent.
+    let finished = match result {
+        Ok(finished) => finished,
         Err(e) => return usage_error(format!("profile `{}`: {e}", profile.name)),
     };
+    if let Some(w) = &finished.warning {
+        eprintln!("rekey: warning: {}: {w}", profile.name);
+    }
+    let report = &finished.report;
     let at = SystemTime::now();
-    if let Err(e) = known.record(&profile.name, &report, at) {
+    if let Err(e) = known.record(&profile.name, report, at) {
         eprintln!("rekey: warning: state.json not saved: {e}");
     }
-    if let Err(e) = audit.append(&profile, &report, at) {
+    if let Err(e) = audit.append(&profile, report, at) {
         eprintln!("rekey: warning: audit.jsonl not written: {e}");
     }
-    print_change(&profile, &report, as_json)
+    let code = print_change(
+        &profile,
+        report,
+        as_json,
+        finished.store.as_deref(),
+        finished.settled,
+    );
+    if !as_json && let Some(words) = finished.store_words() {
+        eprintln!("rekey: {}: {words}", profile.name);
+    }
+    if !finished.settled {
+        eprintln!(
+            "rekey: {} is unsettled: run `rekey recover --profile {}` before the next change",
+            profile.name, profile.name
+        );
+    }
+    code
+}
+
+/// SIGINT, SIGTERM and SIGHUP during a headless change interrupt it: before the request
+/// leaves nothing is sent; after, the outcome is recorded `unknown` before rekey exits.
+fn interrupt_on_signals(interrupter: crate::change::Interrupter) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupter = Arc::new(interrupter);
+        for (kind, name) in [
+            (SignalKind::terminate(), "interrupted by SIGTERM"),
+            (SignalKind::hangup(), "interrupted by SIGHUP"),
+            (SignalKind::interrupt(), "interrupted by SIGINT"),
+        ] {
+            if let Ok(mut stream) = signal(kind) {
+                let interrupter = interrupter.clone();
+                tokio::spawn(async move {
+                    if stream.recv().await.is_some() {
+                        interrupter.interrupt(name);
+                    }
+                });
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupter;
 }
 
 /// `rekey profiles`: every profile with its last known state, as a table or JSON.
 fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
-    let Some(path) = config::resolve_path(cli_path) else {
-        return usage_error("no config directory found; pass --config PATH or set REKEY_CONFIG");
+    let config = match load_config(cli_path) {
+        Ok(config) => config,
+        Err(code) => return code,
     };
-    let config = match config::load(&path) {
-        Ok(LoadOutcome::Loaded(config)) => config,
-        Ok(LoadOutcome::Missing(p)) => {
-            return usage_error(format!(
-                "no config file at {}; create it (see assets/profiles.example.toml) or pass --config PATH",
-                p.display()
-            ));
-        }
-        Err(e) => return usage_error(e),
-    };
-    let (known, _) = load_state();
+    let (known, dir) = load_state();
     let now = SystemTime::now();
     let time = |t: Option<SystemTime>| t.map(crate::timefmt::rfc3339_utc);
     let rows: Vec<serde_json::Value> = config
@@ -613,6 +734,13 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
         .iter()
         .map(|p| {
             let s = known.get(&p.name).cloned().unwrap_or_default();
+            let reading = dir
+                .as_deref()
+                .map(|d| crate::change::unsettled(d, &p.name))
+                .unwrap_or_default();
+            if let Some(w) = &reading.warning {
+                eprintln!("rekey: warning: {w}");
+            }
             json!({
                 "name": p.name,
                 "kind": p.kind.as_str(),
@@ -626,6 +754,9 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
                 "lock_seconds_left": s.lock_left(now).map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)),
                 "last_changed_at": time(s.last_changed_at),
                 "password_expires_at": time(s.password_expires_at),
+                "store": p.store.as_ref().map(config::StoreConfig::label),
+                "unsettled": reading.open.is_some(),
+                "pending": reading.open.as_ref().map(crate::change::journal::Open::describe),
             })
         })
         .collect();
@@ -644,6 +775,8 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
 fn write_profiles_table(out: &mut impl Write, rows: &[serde_json::Value]) -> io::Result<()> {
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::Bool(true) => "unsettled".to_string(),
+        serde_json::Value::Bool(false) => "yes".to_string(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
@@ -656,6 +789,7 @@ fn write_profiles_table(out: &mut impl Write, rows: &[serde_json::Value]) -> io:
         "LOCKED UNTIL",
         "CHANGED",
         "EXPIRES",
+        "SETTLED",
     ];
     let keys = [
         "name",
@@ -666,6 +800,7 @@ fn write_profiles_table(out: &mut impl Write, rows: &[serde_json::Value]) -> io:
         "locked_until",
         "last_changed_at",
         "password_expires_at",
+        "unsettled",
     ];
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -702,6 +837,8 @@ fn read_change_secrets(
     profile: &Profile,
     interactive: bool,
     prompts: &[&'static str],
+    current_from_store: bool,
+    generate: Option<Option<usize>>,
 ) -> Result<TypedSecrets, u8> {
     let fail = |what: &str, e: ReadSecretError| {
         usage_error(format!("cannot read {what}: {e}; nothing was sent"))
@@ -709,6 +846,15 @@ fn read_change_secrets(
     let mut current = None;
     let mut new = SecretBuf::password();
     let mut prompted = Vec::new();
+    let needs_current = profile.kind.needs_current_password() && !current_from_store;
+    if let Some(length) = generate {
+        let policy = Policy::for_profile(profile);
+        let length = length.unwrap_or(policy::DEFAULT_GENERATED_LENGTH);
+        policy::generate(&policy, length, &mut new).map_err(|e| {
+            usage_error(format!("cannot generate a password: {e}; nothing was sent"))
+        })?;
+    }
+    let generated = generate.is_some();
     if interactive {
         for key in prompts {
             let mut buf = SecretBuf::new(TOKEN_CAPACITY);
@@ -716,7 +862,7 @@ fn read_change_secrets(
                 .map_err(|e| fail(key, e))?;
             prompted.push((*key, buf));
         }
-        if profile.kind.needs_current_password() {
+        if needs_current {
             let mut buf = SecretBuf::password();
             prompt_secret(
                 &format!("Current password for {}: ", profile.name),
@@ -725,18 +871,20 @@ fn read_change_secrets(
             .map_err(|e| fail("the current password", e))?;
             current = Some(buf);
         }
-        prompt_secret("New password: ", &mut new).map_err(|e| fail("the new password", e))?;
-        let mut again = SecretBuf::password();
-        prompt_secret("New password again: ", &mut again)
-            .map_err(|e| fail("the new password", e))?;
-        if again.expose() != new.expose() {
-            return Err(usage_error(
-                "the two new passwords differ; nothing was sent",
-            ));
+        if !generated {
+            prompt_secret("New password: ", &mut new).map_err(|e| fail("the new password", e))?;
+            let mut again = SecretBuf::password();
+            prompt_secret("New password again: ", &mut again)
+                .map_err(|e| fail("the new password", e))?;
+            if again.expose() != new.expose() {
+                return Err(usage_error(
+                    "the two new passwords differ; nothing was sent",
+                ));
+            }
         }
     } else {
         let mut input = RawStdin;
-        if profile.kind.needs_current_password() {
+        if needs_current {
             let mut buf = SecretBuf::password();
             read_secret_line(&mut input, &mut buf)
                 .map_err(|e| fail("the current password (line 1 of stdin)", e))?;
@@ -747,8 +895,10 @@ fn read_change_secrets(
         } else {
             "line 1"
         };
-        read_secret_line(&mut input, &mut new)
-            .map_err(|e| fail(&format!("the new password ({line} of stdin)"), e))?;
+        if !generated {
+            read_secret_line(&mut input, &mut new)
+                .map_err(|e| fail(&format!("the new password ({line} of stdin)"), e))?;
+        }
     }
     if new.is_empty() {
         return Err(usage_error("the new password is empty; nothing was sent"));
@@ -761,7 +911,13 @@ fn read_change_secrets(
 }
 
 /// Prints a change's result (JSON on stdout, or a line) and returns its exit code.
-fn print_change(profile: &Profile, report: &Report, as_json: bool) -> u8 {
+fn print_change(
+    profile: &Profile,
+    report: &Report,
+    as_json: bool,
+    store: Option<&str>,
+    settled: bool,
+) -> u8 {
     let code = report.outcome.exit_code();
     if as_json {
         let object = json!({
@@ -776,6 +932,8 @@ fn print_change(profile: &Profile, report: &Report, as_json: bool) -> u8 {
             "message": report.message,
             "request_id": report.request_id,
             "duration_ms": u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+            "store": store,
+            "settled": settled,
         });
         println!("{object}");
     } else if code == 0 {

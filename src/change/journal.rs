@@ -1,0 +1,413 @@
+//! The journal of SPEC §10.2: `journal/PROFILE.jsonl` in the data dir, one JSON record per
+//! step, appended and fsynced before the step it protects. No secrets: ids, steps, outcomes,
+//! times. A torn last line (a crash mid-write) is ignored; a corrupt line elsewhere sets the
+//! file aside with a message and leaves the profile unsettled, never silently settled.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::provider::Outcome;
+use crate::timefmt;
+
+/// The journal folder's name in the data dir.
+pub const JOURNAL_DIR: &str = "journal";
+
+/// One step of a staged change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A change starts (nothing written anywhere else yet).
+    Begin,
+    /// The new password is in the store's `pending`, read back and compared.
+    Staged,
+    /// The change request is about to leave.
+    Sending,
+    /// The provider's answer (or its absence) decided this outcome.
+    Outcome,
+    /// A settle decided whether the provider took the pending password.
+    Settled,
+    /// The change is complete: the store (if any) holds the new password as `current`.
+    Done,
+    /// The change did not happen (or was abandoned): `pending` deleted.
+    Aborted,
+    /// An earlier journal could not be read and was set aside; an admin must settle.
+    SetAside,
+}
+
+impl Step {
+    /// Whether the change this step belongs to is settled by it.
+    pub fn closes(self) -> bool {
+        matches!(self, Step::Done | Step::Aborted)
+    }
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// When it was written, RFC 3339 UTC.
+    pub at: String,
+    /// The change it belongs to.
+    pub change: String,
+    /// The step.
+    pub step: Step,
+    /// `Begin`: the profile kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// `Begin`: the store label (`pass:cloud/redis-prod`), if the profile has a store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// `Begin`: which process on which machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// `Outcome`: the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// `Settled`: whether the provider took the pending password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<bool>,
+    /// Why (a settle's method, an abort's reason); never a secret or a server's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Record {
+    /// A record of `step` for `change`, stamped now.
+    pub fn new(change: &str, step: Step) -> Record {
+        Record {
+            at: timefmt::rfc3339_utc(SystemTime::now()),
+            change: change.to_string(),
+            step,
+            kind: None,
+            store: None,
+            by: None,
+            outcome: None,
+            applied: None,
+            note: None,
+        }
+    }
+
+    /// With a note.
+    pub fn note(mut self, note: impl Into<String>) -> Record {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// A change that began and was not settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    /// The change id.
+    pub change: String,
+    /// When it began.
+    pub began: String,
+    /// The last step written.
+    pub last: Step,
+    /// The outcome, when one was journaled.
+    pub outcome: Option<Outcome>,
+    /// The store label the change staged into, if any.
+    pub store: Option<String>,
+    /// Which process on which machine began it.
+    pub by: Option<String>,
+    /// A settle already found this (true: applied), but the promotion did not finish.
+    pub applied: Option<bool>,
+}
+
+impl Open {
+    /// What is pending where, in words, for the console's detail and `rekey recover`.
+    pub fn describe(&self) -> String {
+        let what = match (self.last, self.outcome) {
+            (Step::Begin, _) => "began, and stopped before the new password was staged".to_string(),
+            (Step::Staged, _) => {
+                "staged, and stopped before the request was sent (it was probably not sent)"
+                    .to_string()
+            }
+            (Step::Sending, _) => {
+                "was being sent when rekey stopped: it may have been applied".to_string()
+            }
+            (Step::Outcome, Some(Outcome::Changed | Outcome::Created)) => {
+                "was applied, and saving the new password as current did not finish".to_string()
+            }
+            (Step::Outcome, Some(o)) => format!("ended {}: it may have been applied", o.as_str()),
+            (Step::Outcome, None) => {
+                "ended without a readable outcome: it may have been applied".to_string()
+            }
+            (Step::Settled, _) if self.applied == Some(true) => {
+                "was found applied, and saving it as current did not finish".to_string()
+            }
+            (Step::Settled, _) => "was found not applied, and clean-up did not finish".to_string(),
+            (Step::SetAside, _) => {
+                "is unknown: the journal was unreadable and was set aside".to_string()
+            }
+            (Step::Done | Step::Aborted, _) => "is settled".to_string(),
+        };
+        let store = match &self.store {
+            Some(label) => format!("; the new password is in {label} (pending)"),
+            None => "; there is no store, so rekey does not hold the new password".to_string(),
+        };
+        format!("a change begun {} {what}{store}", self.began)
+    }
+}
+
+/// The journal of one profile.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+/// What reading a journal found.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// The last change, if it is not settled.
+    pub open: Option<Open>,
+    /// A message for the user (a corrupt journal set aside).
+    pub warning: Option<String>,
+}
+
+impl Journal {
+    /// The journal of `profile` in `data_dir`.
+    pub fn new(data_dir: &Path, profile: &str) -> Journal {
+        Journal {
+            path: data_dir.join(JOURNAL_DIR).join(format!("{profile}.jsonl")),
+        }
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record and fsyncs it (and, when the file is new, its folder).
+    pub fn append(&self, record: &Record) -> io::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let new_file = !self.path.exists();
+        crate::state::create_private_dir(dir)?;
+        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let mut file = open_append(&self.path)?;
+        file.write_all(&line)?;
+        file.sync_all()?;
+        if new_file {
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the journal: the last change if it is open. A torn last line is ignored; any
+    /// other unreadable line sets the file aside and reports the profile as unsettled.
+    pub fn read(&self) -> Reading {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Reading::default(),
+            Err(e) => {
+                return Reading {
+                    open: Some(unreadable(&format!("cannot read it ({e})"))),
+                    warning: Some(format!("{}: cannot read it ({e})", self.path.display())),
+                };
+            }
+        };
+        let ends_clean = bytes.last() == Some(&b'\n');
+        let lines: Vec<&[u8]> = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut records = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            match serde_json::from_slice::<Record>(line) {
+                Ok(r) => records.push(r),
+                // A crash mid-append leaves a torn last line: the step it was writing never
+                // became durable, so the one before it stands.
+                Err(_) if i + 1 == lines.len() && !ends_clean => {}
+                Err(e) => return self.set_aside(i + 1, &e.to_string()),
+            }
+        }
+        Reading {
+            open: open_change(&records),
+            warning: None,
+        }
+    }
+
+    /// Moves a corrupt journal aside and starts a new one that says so (unsettled).
+    fn set_aside(&self, line: usize, why: &str) -> Reading {
+        let stamp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let aside = self.path.with_extension(format!("jsonl.corrupt-{stamp}"));
+        let moved = fs::rename(&self.path, &aside);
+        let note = format!("journal line {line} unreadable; set aside");
+        let record = Record::new(&format!("set-aside-{stamp}"), Step::SetAside).note(note);
+        let written = moved.is_ok() && self.append(&record).is_ok();
+        let warning = match moved {
+            Ok(()) => format!(
+                "{}: line {line} is not a journal record ({why}); it was moved to {}. The last change \
+                 of this profile may not be settled: verify it, then `rekey recover --profile NAME --applied` or `--not-applied`",
+                self.path.display(),
+                aside.display()
+            ),
+            Err(e) => format!(
+                "{}: line {line} is not a journal record ({why}) and could not be moved aside ({e})",
+                self.path.display()
+            ),
+        };
+        let _ = written;
+        Reading {
+            open: Some(unreadable(&record.at)),
+            warning: Some(warning),
+        }
+    }
+}
+
+fn unreadable(at: &str) -> Open {
+    Open {
+        change: "set-aside".into(),
+        began: at.to_string(),
+        last: Step::SetAside,
+        outcome: None,
+        store: None,
+        by: None,
+        applied: None,
+    }
+}
+
+/// The last change of `records` if it is not closed.
+fn open_change(records: &[Record]) -> Option<Open> {
+    let last = records.last()?;
+    if last.step.closes() {
+        return None;
+    }
+    let id = &last.change;
+    let mine = records.iter().filter(|r| &r.change == id);
+    let mut open = Open {
+        change: id.clone(),
+        began: last.at.clone(),
+        last: last.step,
+        outcome: None,
+        store: None,
+        by: None,
+        applied: None,
+    };
+    for r in mine {
+        match r.step {
+            Step::Begin | Step::SetAside => {
+                open.began = r.at.clone();
+                open.store = r.store.clone();
+                open.by = r.by.clone();
+            }
+            Step::Outcome => open.outcome = r.outcome,
+            Step::Settled => open.applied = r.applied,
+            _ => {}
+        }
+    }
+    Some(open)
+}
+
+/// Opens `path` for appending: created 0600, never through a symlink.
+fn open_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    options.open(path)
+}
+
+/// fsyncs a folder, so a new file's name is durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rekey-journal-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn open_until_done_or_aborted_with_owner_only_permissions() {
+        let dir = temp("open");
+        let j = Journal::new(&dir, "redis");
+        assert!(j.read().open.is_none());
+        let mut begin = Record::new("c1", Step::Begin);
+        begin.store = Some("pass:x".into());
+        j.append(&begin).unwrap();
+        j.append(&Record::new("c1", Step::Staged)).unwrap();
+        j.append(&Record::new("c1", Step::Sending)).unwrap();
+        let open = j.read().open.expect("open");
+        assert_eq!(open.last, Step::Sending);
+        assert_eq!(open.store.as_deref(), Some("pass:x"));
+        let mut outcome = Record::new("c1", Step::Outcome);
+        outcome.outcome = Some(Outcome::Unknown);
+        j.append(&outcome).unwrap();
+        assert_eq!(j.read().open.unwrap().outcome, Some(Outcome::Unknown));
+        j.append(&Record::new("c1", Step::Done)).unwrap();
+        assert!(j.read().open.is_none());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(j.path()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored() {
+        let dir = temp("torn");
+        let j = Journal::new(&dir, "p");
+        j.append(&Record::new("c1", Step::Begin)).unwrap();
+        j.append(&Record::new("c1", Step::Sending)).unwrap();
+        let mut f = open_append(j.path()).unwrap();
+        f.write_all(br#"{"at":"2026-01-01T00:00:00Z","change":"c1","st"#)
+            .unwrap();
+        let r = j.read();
+        assert_eq!(r.open.unwrap().last, Step::Sending);
+        assert!(r.warning.is_none());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_corrupt_journal_is_set_aside_and_stays_unsettled() {
+        let dir = temp("corrupt");
+        let j = Journal::new(&dir, "p");
+        j.append(&Record::new("c1", Step::Begin)).unwrap();
+        let mut f = open_append(j.path()).unwrap();
+        f.write_all(b"garbage\n").unwrap();
+        j.append(&Record::new("c1", Step::Done)).unwrap();
+        let r = j.read();
+        assert_eq!(r.open.as_ref().unwrap().last, Step::SetAside);
+        assert!(r.warning.unwrap().contains("moved to"));
+        // The new journal says so too, and the old one is kept.
+        assert_eq!(j.read().open.unwrap().last, Step::SetAside);
+        let kept = fs::read_dir(dir.join(JOURNAL_DIR))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("corrupt")
+            })
+            .count();
+        assert_eq!(kept, 1);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

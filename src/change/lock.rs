@@ -1,0 +1,82 @@
+//! Lock files (`flock`): one per profile, so two rekey processes never change one profile at
+//! once (the second is refused), and one for `state.json`, so parallel updates are serialized.
+//! The kernel drops a lock when its holder dies, so a crash never leaves a profile locked.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+use super::journal::JOURNAL_DIR;
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct Held {
+    _file: File,
+}
+
+/// Why a lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process holds it.
+    #[error(
+        "another rekey process is changing or settling `{0}` right now; wait for it to finish (nothing was sent)"
+    )]
+    Busy(String),
+    /// The lock file could not be opened.
+    #[error("cannot open the lock file {0}: {1}")]
+    Io(String, io::Error),
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        crate::state::create_private_dir(dir)?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    options.open(path)
+}
+
+/// Takes `profile`'s change lock without waiting: Busy when another process holds it.
+pub fn profile(data_dir: &Path, profile: &str) -> Result<Held, LockError> {
+    let path = data_dir.join(JOURNAL_DIR).join(format!("{profile}.lock"));
+    let file = open(&path).map_err(|e| LockError::Io(path.display().to_string(), e))?;
+    #[cfg(unix)]
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Err(LockError::Busy(profile.to_string())),
+        Err(e) => return Err(LockError::Io(path.display().to_string(), e.into())),
+    }
+    Ok(Held { _file: file })
+}
+
+/// Takes the lock at `path`, waiting for other holders (short critical sections only).
+pub fn wait(path: &Path) -> io::Result<Held> {
+    let file = open(path)?;
+    #[cfg(unix)]
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(Held { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_until_the_first_lets_go() {
+        let dir = std::env::temp_dir().join(format!("rekey-lock-{}", std::process::id()));
+        let first = profile(&dir, "p").expect("first");
+        let second = profile(&dir, "p");
+        assert!(matches!(second, Err(LockError::Busy(_))), "{second:?}");
+        assert!(profile(&dir, "other").is_ok(), "locks are per profile");
+        drop(first);
+        assert!(profile(&dir, "p").is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
