@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rekey::config::{
     self, AkskVariant, Config, ConfigError, DcsAuth, Kind, LoadOutcome, Operate, PolicyOverrides,
-    ProviderConfig, SecretError, SecretSource, SignatureMethod, TencentApi,
+    ProviderConfig, SecretError, SecretSource, SignatureMethod, StoreBackend, TencentApi,
 };
 
 /// Part of the canary `CANARY-s3cr3t-7Q` that fixtures put in every secret value. It must never
@@ -83,6 +83,8 @@ fn the_valid_fixtures_cover_every_kind_key_and_source() {
     let mut bm_v2 = false;
     let mut policy = PolicyOverrides::default();
     let mut audit_false = false;
+    let mut backends = Vec::new();
+    let mut store_options = (false, false, false);
     let mut note = |s: &SecretSource| {
         sources.push(match s {
             SecretSource::Env(_) => "env",
@@ -98,6 +100,20 @@ fn the_valid_fixtures_cover_every_kind_key_and_source() {
         audit_false |= !config.audit;
         for p in &config.profiles {
             kinds.push(p.kind);
+            if let Some(store) = &p.store {
+                backends.push(store.backend_name());
+                store_options.0 |= !store.read_current;
+                store_options.1 |= store.timeout_secs != 30;
+                if let StoreBackend::Keepassxc {
+                    database_password,
+                    key_file,
+                    ..
+                } = &store.backend
+                {
+                    database_password.iter().for_each(&mut note);
+                    store_options.2 |= key_file.is_some();
+                }
+            }
             let po = &p.policy;
             policy.min_length = policy.min_length.or(po.min_length);
             policy.max_length = policy.max_length.or(po.max_length);
@@ -146,6 +162,17 @@ fn the_valid_fixtures_cover_every_kind_key_and_source() {
     assert!(token, "no valid fixture uses DCS token auth");
     assert!(bm_v2, "no valid fixture uses the v2 options");
     assert!(audit_false, "no valid fixture sets audit = false");
+    for backend in ["pass", "keepassxc", "secret-service", "command"] {
+        assert!(
+            backends.contains(&backend),
+            "no valid fixture uses the {backend} store"
+        );
+    }
+    assert_eq!(
+        store_options,
+        (true, true, true),
+        "no valid fixture sets read_current = false, a store timeout_secs, or a key_file"
+    );
     assert!(
         policy.min_length.is_some()
             && policy.max_length.is_some()
@@ -412,6 +439,145 @@ fn findings_become_warnings_without_the_secret() {
     }
 }
 
+#[test]
+fn stores_parse_for_every_backend() {
+    let config = load_valid("stores.toml");
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set for the tests"));
+    let dir = fixture_dir("valid");
+    // A `{ value = "..." }` database password is warned about, without its text.
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(
+        config.warnings[0].contains(
+            "stores.toml:31:21: profile `iam-keyfile`: store.database_password is stored in the \
+             file; prefer env/command/prompt"
+        ),
+        "{:?}",
+        config.warnings
+    );
+
+    let store = |name: &str| {
+        profile(&config, name)
+            .store
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} has no store"))
+    };
+
+    let pass = store("redis-pass");
+    assert!(matches!(pass.backend, StoreBackend::Pass));
+    assert_eq!(pass.entry, "cloud/redis-prod");
+    assert!(pass.read_current, "read_current defaults to true");
+    assert_eq!(pass.timeout_secs, 30, "timeout_secs defaults to 30");
+    assert_eq!(pass.label(), "pass:cloud/redis-prod");
+
+    let kp = store("iam-keepassxc");
+    let StoreBackend::Keepassxc {
+        database,
+        database_password,
+        key_file,
+    } = &kp.backend
+    else {
+        panic!("expected keepassxc: {kp:?}")
+    };
+    assert_eq!(
+        database,
+        &home.join("vault.kdbx"),
+        "~/ is the home directory"
+    );
+    assert!(matches!(database_password, Some(SecretSource::Prompt)));
+    assert_eq!(key_file, &None);
+    assert_eq!(kp.entry, "Cloud/iam-alice");
+    assert_eq!((kp.read_current, kp.timeout_secs), (true, 30));
+    assert_eq!(kp.label(), "keepassxc:Cloud/iam-alice");
+
+    // The [profile.store] sub-table form gives the same value.
+    let sub = store("iam-keyfile");
+    let StoreBackend::Keepassxc {
+        database,
+        database_password,
+        key_file,
+    } = &sub.backend
+    else {
+        panic!("expected keepassxc: {sub:?}")
+    };
+    assert_eq!(
+        database,
+        &dir.join("vaults/team.kdbx"),
+        "relative to the config file's directory"
+    );
+    assert_eq!(
+        key_file.as_deref(),
+        Some(home.join("keys/team.key").as_path())
+    );
+    let password = database_password.as_ref().expect("database_password");
+    assert_eq!(
+        password
+            .resolve("store.database_password")
+            .unwrap()
+            .as_str(),
+        "CANARY-s3cr3t-7Q-kdbx"
+    );
+    assert_eq!(sub.entry, "Team/iam bob");
+    assert_eq!((sub.read_current, sub.timeout_secs), (false, 600));
+
+    let keyring = store("portal-keyring");
+    assert!(matches!(keyring.backend, StoreBackend::SecretService));
+    assert_eq!(keyring.entry, "portal-bob");
+    assert_eq!((keyring.read_current, keyring.timeout_secs), (true, 5));
+    assert_eq!(keyring.label(), "secret-service:portal-bob");
+
+    let command = store("bm-command");
+    let StoreBackend::Command { argv } = &command.backend else {
+        panic!("expected command: {command:?}")
+    };
+    assert_eq!(argv, &["my-store", "--vault", "ops"]);
+    assert_eq!(command.entry, "bm/vpn-gz");
+    assert!(!command.read_current);
+    assert_eq!(command.label(), "command:bm/vpn-gz");
+
+    let only_key = store("keyfile-only");
+    let StoreBackend::Keepassxc {
+        database,
+        database_password,
+        key_file,
+    } = &only_key.backend
+    else {
+        panic!("expected keepassxc: {only_key:?}")
+    };
+    assert_eq!(
+        database,
+        Path::new("/srv/vaults/ops.kdbx"),
+        "absolute as given"
+    );
+    assert!(database_password.is_none(), "a key file alone opens it");
+    assert_eq!(key_file.as_deref(), Some(dir.join("ops.key").as_path()));
+
+    assert!(profile(&config, "no-store").store.is_none());
+}
+
+#[test]
+fn a_store_inline_and_as_a_sub_table_are_the_same() {
+    let head = "[[profile]]\nname = \"p\"\nkind = \"huawei-iam\"\n\
+                iam_endpoint = \"https://iam.example.com\"\ndomain = \"d\"\nuser = \"u\"\n";
+    let inline = format!(
+        "{head}store = {{ backend = \"command\", command = [\"st\", \"-v\"], entry = \"e/1\", \
+         read_current = false, timeout_secs = 9 }}\n"
+    );
+    let table = format!(
+        "{head}[profile.store]\nbackend = \"command\"\ncommand = [\"st\", \"-v\"]\n\
+         entry = \"e/1\"\nread_current = false\ntimeout_secs = 9\n"
+    );
+    let path = Path::new("/etc/rekey/profiles.toml");
+    let shown: Vec<String> = [inline, table]
+        .iter()
+        .map(|text| {
+            let config = config::parse(path, text).unwrap_or_else(|e| panic!("{e}"));
+            format!("{:?}", config.profiles[0].store)
+        })
+        .collect();
+    assert_eq!(shown[0], shown[1]);
+    assert!(shown[0].contains("[\"st\", \"-v\"]"), "{}", shown[0]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Invalid files
 
@@ -522,6 +688,10 @@ fn no_secret_source_mistake_echoes_the_secret() {
         (
             "access_token",
             "[[profile]]\nname = \"c\"\nkind = \"tencent-ciam\"\nendpoint = \"https://x.example.com\"\nclient_id = \"c\"\nauth_source_id = \"a\"\nusername = \"u\"\naccess_token = @\n",
+        ),
+        (
+            "database_password",
+            "[[profile]]\nname = \"i\"\nkind = \"huawei-iam\"\niam_endpoint = \"https://iam.example.com\"\ndomain = \"d\"\nuser = \"u\"\n[profile.store]\nbackend = \"keepassxc\"\ndatabase = \"/v.kdbx\"\nentry = \"e\"\ndatabase_password = @\n",
         ),
     ];
     let c = "CANARY-s3cr3t-7Q";

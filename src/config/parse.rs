@@ -16,7 +16,8 @@ use super::endpoint::{check_url, is_loopback_url};
 use super::error::ConfigError;
 use super::model::{
     AkskVariant, Config, DcsAuth, HuaweiDcs, HuaweiIam, Kind, Operate, PolicyOverrides, Profile,
-    ProviderConfig, SecretSource, SignatureMethod, TencentApi, TencentBmVpn, TencentCiam,
+    ProviderConfig, SecretSource, SignatureMethod, StoreBackend, StoreConfig, TencentApi,
+    TencentBmVpn, TencentCiam,
 };
 use super::suggest::closest;
 
@@ -36,6 +37,7 @@ const COMMON_KEYS: &[&str] = &[
     "production",
     "notes",
     "policy",
+    "store",
 ];
 const BM_KEYS: &[&str] = &[
     "region",
@@ -72,6 +74,28 @@ const AKSK_KEYS: &[&str] = &["method", "access_key", "secret_key", "aksk_variant
 const TOKEN_KEYS: &[&str] = &["method", "iam_endpoint", "domain", "user", "password"];
 const POLICY_KEYS: &[&str] = &["min_length", "max_length", "min_classes", "specials"];
 const SOURCE_KEYS: &[&str] = &["env", "command", "prompt", "value"];
+/// Keys of a profile's `store` table, for any backend (SPEC §10.1).
+const STORE_KEYS: &[&str] = &[
+    "backend",
+    "entry",
+    "read_current",
+    "timeout_secs",
+    "database",
+    "database_password",
+    "key_file",
+    "command",
+];
+/// Keys every store table may have, whatever its backend.
+const STORE_COMMON_KEYS: &[&str] = &["backend", "entry", "read_current", "timeout_secs"];
+/// The store backends, as written in the config, with the keys only that backend uses.
+const STORE_BACKENDS: &[(&str, &[&str])] = &[
+    ("pass", &[]),
+    ("keepassxc", &["database", "database_password", "key_file"]),
+    ("secret-service", &[]),
+    ("command", &["command"]),
+];
+/// The longest a store command may run, in seconds.
+const MAX_STORE_TIMEOUT_SECS: u64 = 600;
 /// Keys whose value is a secret source; their contents are never echoed.
 const SECRET_KEYS: &[&str] = &[
     "secret_id",
@@ -81,6 +105,7 @@ const SECRET_KEYS: &[&str] = &[
     "password",
     "client_secret",
     "access_token",
+    "database_password",
 ];
 /// The longest password a policy may allow, in characters (SPEC §7: `secret::MAX_PASSWORD_CHARS`).
 const MAX_POLICY_LENGTH: u64 = 128;
@@ -183,6 +208,12 @@ fn example(key: &str) -> String {
         "command" => "command = [\"pass\", \"show\", \"item\"]",
         "prompt" => "prompt = true",
         "value" => "value = \"...\"",
+        "store" => "store = { backend = \"pass\", entry = \"cloud/redis-prod\" }",
+        "backend" => "backend = \"pass\" (one of pass, keepassxc, secret-service, command)",
+        "entry" => "entry = \"cloud/redis-prod\"",
+        "read_current" => "read_current = true",
+        "database" => "database = \"~/vault.kdbx\"",
+        "key_file" => "key_file = \"~/vault.key\"",
         _ => return format!("{key} = ..."),
     };
     line.to_string()
@@ -733,7 +764,7 @@ impl<'t, 'i> Tbl<'t, 'i> {
 
 /// Whether `key` is a key of this schema anywhere.
 fn is_known_key(key: &str) -> bool {
-    [TOP_KEYS, AUTH_KEYS, POLICY_KEYS, SOURCE_KEYS]
+    [TOP_KEYS, AUTH_KEYS, POLICY_KEYS, SOURCE_KEYS, STORE_KEYS]
         .iter()
         .any(|keys| keys.contains(&key))
         || all_profile_keys().contains(&key)
@@ -943,6 +974,10 @@ fn parse_profile(cx: &mut Cx<'_>, item: &Value<'_>, earlier: &[Profile]) -> Resu
     };
 
     let mut stored = Vec::new();
+    let store = match p.table(cx, "store", format!("`store` in {}", p.name))? {
+        Some(t) => Some(parse_store(cx, &t, &mut stored)?),
+        None => None,
+    };
     let provider = match kind {
         Kind::TencentBmVpn => {
             ProviderConfig::TencentBmVpn(parse_bm(cx, &p, endpoint_is_loopback, &mut stored)?)
@@ -985,7 +1020,7 @@ fn parse_profile(cx: &mut Cx<'_>, item: &Value<'_>, earlier: &[Profile]) -> Resu
         notes,
         policy,
         provider,
-        store: None,
+        store,
         line,
     })
 }
@@ -1285,6 +1320,299 @@ fn parse_ciam(
     })
 }
 
+/// A profile's `store` table (SPEC §10.1). Order: unknown keys, `backend`, keys of another
+/// backend, then `entry`, `read_current`, `timeout_secs` and the backend's own keys.
+fn parse_store(cx: &Cx<'_>, t: &Tbl<'_, '_>, stored: &mut Vec<StoredValue>) -> Result<StoreConfig> {
+    t.check_keys(cx, STORE_KEYS, |key| {
+        // Keys written after a `[profile.store]` header land in the store table.
+        all_profile_keys().contains(&key).then(|| {
+            (
+                format!(
+                    "key `{key}` is inside {}; it is a profile key, not a store key",
+                    t.name
+                ),
+                "move it above the [profile.store] header (keys after a table header belong \
+                 to that table), or write the store inline: store = { backend = ..., entry = ... }"
+                    .to_string(),
+            )
+        })
+    })?;
+    let (backend, _) = t.req(cx, "backend", store_backend(cx, t)?)?;
+    let own = STORE_BACKENDS
+        .iter()
+        .find(|(name, _)| *name == backend)
+        .map_or(&[][..], |(_, keys)| *keys);
+    let mut allowed = STORE_COMMON_KEYS.to_vec();
+    allowed.extend_from_slice(own);
+    t.check_keys(cx, &allowed, |key| {
+        let users: Vec<&str> = STORE_BACKENDS
+            .iter()
+            .filter(|(_, keys)| keys.contains(&key))
+            .map(|(name, _)| *name)
+            .collect();
+        let needs = or_list(&users);
+        Some((
+            format!(
+                "`{key}` in {} is only used with backend = {needs}, not with backend = \"{backend}\"",
+                t.name
+            ),
+            format!("remove it, or set backend = {needs}"),
+        ))
+    })?;
+
+    let (entry, entry_span) = t.req(cx, "entry", t.text(cx, "entry")?)?;
+    if entry.starts_with('/') {
+        return Err(cx.error(
+            &entry_span,
+            format!(
+                "`entry` in {} starts with '/'; expected a path inside the store",
+                t.name
+            ),
+            format!(
+                "write entry = \"{}\" (relative to the store's root)",
+                show(entry.trim_start_matches('/'))
+            ),
+        ));
+    }
+    if entry.split(['/', '\\']).any(|part| part == "..") {
+        return Err(cx.error(
+            &entry_span,
+            format!(
+                "`entry` in {} has a `..` component; expected a path inside the store",
+                t.name
+            ),
+            "name the entry without `..`, e.g. entry = \"cloud/redis-prod\"",
+        ));
+    }
+    let read_current = t.boolean(cx, "read_current")?.unwrap_or(true);
+    let timeout_secs = t
+        .integer(cx, "timeout_secs", 1..=MAX_STORE_TIMEOUT_SECS)
+        .map_err(|mut e| {
+            e.fix = format!(
+                "write timeout_secs = {} (how long one store command may run, 1 to \
+                 {MAX_STORE_TIMEOUT_SECS} seconds)",
+                crate::store::DEFAULT_TIMEOUT_SECS
+            );
+            e
+        })?
+        .map_or(crate::store::DEFAULT_TIMEOUT_SECS, |(n, _)| n);
+
+    let backend = match backend {
+        "pass" => StoreBackend::Pass,
+        "secret-service" => StoreBackend::SecretService,
+        "keepassxc" => {
+            let database = t.req(cx, "database", store_path(cx, t, "database")?)?;
+            let database_password = optional_source(
+                cx,
+                t,
+                "database_password",
+                "store.database_password",
+                false,
+                stored,
+            )?;
+            let key_file = store_path(cx, t, "key_file")?;
+            if database_password.is_none() && key_file.is_none() {
+                return Err(cx.error(
+                    &t.span,
+                    format!(
+                        "{} (backend \"keepassxc\") has neither `database_password` nor \
+                         `key_file`; one of them is needed to open the database",
+                        t.name
+                    ),
+                    "add database_password = { prompt = true } (or { env = \"NAME\" }, \
+                     { command = [\"prog\", \"arg\"] }), or key_file = \"~/vault.key\"",
+                ));
+            }
+            StoreBackend::Keepassxc {
+                database,
+                database_password,
+                key_file,
+            }
+        }
+        _ => StoreBackend::Command {
+            argv: store_command(cx, t)?,
+        },
+    };
+    Ok(StoreConfig {
+        backend,
+        entry: entry.to_string(),
+        read_current,
+        timeout_secs,
+    })
+}
+
+/// `backend` of a store table: one of [`STORE_BACKENDS`], with a hint for near misses and for
+/// the names of tools that the `command` backend reaches.
+fn store_backend<'t>(cx: &Cx<'_>, t: &Tbl<'t, '_>) -> Result<Option<(&'static str, Range<usize>)>> {
+    let Some((s, span)) = t.string(cx, "backend")? else {
+        return Ok(None);
+    };
+    let names: Vec<&'static str> = STORE_BACKENDS.iter().map(|(name, _)| *name).collect();
+    if let Some(name) = names.iter().find(|name| **name == s) {
+        return Ok(Some((name, span)));
+    }
+    let alias = match s.to_ascii_lowercase().replace('_', "-").as_str() {
+        "keepass" | "keepassx" | "keepassxc-cli" | "kdbx" => Some("keepassxc"),
+        "secretservice" | "secret-tool" | "keyring" | "gnome-keyring" | "libsecret" | "kwallet" => {
+            Some("secret-service")
+        }
+        "password-store" | "pass-store" => Some("pass"),
+        "cmd" | "exec" | "script" | "program" | "op" | "1password" | "bw" | "bitwarden"
+        | "vault" | "gopass" => Some("command"),
+        _ => closest(s, &names),
+    };
+    let hint = alias
+        .map(|a| format!(" — did you mean `{a}`?"))
+        .unwrap_or_default();
+    let fix = match alias {
+        Some("command") => {
+            "write backend = \"command\" with command = [\"my-store\", \"--vault\", \"ops\"]: \
+                            rekey runs it as `COMMAND... get|put|delete SLOT` (the README has \
+                            recipes for op, bw, vault and gopass)"
+                .to_string()
+        }
+        Some(a) => format!("write backend = \"{a}\""),
+        None => format!("write {}", example("backend")),
+    };
+    Err(cx.error(
+        &span,
+        format!(
+            "unknown store backend `{}` in {}; expected {}{hint}",
+            show(s),
+            t.name,
+            join_words(&names, "or")
+        ),
+        fix,
+    ))
+}
+
+/// A store file (`database`, `key_file`): a leading `~/` is the home directory, a relative path
+/// is relative to the config file's directory (as `ca_file`).
+fn store_path(cx: &Cx<'_>, t: &Tbl<'_, '_>, key: &str) -> Result<Option<PathBuf>> {
+    let Some((s, span)) = t.text(cx, key)? else {
+        return Ok(None);
+    };
+    if let Some(rest) = s.strip_prefix("~/") {
+        let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+            return Err(cx.error(
+                &span,
+                format!(
+                    "`{key}` in {} starts with `~/`, and $HOME is not set",
+                    t.name
+                ),
+                "write the full path, e.g. /home/me/vault.kdbx",
+            ));
+        };
+        return Ok(Some(PathBuf::from(home).join(rest)));
+    }
+    if s.starts_with('~') {
+        return Err(cx.error(
+            &span,
+            format!(
+                "`{key}` in {} starts with `{}`; only `~/` (your home directory) is expanded",
+                t.name,
+                show(s.split('/').next().unwrap_or(s))
+            ),
+            format!("write the full path, or {}", example(key)),
+        ));
+    }
+    let file = PathBuf::from(s);
+    Ok(Some(match cx.path.parent() {
+        Some(dir) if file.is_relative() => dir.join(file),
+        _ => file,
+    }))
+}
+
+/// `command` of a `backend = "command"` store: the argv prefix, run without a shell.
+fn store_command(cx: &Cx<'_>, t: &Tbl<'_, '_>) -> Result<Vec<String>> {
+    let fix_example = "write command = [\"my-store\", \"--vault\", \"ops\"] (one element per \
+                       argument; it runs without a shell)";
+    let Some(value) = t.get("command") else {
+        return Err(cx.error(
+            &t.span,
+            format!(
+                "{} (backend \"command\") is missing the required key `command`",
+                t.name
+            ),
+            "add command = [\"my-store\", \"--vault\", \"ops\"]: rekey runs it as \
+             `COMMAND... get|put|delete SLOT`",
+        ));
+    };
+    let array = match value.get_ref() {
+        DeValue::Array(array) => array,
+        DeValue::String(line) => {
+            let words: Vec<String> = line
+                .split_whitespace()
+                .map(|w| format!("\"{}\"", show(w)))
+                .collect();
+            let fix = if words.is_empty() {
+                fix_example.to_string()
+            } else {
+                format!(
+                    "write command = [{}] (one element per argument; it runs without a shell)",
+                    words.join(", ")
+                )
+            };
+            return Err(cx.error(
+                &value.span(),
+                format!(
+                    "`command` in {} must be an argv list of strings, found a string",
+                    t.name
+                ),
+                fix,
+            ));
+        }
+        other => {
+            return Err(cx.error(
+                &value.span(),
+                format!(
+                    "`command` in {} must be an argv list of strings, found {}",
+                    t.name,
+                    a_type(other)
+                ),
+                fix_example,
+            ));
+        }
+    };
+    if array.is_empty() {
+        return Err(cx.error(
+            &value.span(),
+            format!(
+                "`command` in {} is empty; expected the program and its arguments",
+                t.name
+            ),
+            fix_example,
+        ));
+    }
+    let mut argv = Vec::with_capacity(array.len());
+    for (i, arg) in array.iter().enumerate() {
+        let DeValue::String(s) = arg.get_ref() else {
+            return Err(cx.error(
+                &arg.span(),
+                format!(
+                    "element {} of `command` in {} must be a string, found {}",
+                    i + 1,
+                    t.name,
+                    a_type(arg.get_ref())
+                ),
+                "quote every element: command = [\"my-store\", \"--vault\", \"ops\"]",
+            ));
+        };
+        if i == 0 && s.trim().is_empty() {
+            return Err(cx.error(
+                &arg.span(),
+                format!(
+                    "the program name (first element of `command`) in {} is empty",
+                    t.name
+                ),
+                fix_example,
+            ));
+        }
+        argv.push(s.to_string());
+    }
+    Ok(argv)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1321,6 +1649,7 @@ mod tests {
             .chain(AUTH_KEYS.iter().copied())
             .chain(POLICY_KEYS.iter().copied())
             .chain(SOURCE_KEYS.iter().copied())
+            .chain(STORE_KEYS.iter().copied())
             .chain(TOP_KEYS.iter().copied())
         {
             assert!(!example(key).ends_with("= ..."), "{key}");
