@@ -115,15 +115,38 @@ pub fn run_rekey<S: AsRef<std::ffi::OsStr>>(
     data: &Path,
     stdin: &str,
 ) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rekey"))
+    run_rekey_env(args, config, data, stdin, &[])
+}
+
+/// `rekey ARGS` as a child with `REKEY_CONFIG`/`REKEY_DATA_DIR` and `envs`, pipes for every
+/// stream; the caller writes stdin and waits (or kills it).
+pub fn spawn_rekey<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    config: &Path,
+    data: &Path,
+    envs: &[(&str, &str)],
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rekey"))
         .args(args)
         .env("REKEY_CONFIG", config)
         .env("REKEY_DATA_DIR", data)
+        .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn rekey");
+        .expect("spawn rekey")
+}
+
+/// Runs the real `rekey ARGS` with `REKEY_CONFIG`/`REKEY_DATA_DIR`, `envs` and `stdin`, to the end.
+pub fn run_rekey_env<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    config: &Path,
+    data: &Path,
+    stdin: &str,
+    envs: &[(&str, &str)],
+) -> Output {
+    let mut child = spawn_rekey(args, config, data, envs);
     // rekey may exit (usage error) before reading: a broken pipe here is expected then.
     let _ = child
         .stdin
