@@ -280,6 +280,22 @@ async fn error_outcomes_through_the_console() {
     );
     assert_eq!(env.sim.requests(Route::DcsPassword), 1, "never retried");
 
+    // A gateway's HTML 502 in answer to the change: no definite answer either.
+    env.sim.inject(Route::DcsPassword, Fault::Html);
+    attempt(&mut ui, "redis-aksk", Some(env.password("redis-aksk")));
+    ui.wait("redis-aksk", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome().contains("MAY have been applied"),
+        "{}",
+        ui.outcome()
+    );
+    assert!(
+        ui.outcome().contains("kept in the editor"),
+        "{}",
+        ui.outcome()
+    );
+    assert_eq!(env.sim.requests(Route::DcsPassword), 2, "never retried");
+
     attempt(&mut ui, "iam-alice", Some(env.password("iam-alice")));
     ui.wait("iam-alice", |a| a.job.is_none()).await;
     assert!(ui.outcome().contains("Could not reach"), "{}", ui.outcome());

@@ -410,9 +410,89 @@ async fn malformed_and_html_answers() {
         let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
         assert_eq!(run.outcome(), "unknown", "{profile}: {run:?}");
     }
+    // A gateway's page in answer to the change: the provider behind it may have applied it.
     env.sim.inject(Route::TencentV3, Fault::Html);
     let run = env.change("bm-vpn", &input(&env, "bm-vpn", NEW), &[]).await;
-    assert_eq!(run.outcome(), "server_error", "{run:?}");
+    assert_eq!((run.outcome(), run.code), ("unknown", 5), "{run:?}");
+}
+
+/// One profile per kind (and both Tencent APIs), with the route of its change request.
+const GATEWAY_ROUTES: [(&str, Route); 5] = [
+    ("bm-vpn", Route::TencentV3),
+    ("bm-vpn-v2-sha1", Route::TencentV2Set),
+    ("redis-aksk", Route::DcsPassword),
+    ("iam-alice", Route::IamPassword),
+    ("portal", Route::CiamPassword),
+];
+
+/// A gateway's 5xx on the change request (an HTML 502, a 504 with an empty body) is `unknown`:
+/// the provider behind the gateway may have applied the change. Sent once, never retried.
+#[tokio::test]
+async fn a_gateway_5xx_on_the_change_is_unknown_for_every_kind() {
+    for (fault, status) in [(Fault::Html, 502), (Fault::Empty(504), 504)] {
+        // A fresh data dir per fault: an unknown outcome may leave a profile unsettled.
+        let env = Env::start(&format!("gateway-{status}")).await;
+        for (profile, route) in GATEWAY_ROUTES {
+            let before = env.password(profile);
+            let sent = env.sim.requests(route);
+            env.sim.inject(route, fault);
+            let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+            assert_eq!(
+                (run.outcome(), run.code),
+                ("unknown", 5),
+                "{profile} {fault:?}: {run:?}"
+            );
+            assert_eq!(run.json["http_status"], status, "{profile}");
+            let message = run.json["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("may have been applied") && message.contains("not retried"),
+                "{profile}: {message}"
+            );
+            assert_eq!(
+                env.sim.requests(route),
+                sent + 1,
+                "{profile}: exactly one change request"
+            );
+            assert_eq!(
+                env.password(profile),
+                before,
+                "{profile}: the fault applied nothing"
+            );
+        }
+    }
+}
+
+/// A gateway's 502 on a request before the change (a token or info request) is `server_error`:
+/// nothing was changed, and the change request was never sent.
+#[tokio::test]
+async fn a_gateway_502_before_the_change_is_a_server_error() {
+    let env = Env::start("gateway-before").await;
+    for (profile, first, change) in [
+        ("bm-vpn-v2", Route::TencentV2Info, Route::TencentV2Set),
+        ("redis-token", Route::IamToken, Route::DcsPassword),
+        ("iam-alice", Route::IamToken, Route::IamPassword),
+        ("portal", Route::CiamToken, Route::CiamPassword),
+    ] {
+        let sent = env.sim.requests(change);
+        env.sim.inject(first, Fault::Html);
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(
+            (run.outcome(), run.code),
+            ("server_error", 5),
+            "{profile}: {run:?}"
+        );
+        assert_eq!(run.json["http_status"], 502, "{profile}");
+        assert_eq!(env.sim.requests(change), sent, "{profile}: change not sent");
+
+        env.sim.inject(first, Fault::Empty(504));
+        let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
+        assert_eq!(
+            (run.outcome(), run.code),
+            ("server_error", 5),
+            "{profile} 504: {run:?}"
+        );
+        assert_eq!(env.sim.requests(change), sent, "{profile}: change not sent");
+    }
 }
 
 #[tokio::test]

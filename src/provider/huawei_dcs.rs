@@ -14,6 +14,9 @@ use super::outcome::{Outcome, Report};
 use super::sign::{self, huawei};
 use crate::config::{AkskVariant, DcsAuth, HuaweiDcs};
 
+/// The change request, as messages name it.
+const CHANGE: &str = "DCS password change";
+
 /// The default endpoint for a region.
 pub fn default_endpoint(region: &str) -> String {
     format!("https://dcs.{region}.myhuaweicloud.com")
@@ -107,7 +110,7 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiDcs) -> Report {
     let request = request.body(body, log).change();
     match s.send(request, dcs_code).await {
         Ok(r) => report(&r),
-        Err(f) => no_answer(f, "DCS password change", true),
+        Err(f) => no_answer(f, CHANGE, true),
     }
 }
 
@@ -220,12 +223,8 @@ pub fn report(r: &Response) -> Report {
         ),
         Some(v) => match error_of(v) {
             Some((code, msg)) => report_from(r, map_error(r.status, &code), Some(code), msg),
-            None => report_from(
-                r,
-                Outcome::from_http_status(r.status),
-                None,
-                format!("HTTP {}", r.status),
-            ),
+            // JSON, but not a DCS error body.
+            None => Report::foreign_answer(r.status, CHANGE, true),
         },
         None if r.status == 200 => report_from(
             r,
@@ -233,12 +232,8 @@ pub fn report(r: &Response) -> Report {
             None,
             "the answer could not be read; the change may have been applied".into(),
         ),
-        None => report_from(
-            r,
-            Outcome::from_http_status(r.status),
-            None,
-            format!("HTTP {}", r.status),
-        ),
+        // Not JSON: a gateway's page, or an empty or foreign body.
+        None => Report::foreign_answer(r.status, CHANGE, true),
     };
     rep.request_id = request_id(r, REQUEST_ID);
     rep
@@ -323,8 +318,35 @@ mod tests {
         assert_eq!(report(&r).outcome, Outcome::AuthFailed);
         let r = Response::from_parts(404, &[], r#"{"code":"DCS.3022","message":"gone"}"#);
         assert_eq!(report(&r).outcome, Outcome::NotFound);
-        let r = Response::from_parts(503, &[], "<html>busy</html>");
-        assert_eq!(report(&r).outcome, Outcome::ServerError);
+        let r = Response::from_parts(500, &[], r#"{"error_code":"DCS.5000","error_msg":"x"}"#);
+        assert_eq!(
+            report(&r).outcome,
+            Outcome::ServerError,
+            "the provider's own 5xx"
+        );
+        // Not the provider's body in a 5xx: a gateway's word, the change may have been applied.
+        for (status, body) in [
+            (503, "<html>busy</html>"),
+            (502, "<html>bad gateway</html>"),
+            (504, ""),
+            (500, r#"{"message":"upstream timed out"}"#),
+        ] {
+            let rep = report(&Response::from_parts(
+                status,
+                &[("X-Request-Id", "g")],
+                body,
+            ));
+            assert_eq!(rep.outcome, Outcome::Unknown, "{status} {body}");
+            assert_eq!(rep.http_status, Some(status));
+            assert_eq!(rep.request_id.as_deref(), Some("g"));
+            assert!(
+                rep.message.contains("may have been applied"),
+                "{}",
+                rep.message
+            );
+        }
+        let r = Response::from_parts(404, &[], "<html>no</html>");
+        assert_eq!(report(&r).outcome, Outcome::NotFound);
         let r = Response::from_parts(200, &[], "{\"result\":");
         assert_eq!(report(&r).outcome, Outcome::Unknown);
     }

@@ -25,6 +25,9 @@ struct Body<'a> {
     user: Passwords<'a>,
 }
 
+/// The change request, as messages name it.
+const CHANGE: &str = "IAM password change";
+
 fn url_for(iam_endpoint: &str, path: &str) -> Result<Url, Report> {
     huawei_token::iam_url(iam_endpoint, path).map_err(|e| Report::new(Outcome::BadRequest, e))
 }
@@ -117,12 +120,8 @@ pub fn change_report(r: &Response) -> Report {
     } else {
         match r.json().and_then(error_of) {
             Some((code, msg)) => report_from(r, map_change(r.status, &code), Some(code), msg),
-            None => report_from(
-                r,
-                Outcome::from_http_status(r.status),
-                None,
-                format!("HTTP {}", r.status),
-            ),
+            // Not an IAM error body: a gateway's page, or an empty or foreign body.
+            None => Report::foreign_answer(r.status, CHANGE, true),
         }
     };
     rep.request_id = request_id(r, REQUEST_ID);
@@ -211,7 +210,7 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiIam) -> Report {
         .change();
     let rep = match s.send(request, code_of).await {
         Ok(r) => change_report(&r),
-        Err(f) => no_answer(f, "IAM password change", true),
+        Err(f) => no_answer(f, CHANGE, true),
     };
     // The token is dropped (zeroized) here; after a change it is invalid anyway.
     with_policy(rep)
@@ -319,7 +318,19 @@ mod tests {
             r#"{"error":{"code":"1108","message":"The new password must be different"}}"#,
         );
         assert_eq!(change_report(&r).outcome, Outcome::ReusedPassword);
-        let r = Response::from_parts(500, &[], "<html>");
+        let r = Response::from_parts(500, &[], r#"{"error_code":"IAM.0006","error_msg":"x"}"#);
         assert_eq!(change_report(&r).outcome, Outcome::ServerError);
+        for (status, body) in [
+            (500, "<html>"),
+            (502, "<html>bad gateway</html>"),
+            (504, ""),
+        ] {
+            let rep = change_report(&Response::from_parts(status, &[], body));
+            assert_eq!(rep.outcome, Outcome::Unknown, "{status} {body}");
+            assert!(rep.message.contains("not retried"), "{}", rep.message);
+        }
+        // Before the change (the token request) a gateway's 502 changed nothing.
+        let r = Response::from_parts(502, &[], "<html>bad gateway</html>");
+        assert_eq!(token_refused(&r).outcome, Outcome::ServerError);
     }
 }

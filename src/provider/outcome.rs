@@ -134,9 +134,11 @@ impl Outcome {
         }
     }
 
-    /// The fallback for an answer to the change request that the provider mapping does not
-    /// list (SPEC §3). Never `changed`: a 2xx that is not the provider's documented success
-    /// shape is no definite answer, so it is `unknown`.
+    /// The fallback for the provider's own error body on the change request, with a code the
+    /// mapping does not list (SPEC §3): by status, 5xx `server_error`. Never `changed`: a 2xx
+    /// that is not the provider's documented success shape is no definite answer, so it is
+    /// `unknown`. An answer that is not the provider's body at all goes through
+    /// [`Outcome::from_foreign_answer`] instead.
     pub fn from_http_status(status: u16) -> Outcome {
         match status {
             200..=299 => Outcome::Unknown,
@@ -156,6 +158,19 @@ impl Outcome {
             429 => Outcome::RateLimited,
             500..=599 => Outcome::ServerError,
             _ => Outcome::BadRequest,
+        }
+    }
+
+    /// The outcome of an answer that is not the provider's own documented body: a gateway's
+    /// HTML 502 or 504, an empty or foreign body (SPEC §3). On the change request (`is_change`)
+    /// a 2xx or a 5xx is `unknown`: the provider behind the gateway may have applied the change.
+    /// Before the change request was sent, nothing was changed: as
+    /// [`Outcome::from_http_status_before_change`].
+    pub fn from_foreign_answer(status: u16, is_change: bool) -> Outcome {
+        match status {
+            _ if !is_change => Outcome::from_http_status_before_change(status),
+            200..=299 | 500..=599 => Outcome::Unknown,
+            _ => Outcome::from_http_status(status),
         }
     }
 }
@@ -220,6 +235,25 @@ impl Report {
             follow_up: None,
             duration: Duration::ZERO,
         }
+    }
+
+    /// The report for an answer to `what` that is not the provider's own documented body (see
+    /// [`Outcome::from_foreign_answer`]). When it is `unknown` the message says that the change
+    /// may have been applied and was not retried.
+    pub fn foreign_answer(status: u16, what: &str, is_change: bool) -> Report {
+        let outcome = Outcome::from_foreign_answer(status, is_change);
+        let message = match outcome {
+            Outcome::Unknown => format!(
+                "{what}: HTTP {status} that is not the provider's own answer (a gateway's page, \
+                 or an empty or foreign body). The change may have been applied; it was not \
+                 retried. Verify before trying again"
+            ),
+            _ if is_change => format!("HTTP {status}"),
+            _ => format!("HTTP {status}; the password change was not sent"),
+        };
+        let mut report = Report::new(outcome, message);
+        report.http_status = Some(status);
+        report
     }
 
     /// One line for the console and stderr, e.g. "Wrong current password — 4 attempts left
@@ -331,6 +365,49 @@ mod tests {
                 Outcome::Unknown
             );
         }
+    }
+
+    #[test]
+    fn a_foreign_5xx_is_unknown_only_on_the_change_request() {
+        for status in [500, 502, 503, 504, 599] {
+            assert_eq!(Outcome::from_foreign_answer(status, true), Outcome::Unknown);
+            assert_eq!(
+                Outcome::from_foreign_answer(status, false),
+                Outcome::ServerError
+            );
+            // The provider's own error body keeps `server_error`.
+            assert_eq!(Outcome::from_http_status(status), Outcome::ServerError);
+        }
+        for status in [200, 202, 204] {
+            assert_eq!(Outcome::from_foreign_answer(status, true), Outcome::Unknown);
+            assert_eq!(
+                Outcome::from_foreign_answer(status, false),
+                Outcome::ServerError
+            );
+        }
+        for (status, outcome) in [
+            (400, Outcome::BadRequest),
+            (401, Outcome::AuthFailed),
+            (403, Outcome::Denied),
+            (404, Outcome::NotFound),
+            (429, Outcome::RateLimited),
+        ] {
+            assert_eq!(Outcome::from_foreign_answer(status, true), outcome);
+            assert_eq!(Outcome::from_foreign_answer(status, false), outcome);
+        }
+        let rep = Report::foreign_answer(504, "IAM password change", true);
+        assert_eq!(
+            (rep.outcome, rep.http_status),
+            (Outcome::Unknown, Some(504))
+        );
+        assert!(
+            rep.message.contains("may have been applied") && rep.message.contains("not retried"),
+            "{}",
+            rep.message
+        );
+        let rep = Report::foreign_answer(502, "IAM token request", false);
+        assert_eq!(rep.outcome, Outcome::ServerError);
+        assert!(rep.message.contains("not sent"), "{}", rep.message);
     }
 
     #[test]

@@ -181,12 +181,8 @@ pub fn v3_report(r: &Response, create: bool) -> Report {
             None,
             "the answer could not be read; the change may have been applied".into(),
         ),
-        _ => report_from(
-            r,
-            Outcome::from_http_status(r.status),
-            None,
-            format!("HTTP {}", r.status),
-        ),
+        // Not an API 3.0 error body (a gateway's page, an empty or foreign body).
+        _ => Report::foreign_answer(r.status, V3_ACTION, true),
     };
     report.request_id = request_id;
     report
@@ -279,13 +275,20 @@ fn v2_not_success(r: &Response, is_change: bool) -> Report {
     let message = json
         .and_then(|v| text_of(v.get("message")))
         .unwrap_or_default();
+    let what = if is_change {
+        "SetOutBandVPNAuthPwd"
+    } else {
+        "GetOutBandVPNAuthInfo"
+    };
     match json.and_then(v2_code) {
-        Some(0) => report_from(
-            r,
-            Outcome::from_http_status(r.status),
-            Some("0".into()),
-            format!("HTTP {} with code 0 ({message})", r.status),
-        ),
+        // Code 0 is the success code, not an error body: a status that says otherwise is no
+        // definite answer for the change.
+        Some(0) => {
+            let mut rep = Report::foreign_answer(r.status, what, is_change);
+            rep.provider_code = Some("0".into());
+            rep.message = format!("{} (code 0: {message})", rep.message);
+            rep
+        }
         Some(code) => {
             let mut message = message;
             if code == 4200 || code == 4500 {
@@ -305,16 +308,14 @@ fn v2_not_success(r: &Response, is_change: bool) -> Report {
             None,
             "the answer could not be read; nothing was changed".into(),
         ),
-        None => report_from(
-            r,
-            Outcome::from_http_status(r.status),
-            None,
-            if message.is_empty() {
-                format!("HTTP {}", r.status)
-            } else {
-                message
-            },
-        ),
+        // No `code`: not an API 2.0 body (a gateway's page, an empty or foreign body).
+        None => {
+            let mut rep = Report::foreign_answer(r.status, what, is_change);
+            if !message.is_empty() {
+                rep.message = format!("{} ({message})", rep.message);
+            }
+            rep
+        }
     }
 }
 
@@ -558,7 +559,7 @@ mod tests {
         let r = Response::from_parts(200, &[], r#"{"code":0,"message":"","data":null}"#);
         assert_eq!(v2_report(&r, true).outcome, Outcome::Created);
         let r = Response::from_parts(502, &[], "<html>bad gateway</html>");
-        assert_eq!(v2_report(&r, false).outcome, Outcome::ServerError);
+        assert_eq!(v2_report(&r, false).outcome, Outcome::Unknown);
         let r = Response::from_parts(200, &[], "<html>");
         assert_eq!(v2_report(&r, false).outcome, Outcome::Unknown);
     }
@@ -581,9 +582,26 @@ mod tests {
             ),
             (200, "<html>", Outcome::Unknown, Outcome::ServerError),
             (202, "", Outcome::Unknown, Outcome::ServerError),
+            // Code 0 is no error body: a 5xx with it is a gateway's word on the change.
+            (500, r#"{"code":0}"#, Outcome::Unknown, Outcome::ServerError),
+            // A gateway's page or an empty body: the change may have been applied.
+            (
+                502,
+                "<html>bad gateway</html>",
+                Outcome::Unknown,
+                Outcome::ServerError,
+            ),
+            (504, "", Outcome::Unknown, Outcome::ServerError),
+            (
+                503,
+                r#"{"message":"upstream"}"#,
+                Outcome::Unknown,
+                Outcome::ServerError,
+            ),
+            // The provider's own error body in a 5xx keeps its mapping.
             (
                 500,
-                r#"{"code":0}"#,
+                r#"{"code":6000,"message":"internal"}"#,
                 Outcome::ServerError,
                 Outcome::ServerError,
             ),
@@ -659,12 +677,24 @@ mod tests {
             (200, r#"{"Response":null}"#, Outcome::Unknown),
             (200, r#"{"RequestId":"r"}"#, Outcome::Unknown),
             (202, "", Outcome::Unknown),
-            // The success shape, but not in a 2xx.
+            // The success shape, but not in a 2xx: no error body, so no definite answer.
+            (500, r#"{"Response":{"RequestId":"r"}}"#, Outcome::Unknown),
+            // A gateway's page or an empty body in a 5xx: the change may have been applied.
+            (502, "<html>bad gateway</html>", Outcome::Unknown),
+            (504, "", Outcome::Unknown),
+            // The provider's own error body in a 5xx keeps its mapping.
             (
                 500,
-                r#"{"Response":{"RequestId":"r"}}"#,
+                r#"{"Response":{"Error":{"Code":"InternalError","Message":"x"},"RequestId":"r"}}"#,
                 Outcome::ServerError,
             ),
+            (
+                503,
+                r#"{"Response":{"Error":{"Code":"ResourceUnavailable","Message":"x"},"RequestId":"r"}}"#,
+                Outcome::ServerError,
+            ),
+            // Not a 5xx: by status.
+            (404, "<html>not found</html>", Outcome::NotFound),
         ];
         for (status, body, outcome) in table {
             let r = Response::from_parts(status, &[], body);
@@ -720,7 +750,14 @@ mod tests {
         let rep = v3_report(&expired, false);
         assert_eq!(rep.outcome, Outcome::AuthFailed);
         assert!(rep.message.contains("clock skew"));
-        let html = Response::from_parts(500, &[], "<html>oops</html>");
-        assert_eq!(v3_report(&html, false).outcome, Outcome::ServerError);
+        let html = Response::from_parts(502, &[], "<html>oops</html>");
+        let rep = v3_report(&html, false);
+        assert_eq!(rep.outcome, Outcome::Unknown);
+        assert_eq!(rep.http_status, Some(502));
+        assert!(
+            rep.message.contains("may have been applied") && rep.message.contains("not retried"),
+            "{}",
+            rep.message
+        );
     }
 }

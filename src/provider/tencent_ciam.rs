@@ -12,6 +12,9 @@ use super::redact;
 use super::sign::tencent_v2::form_encode;
 use crate::config::TencentCiam;
 
+/// The change request, as messages name it.
+const CHANGE: &str = "CIAM password change";
+
 fn url_for(endpoint: &str, path: &str) -> Result<Url, Report> {
     let mut url = Url::parse(endpoint)
         .map_err(|e| Report::new(Outcome::BadRequest, format!("endpoint: {e}")))?;
@@ -177,7 +180,7 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
         .change();
     match s.send(request, code_of).await {
         Ok(r) => change_report(&r),
-        Err(f) => no_answer(f, "CIAM password change", true),
+        Err(f) => no_answer(f, CHANGE, true),
     }
 }
 
@@ -223,12 +226,8 @@ pub fn change_report(r: &Response) -> Report {
     match oauth_error(r) {
         Some((code, desc)) => report_from(r, map_change(r.status, &code, &desc), Some(code), desc),
         None if r.status == 200 => report_from(r, Outcome::Changed, None, String::new()),
-        None => report_from(
-            r,
-            Outcome::from_http_status(r.status),
-            None,
-            format!("HTTP {}", r.status),
-        ),
+        // No OAuth error: a gateway's page, or an empty or foreign body.
+        None => Report::foreign_answer(r.status, CHANGE, true),
     }
 }
 
@@ -332,8 +331,22 @@ mod tests {
             change_report(&Response::from_parts(200, &[], "")).outcome,
             Outcome::Changed
         );
+        for (status, body) in [(502, "<html>"), (504, ""), (503, "upstream connect error")] {
+            let rep = change_report(&Response::from_parts(status, &[], body));
+            assert_eq!(rep.outcome, Outcome::Unknown, "{status} {body}");
+            assert!(
+                rep.message.contains("may have been applied"),
+                "{}",
+                rep.message
+            );
+        }
+        // The provider's own error body in a 5xx keeps its mapping.
+        let r = Response::from_parts(500, &[], r#"{"error":"server_error"}"#);
+        assert_eq!(change_report(&r).outcome, Outcome::ServerError);
+        // Before the change (the token request) a gateway's 502 changed nothing.
+        let r = Response::from_parts(502, &[], "<html>");
         assert_eq!(
-            change_report(&Response::from_parts(502, &[], "<html>")).outcome,
+            token_answer(&r).expect_err("refused").outcome,
             Outcome::ServerError
         );
     }

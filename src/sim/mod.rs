@@ -148,6 +148,9 @@ pub enum Fault {
     Malformed,
     /// Answer 502 with an HTML page instead of handling the request (nothing is applied).
     Html,
+    /// Answer this status with an empty body, as a gateway does on a timeout (504), instead of
+    /// handling the request (nothing is applied).
+    Empty(u16),
 }
 
 /// The status of a demo IAM or CIAM user.
@@ -486,6 +489,7 @@ async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
         Some(Fault::Status(status)) => route.map(|r| fault_status(r, status)),
         Some(Fault::Malformed) => route.map(malformed),
         Some(Fault::Html) => Some(html_502()),
+        Some(Fault::Empty(status)) => Some(Response::empty(status)),
     };
     let status = response.as_ref().map_or(0, |r| r.status);
     log_line(&shared, &method, &path, status, route, fault);

@@ -1806,6 +1806,36 @@ async fn drop_applies_the_change_and_loses_the_answer() {
 }
 
 #[tokio::test]
+async fn empty_answers_a_bare_status_and_applies_nothing() {
+    let sim = start().await;
+    sim.inject(Route::CiamPassword, Fault::Empty(504));
+    let token = bob_token(&sim, "Portal#Demo2024").await.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let body =
+        json!({"old_password": "Portal#Demo2024", "new_password": "Portal#Next2025"}).to_string();
+    let bearer = format!("Bearer {token}");
+    let a = send(
+        &sim,
+        "POST",
+        "/change_user_password",
+        &[("Authorization", &bearer)],
+        body.as_bytes(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(a.status, 504);
+    assert!(a.body.is_empty(), "{}", a.text());
+    assert_eq!(sim.requests(Route::CiamPassword), 1);
+    assert_eq!(
+        password(&sim, "portal").as_deref(),
+        Some("Portal#Demo2024"),
+        "nothing applied"
+    );
+}
+
+#[tokio::test]
 async fn delay_and_hold_postpone_the_answer() {
     let sim = start().await;
     sim.inject(Route::CiamToken, Fault::Delay(Duration::from_millis(60)));
