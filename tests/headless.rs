@@ -348,9 +348,13 @@ async fn a_500_is_a_server_error_for_every_kind() {
 
 #[tokio::test]
 async fn timeouts_and_dropped_connections_are_unknown_and_never_retried() {
+    // Each fault gets its own simulator and data dir: after `unknown` a profile is unsettled
+    // and refuses a new change until it is recovered (SPEC §10.2).
     let env = Env::start("unknown").await;
+    let held = Env::start("unknown-held").await;
     for (profile, route) in CHANGE_ROUTES {
         env.set(profile, "timeout_secs", "1");
+        held.set(profile, "timeout_secs", "1");
         // The connection drops after the request was read.
         let before = env.sim.requests(route);
         env.sim.inject(route, Fault::Drop);
@@ -367,10 +371,10 @@ async fn timeouts_and_dropped_connections_are_unknown_and_never_retried() {
         );
 
         // No answer within the profile's timeout (the held answer is never released here).
-        let before = env.sim.requests(route);
-        env.sim.inject(route, Fault::Hold);
-        let run = env
-            .change(profile, &input(&env, profile, "Other#Pass2026y"), &[])
+        let before = held.sim.requests(route);
+        held.sim.inject(route, Fault::Hold);
+        let run = held
+            .change(profile, &input(&held, profile, "Other#Pass2026y"), &[])
             .await;
         assert_eq!(
             (run.outcome(), run.code),
@@ -383,7 +387,7 @@ async fn timeouts_and_dropped_connections_are_unknown_and_never_retried() {
                 .is_some_and(|m| m.contains("may have been applied"))
         );
         assert_eq!(
-            env.sim.requests(route),
+            held.sim.requests(route),
             before + 1,
             "{profile}: exactly one change request"
         );
@@ -516,7 +520,8 @@ async fn odd_2xx_answers_are_never_changed() {
         assert_eq!(env.password(profile), before, "{profile}: nothing applied");
     }
     // A token request answered with a 2xx that issued no token: nothing was changed, and the
-    // change was never sent.
+    // change was never sent. (A fresh data dir: the profiles above are unsettled now.)
+    let env = Env::start("odd-2xx-token").await;
     for status in [200, 201, 202] {
         for (profile, change_route) in [
             ("iam-alice", Route::IamPassword),
