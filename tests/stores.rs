@@ -902,3 +902,83 @@ fn command_backend_failures() {
         Some(CANARY)
     );
 }
+
+/// From `profiles.toml` to a working store: `for_profile`, label, `read_current`, unlock state,
+/// and a Debug that holds no database password.
+#[test]
+fn a_parsed_profile_gets_its_store() {
+    if !have_tool("sh", "dash") {
+        return;
+    }
+    let dir = TempDir::new("parsed");
+    let text = format!(
+        r#"
+[[profile]]
+name = "bm-command"
+kind = "tencent-bm-vpn"
+region = "ap-guangzhou"
+secret_id = {{ env = "TENCENTCLOUD_SECRET_ID" }}
+secret_key = {{ env = "TENCENTCLOUD_SECRET_KEY" }}
+store = {{ backend = "command", command = ["sh", "{script}"], entry = "bm/vpn", read_current = false, timeout_secs = 7 }}
+
+[[profile]]
+name = "iam-keepassxc"
+kind = "huawei-iam"
+iam_endpoint = "https://iam.myhuaweicloud.com"
+domain = "my-account"
+user = "alice"
+store = {{ backend = "keepassxc", database = "/v.kdbx", entry = "Cloud/iam", database_password = {{ prompt = true }} }}
+
+[[profile]]
+name = "iam-value"
+kind = "huawei-iam"
+iam_endpoint = "https://iam.myhuaweicloud.com"
+domain = "my-account"
+user = "bob"
+store = {{ backend = "keepassxc", database = "/v.kdbx", entry = "Cloud/iam", database_password = {{ value = "{CANARY}" }} }}
+
+[[profile]]
+name = "no-store"
+kind = "huawei-iam"
+iam_endpoint = "https://iam.myhuaweicloud.com"
+domain = "my-account"
+user = "carol"
+"#,
+        script = script()
+    );
+    let config = rekey::config::parse(&dir.path().join("profiles.toml"), &text)
+        .unwrap_or_else(|e| panic!("config: {e}"));
+    let profile = |name: &str| {
+        config
+            .profiles
+            .iter()
+            .find(|p| p.name == name)
+            .expect("profile")
+    };
+
+    let command = Store::for_profile(profile("bm-command"))
+        .expect("a store")
+        .with_env("REKEY_TEST_STORE_DIR", dir.path());
+    assert_eq!(command.label(), "command:bm/vpn");
+    assert!(!command.read_current());
+    assert!(!command.needs_unlock());
+    command.put_verified(Slot::Pending, CANARY).expect("put");
+    // REKEY_PROFILE is the profile's name: the script keeps the slot in a file named after it.
+    assert!(dir.path().join("bm-command.pending").is_file());
+
+    let mut prompted = Store::for_profile(profile("iam-keepassxc")).expect("a store");
+    assert_eq!(prompted.label(), "keepassxc:Cloud/iam");
+    assert!(prompted.read_current());
+    assert!(prompted.needs_unlock());
+    let mut typed = SecretBuf::password();
+    typed.insert_str(SECOND).expect("fits");
+    prompted.unlock(typed);
+    assert!(!prompted.needs_unlock());
+    assert_clean(&format!("{prompted:?}"));
+
+    let valued = Store::for_profile(profile("iam-value")).expect("a store");
+    assert!(!valued.needs_unlock());
+    assert_clean(&format!("{valued:?}"));
+
+    assert!(Store::for_profile(profile("no-store")).is_none());
+}
