@@ -71,7 +71,7 @@ pub enum WorkerEvent {
 }
 
 enum Command {
-    Run(Job),
+    Run(Box<Job>),
     Cancel(u64),
 }
 
@@ -272,7 +272,7 @@ impl Worker {
     /// Queues a job.
     pub fn submit(&self, job: Job) {
         // The task lives as long as any handle, so sending only fails during shutdown.
-        let _ = self.commands.send(Command::Run(job));
+        let _ = self.commands.send(Command::Run(Box::new(job)));
     }
 
     /// Cancels a job that has not been answered yet.

@@ -274,6 +274,80 @@ async fn a_refused_change_removes_pending_and_a_store_failure_sends_nothing() {
 }
 
 #[tokio::test]
+async fn a_store_that_hangs_prints_nothing_or_is_locked_sends_nothing() {
+    let s = Staged::start("store-bad").await;
+    s.env.set(
+        "portal",
+        "store",
+        &format!(
+            "{{ backend = \"command\", command = [\"sh\", \"{}\"], entry = \"portal\", timeout_secs = 1 }}",
+            script()
+        ),
+    );
+    for (hook, pattern, words) in [
+        ("REKEY_TEST_STORE_HANG", "put:pending", "1 s"),
+        ("REKEY_TEST_STORE_EMPTY", "get:pending", "pending"),
+        ("REKEY_TEST_STORE_EMPTY", "get:current", "current"),
+        ("REKEY_TEST_STORE_NOT_UTF8", "get:current", "current"),
+    ] {
+        let run = s.generate("portal", &[(hook, pattern)]).await;
+        assert_eq!(run.code, 2, "{hook}={pattern}: {run:?}");
+        assert!(
+            run.stderr.contains("nothing was sent"),
+            "{hook}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(words), "{hook}: {}", run.stderr);
+        assert_eq!(
+            s.env.sim.requests(Route::CiamToken),
+            0,
+            "{hook}: nothing sent"
+        );
+        assert_eq!(s.slot("portal", "pending"), None, "{hook}: no pending left");
+        assert!(!s.unsettled("portal").await, "{hook}");
+    }
+    // A store that needs a typed password is refused headless, before anything runs.
+    s.env.set(
+        "iam-alice",
+        "store",
+        "{ backend = \"keepassxc\", database = \"/nonexistent/vault.kdbx\", entry = \"x\", database_password = { prompt = true } }",
+    );
+    let run = s.generate("iam-alice", &[]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("needs a password"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_pending_password_left_by_another_machine_is_refused_then_settled() {
+    let s = Staged::start("foreign-pending").await;
+    let live = s.env.password("iam-alice");
+    // Another machine staged this and died before sending: pending is not the live password.
+    std::fs::write(s.store.join("iam-alice.pending"), "Foreign#Pend2026").expect("write");
+    let run = s.generate("iam-alice", &[]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("pending password"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rekey recover --profile iam-alice"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.env.password("iam-alice"), live, "nothing sent");
+    // recover finds it although no journal of this machine is open, and settles it.
+    let run = s
+        .rekey(&["recover", "--profile", "iam-alice", "--json"], "", &[])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json[0]["applied"], false, "{run:?}");
+    assert_eq!(s.slot("iam-alice", "pending"), None);
+    assert_eq!(
+        s.slot("iam-alice", "current").as_deref(),
+        Some(live.as_str())
+    );
+    let run = s.generate("iam-alice", &[]).await;
+    assert_eq!(run.outcome(), "changed", "{run:?}");
+}
+
+#[tokio::test]
 async fn unknown_leaves_the_profile_unsettled_until_recover_settles_it() {
     let s = Staged::start("unknown").await;
     for (profile, route) in KINDS {

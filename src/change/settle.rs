@@ -227,7 +227,6 @@ async fn decide(
                         Arc::new(AtomicBool::new(false)),
                     )
                     .await
-                    .map(|r| r)
                 }
             };
             let what = if profile.kind == Kind::HuaweiIam {

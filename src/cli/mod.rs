@@ -1,5 +1,6 @@
 //! The command line: parsing, and the headless commands.
 
+mod demo_store;
 mod recover;
 
 use std::io::{self, IsTerminal, Read, Write};
@@ -73,6 +74,17 @@ pub enum Command {
         #[arg(long, value_name = "N", requires = "generate")]
         length: Option<usize>,
     },
+    /// The demo's built-in password store (a `command` store backend); used by `rekey demo`.
+    #[command(name = "demo-store", hide = true)]
+    DemoStore {
+        /// The folder holding the slots.
+        #[arg(long)]
+        dir: PathBuf,
+        /// get, put or delete.
+        action: String,
+        /// current, pending or previous.
+        slot: String,
+    },
     /// Settle unsettled changes (SPEC §10.2): decide whether the provider took each pending
     /// password, then promote or abort it.
     Recover {
@@ -139,6 +151,7 @@ pub fn main() -> ExitCode {
                 generate: generate.then_some(length),
             },
         ),
+        Some(Command::DemoStore { dir, action, slot }) => demo_store::run(&dir, &action, &slot),
         Some(Command::Recover {
             profile,
             json,
@@ -218,15 +231,24 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
     let result = runtime.block_on(async move {
         // The demo's simulator listens on an ephemeral loopback port and lives as long as the
         // console; it never touches the user's files.
+        // Some demo profiles keep their passwords in a store in the demo's own temp folder,
+        // which also holds their journals.
         let (loaded, _simulator, demo) = match loaded {
-            Some(loaded) => (loaded, None, false),
+            Some(loaded) => (loaded, None, None),
             None => {
                 let sim = crate::sim::Simulator::start(([127, 0, 0, 1], 0).into()).await?;
-                let loaded = match config::parse(Path::new("<demo profiles>"), &sim.profiles_toml()) {
+                let passwords: Vec<_> = sim
+                    .credentials()
+                    .into_iter()
+                    .filter_map(|a| a.password.map(|p| (a.profile, p)))
+                    .collect();
+                let (text, dir) = demo_store::setup(&sim.profiles_toml(), &passwords)?;
+                drop(passwords);
+                let loaded = match config::parse(Path::new("<demo profiles>"), &text) {
                     Ok(config) => Loaded::Config(config),
                     Err(e) => Loaded::Broken(e),
                 };
-                (loaded, Some(sim), true)
+                (loaded, Some(sim), Some(dir))
             }
         };
         let terminal = console::terminal::enter()?;
@@ -234,7 +256,9 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
         let audit_enabled = !matches!(&loaded, Loaded::Config(c) if !c.audit);
         let mut app = App::new(path, loaded, (size.width, size.height));
         let mut state_warning = None;
-        if !demo && let Some(dir) = state::data_dir() {
+        if let Some(dir) = &demo {
+            app.data_dir = Some(dir.path.clone());
+        } else if let Some(dir) = state::data_dir() {
             let (known, warning) = State::load(&dir);
             app.state = known;
             app.audit = Audit::new(Some(&dir), audit_enabled);
@@ -243,10 +267,10 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
         }
         if let Some(w) = warnings.first().or(state_warning.as_ref()) {
             app.status = Some((console::app::Level::Warn, w.clone()));
-        } else if demo {
+        } else if demo.is_some() {
             app.status = Some((
                 console::app::Level::Info,
-                "Demo: a local simulator plays every provider; each profile's notes give its current password".into(),
+                "Demo: a local simulator plays every provider; bm-vpn, redis-aksk, iam-alice and portal keep their passwords in a demo store".into(),
             ));
         }
         let mut console = Console::new(terminal, app, Arc::new(SystemClock));

@@ -1,0 +1,180 @@
+//! The demo's password store: `rekey demo-store --dir DIR get|put|delete SLOT`, a `command`
+//! store backend (SPEC §10.1) built into the binary so `rekey demo` needs nothing installed.
+//! Slots are files `DIR/PROFILE.SLOT` (0600, written to a temp file, fsynced, renamed).
+//! Hidden from `--help`: users point the `command` backend at their own store.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+/// Exit code of `get` for an empty slot (SPEC §10.1).
+const EMPTY: u8 = 3;
+
+/// The largest secret the demo store takes.
+const MAX: usize = 64 * 1024;
+
+/// Runs one store command; the exit code follows the `command` backend's protocol.
+pub fn run(dir: &Path, action: &str, slot: &str) -> u8 {
+    if !matches!(slot, "current" | "pending" | "previous") {
+        eprintln!("demo-store: unknown slot (current, pending or previous)");
+        return 2;
+    }
+    let profile = std::env::var("REKEY_PROFILE").unwrap_or_default();
+    if profile.is_empty()
+        || !profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        || profile.starts_with('.')
+    {
+        eprintln!("demo-store: REKEY_PROFILE is missing or not a profile name");
+        return 2;
+    }
+    let path = dir.join(format!("{profile}.{slot}"));
+    let result = match action {
+        "get" => get(&path),
+        "put" => put(dir, &path),
+        "delete" => match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(0),
+        },
+        _ => {
+            eprintln!("demo-store: unknown action (get, put or delete)");
+            return 2;
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("demo-store: {action} {slot}: {e}");
+            1
+        }
+    }
+}
+
+fn get(path: &Path) -> io::Result<u8> {
+    let bytes = match fs::read(path) {
+        Ok(b) => Zeroizing::new(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(EMPTY),
+        Err(e) => return Err(e),
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()?;
+    Ok(0)
+}
+
+fn put(dir: &Path, path: &Path) -> io::Result<u8> {
+    // Allocated once at its limit, so reading never reallocates (a copy of the secret).
+    let mut secret = Zeroizing::new(Vec::with_capacity(MAX + 1));
+    io::stdin()
+        .lock()
+        .take(MAX as u64 + 1)
+        .read_to_end(&mut secret)?;
+    if secret.len() > MAX {
+        return Err(io::Error::other("secret too long"));
+    }
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(io::Error::other)?;
+    let tmp: PathBuf = dir.join(format!(
+        ".tmp-{}",
+        random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    let written = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(&secret)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        crate::change::journal::sync_dir(dir)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map(|()| 0)
+}
+
+/// The demo profiles whose passwords live in the demo's store.
+pub const DEMO_STORED: [&str; 4] = ["bm-vpn", "redis-aksk", "iam-alice", "portal"];
+
+/// The demo's private folder (its store and journal); removed when dropped.
+#[derive(Debug)]
+pub struct DemoDir {
+    /// The folder (0700).
+    pub path: PathBuf,
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Makes the demo's folder, adds a `store` to the [`DEMO_STORED`] profiles of `profiles_toml`
+/// (the built-in store above, run through this very binary) and seeds each store's `current`
+/// with the simulator's password. Returns the new profiles text.
+pub fn setup(
+    profiles_toml: &str,
+    passwords: &[(String, Zeroizing<String>)],
+) -> io::Result<(String, DemoDir)> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(io::Error::other)?;
+    let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let path = std::env::temp_dir().join(format!("rekey-demo-{name}"));
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(&path)?;
+    let dir = DemoDir { path };
+    let store = dir.path.join("store");
+    builder.create(&store)?;
+    let exe = std::env::current_exe()?;
+    let quote = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
+    let mut out = String::with_capacity(profiles_toml.len() + 1024);
+    for line in profiles_toml.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let Some(name) = line
+            .trim()
+            .strip_prefix("name = \"")
+            .and_then(|r| r.strip_suffix('"'))
+        else {
+            continue;
+        };
+        if DEMO_STORED.contains(&name) {
+            out.push_str(&format!(
+                "store = {{ backend = \"command\", command = [{}, \"demo-store\", \"--dir\", {}], entry = \"{name}\" }}\n",
+                quote(&exe),
+                quote(&store)
+            ));
+            if let Some((_, password)) = passwords.iter().find(|(p, _)| p == name) {
+                let mut options = OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    options.mode(0o600);
+                }
+                options
+                    .open(store.join(format!("{name}.current")))?
+                    .write_all(password.as_bytes())?;
+            }
+        }
+    }
+    Ok((out, dir))
+}
