@@ -742,3 +742,69 @@ async fn crash_at_every_step_huawei_iam() {
 async fn crash_at_every_step_tencent_ciam() {
     crash_everywhere(KINDS[3].0, KINDS[3].1).await;
 }
+
+#[tokio::test]
+async fn the_demo_store_and_the_held_demo_change_settle_as_the_demo_shows() {
+    let env = Env::start("demo-store").await;
+    let store = env.dir.join("demo-store");
+    std::fs::create_dir_all(&store).expect("store dir");
+    env.set(
+        "iam-admin",
+        "store",
+        &format!(
+            "{{ backend = \"command\", command = [\"{}\", \"demo-store\", \"--dir\", \"{}\"], entry = \"iam-admin\" }}",
+            env!("CARGO_BIN_EXE_rekey"),
+            store.display()
+        ),
+    );
+    let old = env.password("iam-admin");
+    std::fs::write(store.join("iam-admin.current"), &old).expect("seed");
+    env.sim.hold_next_change_of("iam-admin");
+    let before = env.sim.requests(Route::IamPassword);
+    let data = env.dir.join("data");
+    let child = spawn_rekey(
+        &["change", "--profile", "iam-admin", "--generate", "--json"],
+        &env.config,
+        &data,
+        &[],
+    );
+    env.sim.wait_requests(Route::IamPassword, before + 1).await;
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("signal");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    let run = parse(&out);
+    assert_eq!(run.outcome(), "unknown", "{run:?}");
+    let pending = std::fs::read_to_string(store.join("iam-admin.pending")).expect("pending kept");
+    assert_ne!(pending, old);
+    // The held change was never applied: the token check with pending fails, with current works.
+    let run = env.rekey(&["recover", "--json"], "").await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json[0]["applied"], false, "{run:?}");
+    assert!(!store.join("iam-admin.pending").exists());
+    // The hold was one shot: the next change goes through and is saved.
+    let run = env
+        .rekey(
+            &["change", "--profile", "iam-admin", "--generate", "--json"],
+            "",
+        )
+        .await;
+    assert_eq!(run.outcome(), "changed", "{run:?}");
+    let current = std::fs::read_to_string(store.join("iam-admin.current")).expect("current");
+    assert_eq!(current, env.password("iam-admin"));
+    assert_eq!(
+        std::fs::read_to_string(store.join("iam-admin.previous")).expect("previous"),
+        old
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(store.join("iam-admin.current"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

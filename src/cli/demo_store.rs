@@ -107,7 +107,11 @@ fn put(dir: &Path, path: &Path) -> io::Result<u8> {
 }
 
 /// The demo profiles whose passwords live in the demo's store.
-pub const DEMO_STORED: [&str; 4] = ["bm-vpn", "redis-aksk", "iam-alice", "portal"];
+pub const DEMO_STORED: [&str; 5] = ["bm-vpn", "redis-aksk", "iam-alice", "iam-admin", "portal"];
+
+/// The demo profile whose first change the simulator holds, so it can be interrupted and
+/// settled with `R`.
+pub const DEMO_HELD: &str = "iam-admin";
 
 /// The demo's private folder (its store and journal); removed when dropped.
 #[derive(Debug)]
@@ -146,8 +150,14 @@ pub fn setup(
     let exe = std::env::current_exe()?;
     let quote = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
     let mut out = String::with_capacity(profiles_toml.len() + 1024);
+    let mut profile = "";
     for line in profiles_toml.lines() {
-        out.push_str(line);
+        match line.strip_prefix("notes = \"").and_then(|l| l.strip_suffix('"')) {
+            Some(notes) if profile == DEMO_HELD => out.push_str(&format!(
+                "notes = \"{notes} The simulator holds this profile's first change: press Esc while it waits, then R settles it.\""
+            )),
+            _ => out.push_str(line),
+        }
         out.push('\n');
         let Some(name) = line
             .trim()
@@ -156,6 +166,7 @@ pub fn setup(
         else {
             continue;
         };
+        profile = name;
         if DEMO_STORED.contains(&name) {
             out.push_str(&format!(
                 "store = {{ backend = \"command\", command = [{}, \"demo-store\", \"--dir\", {}], entry = \"{name}\" }}\n",
@@ -177,4 +188,51 @@ pub fn setup(
         }
     }
     Ok((out, dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_profiles_get_stores_seeded_with_the_simulators_passwords() {
+        let toml = "[[profile]]\nname = \"iam-admin\"\nkind = \"huawei-iam\"\nnotes = \"Admin.\"\n\n[[profile]]\nname = \"redis-otc\"\nnotes = \"x\"\n";
+        let passwords = vec![("iam-admin".to_string(), Zeroizing::new("Pw#1".to_string()))];
+        let (text, dir) = setup(toml, &passwords).expect("setup");
+        assert!(text.contains("entry = \"iam-admin\""), "{text}");
+        assert!(!text.contains("entry = \"redis-otc\""), "{text}");
+        assert!(text.contains("Admin. The simulator holds"), "{text}");
+        let seeded = fs::read_to_string(dir.path.join("store/iam-admin.current")).expect("seed");
+        assert_eq!(seeded, "Pw#1");
+        let path = dir.path.clone();
+        drop(dir);
+        assert!(!path.exists(), "removed with the demo");
+    }
+
+    #[tokio::test]
+    async fn the_real_demo_profiles_parse_with_their_stores() {
+        let sim = crate::sim::Simulator::start(([127, 0, 0, 1], 0).into())
+            .await
+            .expect("simulator");
+        let passwords: Vec<_> = sim
+            .credentials()
+            .into_iter()
+            .filter_map(|a| a.password.map(|p| (a.profile, p)))
+            .collect();
+        let (text, dir) = setup(&sim.profiles_toml(), &passwords).expect("setup");
+        let config = crate::config::parse(Path::new("<demo>"), &text).expect("parses");
+        let stored: Vec<&str> = config
+            .profiles
+            .iter()
+            .filter(|p| p.store.is_some())
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(stored, DEMO_STORED);
+        for name in DEMO_STORED {
+            let live = passwords.iter().find(|(p, _)| p == name).expect("password");
+            let seeded = fs::read_to_string(dir.path.join(format!("store/{name}.current")))
+                .expect("seeded");
+            assert_eq!(seeded, live.1.as_str(), "{name}");
+        }
+    }
 }

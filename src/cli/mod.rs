@@ -237,6 +237,7 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
             Some(loaded) => (loaded, None, None),
             None => {
                 let sim = crate::sim::Simulator::start(([127, 0, 0, 1], 0).into()).await?;
+                sim.hold_next_change_of(demo_store::DEMO_HELD);
                 let passwords: Vec<_> = sim
                     .credentials()
                     .into_iter()
@@ -270,7 +271,7 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
         } else if demo.is_some() {
             app.status = Some((
                 console::app::Level::Info,
-                "Demo: a local simulator plays every provider; bm-vpn, redis-aksk, iam-alice and portal keep their passwords in a demo store".into(),
+                "Demo: a local simulator plays every provider; 5 profiles keep their passwords in a demo store".into(),
             ));
         }
         let mut console = Console::new(terminal, app, Arc::new(SystemClock));

@@ -224,7 +224,16 @@ impl Shared {
         };
         let mut w = self.world();
         *w.counts.entry(route).or_insert(0) += 1;
-        let fault = w.faults.get_mut(&route).and_then(|q| q.pop_front());
+        let mut fault = w.faults.get_mut(&route).and_then(|q| q.pop_front());
+        if route == Route::IamPassword
+            && let Some(i) = w
+                .hold_next_change
+                .iter()
+                .position(|id| req.path.contains(&format!("/users/{id}/")))
+        {
+            w.hold_next_change.remove(i);
+            fault = fault.or(Some(Fault::Hold));
+        }
         let admission = if fault == Some(Fault::Hold) {
             let (reply, rx) = oneshot::channel();
             w.held.push(world::Held { req, route, reply });
@@ -328,6 +337,16 @@ impl Simulator {
             .entry(route)
             .or_default()
             .push_back(fault);
+    }
+
+    /// Holds the next password change of the IAM user behind demo profile `profile` (one
+    /// shot, like [`Fault::Hold`]: applied only by [`Simulator::release_held`]). The demo uses
+    /// it so a new user can interrupt a change and settle it. Other profiles are ignored.
+    pub fn hold_next_change_of(&self, profile: &str) {
+        let mut w = self.shared.world();
+        if let Some(world::Target::Iam(id)) = w.profile(profile).map(|p| p.target.clone()) {
+            w.hold_next_change.push(id);
+        }
     }
 
     /// How many requests on `route` the server has read (a faulted one counts too).

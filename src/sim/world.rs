@@ -506,6 +506,8 @@ pub struct World {
     pub faults: HashMap<Route, VecDeque<Fault>>,
     /// Requests read per route.
     pub counts: HashMap<Route, usize>,
+    /// IAM users (by id) whose next password change is held (the demo's interruptible change).
+    pub hold_next_change: Vec<String>,
     /// Requests held by [`Fault::Hold`], oldest first.
     pub held: Vec<Held>,
 }
