@@ -228,6 +228,23 @@ async fn the_log_shows_every_exchange_redacted() {
     }
 }
 
+/// After `unknown` without a store, leaving the profile asks first (rekey holds the only copy
+/// of a password that may be live); `d` discards it.
+fn discard_kept_copy(ui: &mut Ui) {
+    let selected = ui.app().selected;
+    ui.key(KeyCode::Esc);
+    ui.key(KeyCode::Down);
+    assert!(
+        matches!(ui.app().overlay, Some(Overlay::ConfirmDiscard(_))),
+        "{:?}",
+        ui.app().overlay
+    );
+    assert_eq!(ui.app().selected, selected, "not switched before the answer");
+    ui.key(KeyCode::Char('d'));
+    assert_eq!(ui.app().overlay, None);
+    assert_eq!(ui.app().unknown, None);
+}
+
 #[tokio::test]
 async fn error_outcomes_through_the_console() {
     let env = Env::start("console-errors").await;
@@ -279,6 +296,7 @@ async fn error_outcomes_through_the_console() {
         ui.outcome()
     );
     assert_eq!(env.sim.requests(Route::DcsPassword), 1, "never retried");
+    discard_kept_copy(&mut ui);
 
     // A gateway's HTML 502 in answer to the change: no definite answer either.
     env.sim.inject(Route::DcsPassword, Fault::Html);
@@ -295,6 +313,7 @@ async fn error_outcomes_through_the_console() {
         ui.outcome()
     );
     assert_eq!(env.sim.requests(Route::DcsPassword), 2, "never retried");
+    discard_kept_copy(&mut ui);
 
     attempt(&mut ui, "iam-alice", Some(env.password("iam-alice")));
     ui.wait("iam-alice", |a| a.job.is_none()).await;

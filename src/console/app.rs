@@ -1,5 +1,6 @@
 //! The console's state and its one `update` function. Nothing else mutates it; rendering reads it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -8,16 +9,21 @@ use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::{Position, Rect};
-use zeroize::Zeroize;
+use tokio::sync::mpsc::UnboundedSender;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::editor::{Editor, FieldRole};
-use super::message::Message;
+use super::clipboard;
+use super::editor::{CurrentSource, Editor, FieldRole};
+use super::message::{Message, Unsettled};
 use super::ui;
+use crate::change::journal::{Open, Step};
+use crate::change::settle::{self, Answers, Settled};
 use crate::config::{Config, ConfigError, Kind, Operate, Profile};
 use crate::policy;
 use crate::provider::{FollowUp, LogEntry, Options, Outcome, Report, TypedSecrets};
 use crate::secret::{PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
 use crate::state::{Audit, State};
+use crate::store::{Slot, Store};
 use crate::worker::{Job, Worker, WorkerEvent};
 
 /// How long Ctrl-R shows a field in clear text.
@@ -62,12 +68,31 @@ pub enum Overlay {
         /// The send's options.
         options: Options,
     },
-    /// Quit while a change is in flight or its outcome is unknown?
+    /// Quit while a change is in flight or its outcome is unknown? (Without a store, after
+    /// `unknown`: reveal, copy or discard the only copy first.)
     ConfirmQuit,
+    /// Without a store, after `unknown`: rekey holds the only copy of a password that may be
+    /// live. Reveal it, copy it, or discard it and then do this.
+    ConfirmDiscard(Then),
+    /// The profile's store needs its own password (KeePassXC), typed into a masked field.
+    Unlock,
+    /// Settling a Tencent BM change: resend Update with the pending password?
+    ConfirmResend,
+    /// Settling where rekey cannot check (DCS, no store): does the new password work?
+    AskApplied,
     /// Tencent BM v3: Update said the VPN account does not exist; send with Create?
     OfferCreate,
     /// One log entry in full (index into the log), scrolled by this many lines.
     LogDetail(usize, u16),
+}
+
+/// What to do once the only copy of a password that may be live was dealt with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Select this profile.
+    Select(usize),
+    /// Reload the config.
+    Reload,
 }
 
 /// A question a safety rail asks before a send.
@@ -186,6 +211,25 @@ pub struct App {
     sent_new: Option<SecretBuf>,
     /// Wall-clock time of the message being handled (lock countdowns, state times).
     wall: SystemTime,
+    /// Where background tasks (store and journal reads, settles) post their results; None
+    /// until the console's loop connects (and then nothing runs in the background).
+    tx: Option<UnboundedSender<Message>>,
+    /// Counts selections: a store read for an earlier one is ignored.
+    selection: u64,
+    /// Open (unsettled) changes by profile name, from the journals (SPEC §10.2).
+    pub unsettled: HashMap<String, Open>,
+    /// The profile a settle (`R`) is running for.
+    pub settling: Option<usize>,
+    /// The selected profile's typed store password (KeePassXC), once given.
+    store_unlock: Option<(usize, SecretBuf)>,
+    /// What the unlock dialog holds while it is typed.
+    pub unlock_input: SecretBuf,
+    /// OSC 52 sequences for the terminal, written by the loop.
+    clipboard_out: Vec<Zeroizing<Vec<u8>>>,
+    /// When the clipboard is cleared again after a copy.
+    pub clipboard_clear_at: Option<Instant>,
+    /// Until when the discard question shows the kept password (Ctrl-R in it).
+    pub discard_reveal: Option<Instant>,
 }
 
 impl App {
@@ -219,6 +263,15 @@ impl App {
             unknown: None,
             sent_new: None,
             wall: SystemTime::now(),
+            tx: None,
+            selection: 0,
+            unsettled: HashMap::new(),
+            settling: None,
+            store_unlock: None,
+            unlock_input: SecretBuf::new(TOKEN_CAPACITY),
+            clipboard_out: Vec::new(),
+            clipboard_clear_at: None,
+            discard_reveal: None,
         };
         app.install(loaded);
         app
@@ -226,6 +279,7 @@ impl App {
 
     fn install(&mut self, loaded: Loaded) {
         self.wipe_secrets();
+        self.store_unlock = None;
         self.editor = None;
         self.selected = None;
         self.profiles.clear();
@@ -246,7 +300,145 @@ impl App {
             Loaded::Broken(e) => self.config_error = Some(e),
         }
         if !self.profiles.is_empty() {
-            self.select(Some(0));
+            self.select_now(Some(0));
+        }
+    }
+
+    /// Connects the loop's queue: background work posts there. Reads every journal (at
+    /// start) and fills the selected profile's current password from its store.
+    pub fn connect(&mut self, tx: UnboundedSender<Message>) {
+        self.tx = Some(tx);
+        if let Some(dir) = &self.data_dir {
+            let readings = read_journals(dir, &self.profile_names());
+            self.on_journals(readings);
+        }
+        self.fill_current();
+    }
+
+    fn profile_names(&self) -> Vec<String> {
+        self.profiles.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Re-reads every profile's journal off the loop (after a job, a settle, a reload).
+    fn load_journals(&self) {
+        let (Some(dir), Some(tx), Ok(handle)) = (
+            self.data_dir.clone(),
+            self.tx.clone(),
+            tokio::runtime::Handle::try_current(),
+        ) else {
+            return;
+        };
+        let names = self.profile_names();
+        handle.spawn_blocking(move || {
+            let _ = tx.send(Message::Journals(read_journals(&dir, &names)));
+        });
+    }
+
+    fn on_journals(&mut self, readings: Vec<Unsettled>) {
+        self.unsettled.clear();
+        for reading in readings {
+            if let Some(w) = reading.warning {
+                self.status = Some((Level::Warn, format!("{}: {w}", reading.profile)));
+            }
+            if let Some(open) = reading.open {
+                self.unsettled.insert(reading.profile, open);
+            }
+        }
+    }
+
+    /// The store of profile `index`, unlocked with the typed store password if one was given.
+    fn store_for(&self, index: usize) -> Option<Store> {
+        let mut store = Store::for_profile(self.profiles.get(index)?)?;
+        if let Some((i, secret)) = &self.store_unlock
+            && *i == index
+        {
+            let mut copy = SecretBuf::new(secret.capacity());
+            if copy.copy_from(secret).is_ok() {
+                store.unlock(copy);
+            }
+        }
+        Some(store)
+    }
+
+    /// Fills the selected profile's current-password field from its store, off the loop
+    /// (`read_current`, kinds that need it). A locked store waits for its password.
+    fn fill_current(&mut self) {
+        let Some(index) = self.selected else {
+            return;
+        };
+        if !self.profiles[index].kind.needs_current_password() {
+            return;
+        }
+        let Some(store) = self.store_for(index).filter(Store::read_current) else {
+            return;
+        };
+        let label = store.label();
+        let locked = store.needs_unlock();
+        let (selection, tx) = (self.selection, self.tx.clone());
+        let Some(editor) = &mut self.editor else {
+            return;
+        };
+        if locked {
+            editor.current_from = Some(CurrentSource::Locked(label));
+            return;
+        }
+        let (Some(tx), Ok(handle)) = (tx, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        editor.current_from = Some(CurrentSource::Reading(label.clone()));
+        handle.spawn_blocking(move || {
+            let result = store.get(Slot::Current).map_err(|e| e.to_string());
+            let _ = tx.send(Message::CurrentRead {
+                selection,
+                label,
+                result,
+            });
+        });
+    }
+
+    fn on_current_read(
+        &mut self,
+        selection: u64,
+        label: String,
+        result: Result<Option<SecretBuf>, String>,
+    ) {
+        if selection != self.selection {
+            return;
+        }
+        let name = self.profile().map_or(String::new(), |p| p.name.clone());
+        let Some(editor) = &mut self.editor else {
+            return;
+        };
+        let Some(i) = editor.index_of(FieldRole::Current) else {
+            return;
+        };
+        if editor.current_from != Some(CurrentSource::Reading(label.clone())) {
+            // Typed over (or wiped) meanwhile: the user's text wins.
+            return;
+        }
+        editor.current_from = None;
+        match result {
+            Ok(Some(current)) => {
+                if editor.fields[i].buf.copy_from(&current).is_ok() {
+                    editor.refresh_checklist();
+                    editor.current_from = Some(CurrentSource::Store(label));
+                }
+            }
+            Ok(None) => {
+                self.status = Some((
+                    Level::Warn,
+                    format!(
+                        "{label} has no current password for {name}: type it here, or store it there first"
+                    ),
+                ));
+            }
+            Err(e) => {
+                // A wrong store password: ask again next time.
+                self.store_unlock = None;
+                let line = format!("{label}: cannot read the current password: {e}");
+                self.outcome = Some((Level::Error, line.clone()));
+                self.status = Some((Level::Error, line));
+            }
         }
     }
 
@@ -273,17 +465,101 @@ impl App {
     }
 
     /// Selects a profile; a different one wipes every typed secret and builds a fresh editor.
+    /// Leaving a profile whose new password may be live asks first when rekey holds the only
+    /// copy, and says where it is when a store holds it.
     fn select(&mut self, index: Option<usize>) {
         if index == self.selected && self.editor.is_some() {
             return;
         }
+        if let (Some(from), Some(to)) = (self.selected, index)
+            && self.unknown == Some(from)
+        {
+            if self.holds_only_copy() {
+                self.overlay = Some(Overlay::ConfirmDiscard(Then::Select(to)));
+                return;
+            }
+            if let Some(store) = self.profiles[from].store.as_ref() {
+                self.status = Some((
+                    Level::Info,
+                    format!(
+                        "{}: the new password stays in {} pending; R settles",
+                        self.profiles[from].name,
+                        store.label()
+                    ),
+                ));
+            }
+        }
+        self.select_now(index);
+    }
+
+    fn select_now(&mut self, index: Option<usize>) {
+        if index == self.selected && self.editor.is_some() {
+            return;
+        }
         self.wipe_secrets();
+        if self
+            .store_unlock
+            .as_ref()
+            .is_some_and(|(i, _)| Some(*i) != index)
+        {
+            self.store_unlock = None;
+        }
         self.selected = index;
+        self.selection += 1;
         self.editor = self.profile().map(Editor::for_profile);
         self.outcome = None;
         if let Focus::Field(_) = self.focus {
             self.focus = Focus::Profiles;
         }
+        self.fill_current();
+    }
+
+    /// After `unknown` without a store, rekey holds the only copy of a password that may be
+    /// live (`sent_new`).
+    pub fn holds_only_copy(&self) -> bool {
+        self.unknown
+            .and_then(|i| self.profiles.get(i))
+            .is_some_and(|p| p.store.is_none())
+            && self.sent_new.is_some()
+    }
+
+    /// The password kept after `unknown`, for the discard question's reveal (borrowed).
+    pub fn kept_password(&self) -> Option<&str> {
+        self.sent_new.as_ref().map(SecretBuf::expose)
+    }
+
+    /// Discards the kept copy, then does `then`.
+    fn discard_then(&mut self, then: Then) {
+        self.sent_new = None;
+        self.unknown = None;
+        self.discard_reveal = None;
+        match then {
+            Then::Select(i) => self.select_now(Some(i)),
+            Then::Reload => self.reload(),
+        }
+    }
+
+    /// Puts `secret` on the clipboard (OSC 52) until the clear deadline.
+    fn copy_to_clipboard(&mut self, secret: &str, now: Instant) {
+        self.clipboard_out.push(clipboard::copy_sequence(secret));
+        self.clipboard_clear_at = Some(now + clipboard::CLEAR_AFTER);
+        self.status = Some((
+            Level::Info,
+            format!(
+                "copied — clipboard clears in {} s",
+                clipboard::CLEAR_AFTER.as_secs()
+            ),
+        ));
+    }
+
+    /// The OSC 52 sequences waiting for the terminal (the loop writes them).
+    pub fn take_clipboard(&mut self) -> Vec<Zeroizing<Vec<u8>>> {
+        std::mem::take(&mut self.clipboard_out)
+    }
+
+    /// Writing to the terminal's clipboard failed.
+    pub fn clipboard_failed(&mut self, error: &std::io::Error) {
+        self.status = Some((Level::Error, format!("Could not copy: {error}")));
     }
 
     fn wipe_secrets(&mut self) {
@@ -297,6 +573,8 @@ impl App {
     pub fn next_deadline(&self, now: Instant, wall: SystemTime) -> Option<Instant> {
         let reveal = self.editor.as_ref().and_then(|e| e.reveal.map(|(_, t)| t));
         let spinner = self.job.map(|_| now + SPINNER_STEP);
+        let clipboard = self.clipboard_clear_at;
+        let discard_reveal = self.discard_reveal;
         // A lock countdown on screen ticks when its shown second changes: once a second. Rows
         // filtered or scrolled away, and the "too small" screen, show none.
         let countdown = ui::profiles::on_screen(self)
@@ -304,7 +582,10 @@ impl App {
             .filter_map(|i| self.lock_left(i, wall))
             .map(|left| now + sub_second(left))
             .min();
-        [reveal, spinner, countdown].into_iter().flatten().min()
+        [reveal, spinner, countdown, clipboard, discard_reveal]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Time left in profile `index`'s known lock at `wall`.
@@ -329,15 +610,37 @@ impl App {
                 {
                     editor.reveal = None;
                 }
+                if self.discard_reveal.is_some_and(|until| now >= until) {
+                    self.discard_reveal = None;
+                }
+                if self.clipboard_clear_at.is_some_and(|at| now >= at) {
+                    self.clipboard_clear_at = None;
+                    self.clipboard_out.push(clipboard::clear_sequence());
+                    if self
+                        .status
+                        .as_ref()
+                        .is_some_and(|(_, s)| s.starts_with("copied"))
+                    {
+                        self.status = Some((Level::Info, "clipboard cleared".into()));
+                    }
+                }
             }
             Message::Terminate => self.quit(),
             Message::Worker(event) => self.on_worker(*event),
+            Message::CurrentRead {
+                selection,
+                label,
+                result,
+            } => self.on_current_read(selection, label, result),
+            Message::Journals(readings) => self.on_journals(readings),
+            Message::Settled { profile, result } => self.on_settled(profile, result),
         }
     }
 
     /// `q`: quits, asking first while a change is in flight or its outcome is unknown.
     fn request_quit(&mut self) {
         if self.job.is_some() || self.unknown.is_some() {
+            self.discard_reveal = None;
             self.overlay = Some(Overlay::ConfirmQuit);
         } else {
             self.quit();
@@ -359,6 +662,8 @@ impl App {
             let _ = self.audit.append(&profile, &report, self.wall);
         }
         self.sent_new = None;
+        self.store_unlock = None;
+        self.unlock_input.clear();
         self.wipe_secrets();
         self.should_quit = true;
     }
@@ -377,6 +682,12 @@ impl App {
     }
 
     fn on_paste(&mut self, text: &str) {
+        if self.overlay == Some(Overlay::Unlock) {
+            if let Err(full) = self.unlock_input.insert_str(text) {
+                self.status = Some((Level::Error, format!("Paste refused: {full}")));
+            }
+            return;
+        }
         if self.overlay.is_some() {
             return;
         }
@@ -397,6 +708,9 @@ impl App {
         };
         match editor.fields[i].buf.insert_str(text) {
             Ok(_) => {
+                if editor.fields[i].role == FieldRole::New {
+                    editor.generated_unseen = false;
+                }
                 editor.field_changed(i);
                 self.status = None;
             }
@@ -518,10 +832,109 @@ impl App {
                 _ => {}
             },
             Overlay::ConfirmQuit => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => self.quit(),
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => self.overlay = None,
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('d') => self.quit(),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.overlay = None;
+                    self.discard_reveal = None;
+                }
+                _ => self.on_kept_key(key, now),
+            },
+            Overlay::ConfirmDiscard(then) => match key.code {
+                KeyCode::Char('d') | KeyCode::Char('D') => {
+                    self.overlay = None;
+                    self.discard_then(then);
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.overlay = None;
+                    self.discard_reveal = None;
+                    self.status = Some((Level::Info, "Kept: nothing was discarded".into()));
+                }
+                _ => self.on_kept_key(key, now),
+            },
+            Overlay::Unlock => match key.code {
+                KeyCode::Enter if !self.unlock_input.is_empty() => {
+                    self.overlay = None;
+                    if let Some(index) = self.selected {
+                        let mut secret = SecretBuf::new(TOKEN_CAPACITY);
+                        if secret.copy_from(&self.unlock_input).is_ok() {
+                            self.store_unlock = Some((index, secret));
+                        }
+                    }
+                    self.unlock_input.clear();
+                    self.fill_current();
+                }
+                KeyCode::Esc => {
+                    self.overlay = None;
+                    self.unlock_input.clear();
+                    self.status = Some((
+                        Level::Info,
+                        "Store not unlocked: type the current password instead".into(),
+                    ));
+                }
+                KeyCode::Backspace => self.unlock_input.backspace(),
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    if let Err(full) = self.unlock_input.insert_char(c) {
+                        self.status = Some((Level::Error, format!("Key refused: {full}")));
+                    }
+                }
                 _ => {}
             },
+            Overlay::ConfirmResend => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    self.overlay = None;
+                    self.start_settle(Answers {
+                        applied: None,
+                        resend: true,
+                    });
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.overlay = None;
+                    self.status = Some((Level::Info, "Not settled: R asks again".into()));
+                }
+                _ => {}
+            },
+            Overlay::AskApplied => match key.code {
+                KeyCode::Char('a')
+                | KeyCode::Char('A')
+                | KeyCode::Char('n')
+                | KeyCode::Char('N') => {
+                    self.overlay = None;
+                    let applied = matches!(key.code, KeyCode::Char('a') | KeyCode::Char('A'));
+                    self.start_settle(Answers {
+                        applied: Some(applied),
+                        resend: false,
+                    });
+                }
+                KeyCode::Esc => {
+                    self.overlay = None;
+                    self.status = Some((Level::Info, "Not settled: R asks again".into()));
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// Ctrl-R / Ctrl-Y in the discard question: reveal or copy the kept password.
+    fn on_kept_key(&mut self, key: KeyEvent, now: Instant) {
+        if !key.modifiers.contains(KeyModifiers::CONTROL) || !self.holds_only_copy() {
+            return;
+        }
+        match key.code {
+            KeyCode::Char('r') => {
+                self.discard_reveal = match self.discard_reveal {
+                    Some(_) => None,
+                    None => Some(now + REVEAL_FOR),
+                };
+            }
+            KeyCode::Char('y') => {
+                let mut copy = SecretBuf::password();
+                if let Some(kept) = &self.sent_new
+                    && copy.copy_from(kept).is_ok()
+                {
+                    self.copy_to_clipboard(copy.expose(), now);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -570,9 +983,20 @@ impl App {
                 self.clamp_selection_to_filter();
             }
             KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') if self.editor.is_some() => {
-                self.focus = Focus::Field(0);
+                if self.store_locked() {
+                    self.overlay = Some(Overlay::Unlock);
+                } else {
+                    self.focus = Focus::Field(0);
+                }
             }
-            KeyCode::Char('r') => self.reload(),
+            KeyCode::Char('r') => {
+                if self.holds_only_copy() {
+                    self.overlay = Some(Overlay::ConfirmDiscard(Then::Reload));
+                } else {
+                    self.reload();
+                }
+            }
+            KeyCode::Char('R') => self.settle_selected(),
             _ => {}
         }
     }
@@ -611,7 +1035,17 @@ impl App {
             Err(e) => Loaded::Broken(e),
         };
         self.status = None;
+        let unknown = self
+            .unknown
+            .and_then(|i| self.profiles.get(i))
+            .map(|p| p.name.clone());
         self.install(loaded);
+        // The profiles were read again: find the unknown one by name.
+        self.unknown = unknown.and_then(|name| self.profiles.iter().position(|p| p.name == name));
+        if self.unknown.is_none() {
+            self.sent_new = None;
+        }
+        self.load_journals();
         if self.status.is_none() {
             self.status = Some((Level::Info, format!("Reloaded {}", path.display())));
         }
@@ -667,7 +1101,14 @@ impl App {
                 self.generate();
                 return true;
             }
+            KeyCode::Char('y') if ctrl => {
+                self.copy_new(now);
+                return true;
+            }
             KeyCode::Char('r') if ctrl => {
+                if matches!(editor.fields[i].role, FieldRole::New | FieldRole::Confirm) {
+                    editor.generated_unseen = false;
+                }
                 editor.reveal = match editor.reveal {
                     Some((j, _)) if j == i => None,
                     _ => Some((i, now + REVEAL_FOR)),
@@ -695,6 +1136,10 @@ impl App {
                 if let Err(full) = buf.insert_char(c) {
                     self.status = Some((Level::Error, format!("Key refused: {full}")));
                     return true;
+                }
+                // Typed into New: the user's own password now, not an unseen generated one.
+                if editor.fields[i].role == FieldRole::New {
+                    editor.generated_unseen = false;
                 }
             }
             KeyCode::Backspace if ctrl || alt => buf.delete_word_back(),
@@ -762,6 +1207,7 @@ impl App {
                 let (head, tail) = editor.fields.split_at_mut(confirm);
                 let copied = tail[0].buf.copy_from(&head[new].buf);
                 editor.field_changed(new);
+                editor.generated_unseen = true;
                 let n = editor.fields[new].buf.char_count();
                 self.status = Some(match copied {
                     Ok(()) => (
@@ -775,6 +1221,170 @@ impl App {
             }
             Err(e) => self.status = Some((Level::Error, format!("Cannot generate: {e}"))),
         }
+    }
+
+    /// Ctrl-Y: copies the new password to the terminal's clipboard (OSC 52) for 45 s.
+    fn copy_new(&mut self, now: Instant) {
+        let Some(editor) = &mut self.editor else {
+            return;
+        };
+        let Some(i) = editor.index_of(FieldRole::New) else {
+            return;
+        };
+        if editor.fields[i].buf.is_empty() {
+            self.status = Some((
+                Level::Info,
+                "New password is empty: nothing to copy (Ctrl-G generates one)".into(),
+            ));
+            return;
+        }
+        editor.generated_unseen = false;
+        let mut copy = SecretBuf::password();
+        if copy.copy_from(&editor.fields[i].buf).is_ok() {
+            self.copy_to_clipboard(copy.expose(), now);
+        }
+    }
+
+    /// Whether the selected profile's store waits for its own password.
+    fn store_locked(&self) -> bool {
+        self.selected
+            .and_then(|i| self.store_for(i))
+            .is_some_and(|s| s.needs_unlock())
+    }
+
+    /// `R` on the profile list: settles the selected profile's open change, asking first where
+    /// rekey cannot decide alone (Tencent BM: resend? DCS and store-less: does it work?).
+    fn settle_selected(&mut self) {
+        let Some(index) = self.selected else {
+            return;
+        };
+        let profile = self.profiles[index].clone();
+        if self.job.is_some() || self.settling.is_some() {
+            self.status = Some((
+                Level::Info,
+                "Settle after the request in flight ends".into(),
+            ));
+            return;
+        }
+        if self.data_dir.is_none() {
+            self.status = Some((
+                Level::Info,
+                "This console keeps no journal: nothing to settle".into(),
+            ));
+            return;
+        }
+        let open = self.unsettled.get(&profile.name);
+        let store = self.store_for(index);
+        if open.is_none() && store.is_none() {
+            self.status = Some((
+                Level::Info,
+                format!("{} has nothing to settle", profile.name),
+            ));
+            return;
+        }
+        if store.as_ref().is_some_and(Store::needs_unlock) {
+            self.overlay = Some(Overlay::Unlock);
+            return;
+        }
+        // What the journal already proves needs no question.
+        let decided = open.is_some_and(|o| {
+            matches!(o.last, Step::Begin | Step::Staged)
+                || (o.last == Step::Outcome && o.outcome.is_some_and(|x| x.is_success()))
+                || (o.last == Step::Settled && o.applied.is_some())
+        });
+        let ask = match (profile.kind, store.is_some()) {
+            _ if decided => None,
+            (Kind::HuaweiDcs, _) | (_, false) => Some(Overlay::AskApplied),
+            (Kind::TencentBmVpn, true) => Some(Overlay::ConfirmResend),
+            _ => None,
+        };
+        match ask {
+            Some(overlay) => self.overlay = Some(overlay),
+            None => self.start_settle(Answers::default()),
+        }
+    }
+
+    /// Runs `settle` for the selected profile on a task; `Message::Settled` reports.
+    fn start_settle(&mut self, answers: Answers) {
+        let Some(index) = self.selected else {
+            return;
+        };
+        let (Some(dir), Some(tx), Ok(handle)) = (
+            self.data_dir.clone(),
+            self.tx.clone(),
+            tokio::runtime::Handle::try_current(),
+        ) else {
+            return;
+        };
+        let profile = self.profiles[index].clone();
+        let store = self.store_for(index);
+        let log_tx = tx.clone();
+        let log: crate::provider::LogSink = Arc::new(move |entry| {
+            let _ = log_tx.send(Message::Worker(Box::new(WorkerEvent::Log {
+                job: 0,
+                entry,
+            })));
+        });
+        handle.spawn(async move {
+            let p = profile.clone();
+            let client =
+                match tokio::task::spawn_blocking(move || crate::provider::client_for(&p)).await {
+                    Ok(Ok(client)) => Some(client),
+                    Ok(Err(e)) if answers.applied.is_none() => {
+                        let _ = tx.send(Message::Settled {
+                            profile: index,
+                            result: Err(e.to_string()),
+                        });
+                        return;
+                    }
+                    _ => None,
+                };
+            let result = settle::settle(client, profile, dir, store, answers, log)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Message::Settled {
+                profile: index,
+                result,
+            });
+        });
+        self.settling = Some(index);
+        self.status = Some((
+            Level::Info,
+            format!("Settling {}…", self.profiles[index].name),
+        ));
+    }
+
+    fn on_settled(&mut self, index: usize, result: Result<Settled, String>) {
+        self.settling = None;
+        let name = self
+            .profiles
+            .get(index)
+            .map_or_else(|| "?".to_string(), |p| p.name.clone());
+        let (level, line) = match result {
+            Ok(settled) => {
+                if settled.settled && self.unknown == Some(index) {
+                    self.unknown = None;
+                    self.sent_new = None;
+                }
+                if settled.settled && self.selected == Some(index) {
+                    if let Some(editor) = &mut self.editor {
+                        editor.wipe();
+                    }
+                    self.selection += 1;
+                    self.fill_current();
+                }
+                let level = if settled.settled {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
+                (level, format!("{name}: {}", settled.did))
+            }
+            Err(e) => (Level::Error, format!("{name}: cannot settle: {e}")),
+        };
+        self.outcome = Some((level, line.clone()));
+        self.status = Some((level, line));
+        self.load_journals();
     }
 
     /// Enter on the last field: the policy gate, then the safety rails, then send.
@@ -791,7 +1401,29 @@ impl App {
             ));
             return;
         }
-        let (Some(editor), Some(index)) = (&self.editor, self.selected) else {
+        let (Some(_), Some(index)) = (&self.editor, self.selected) else {
+            return;
+        };
+        let name = &self.profiles[index].name;
+        if self.settling.is_some() {
+            self.status = Some((Level::Info, "A settle is running: wait for it".into()));
+            return;
+        }
+        if let Some(open) = self.unsettled.get(name) {
+            self.status = Some((
+                Level::Error,
+                format!(
+                    "Not sent: {name} is unsettled — {}. Settle it first: R in the profile list",
+                    open.describe()
+                ),
+            ));
+            return;
+        }
+        if self.store_locked() {
+            self.overlay = Some(Overlay::Unlock);
+            return;
+        }
+        let Some(editor) = &self.editor else {
             return;
         };
         if let Some(empty) = editor.first_empty() {
@@ -811,6 +1443,13 @@ impl App {
                 n => format!(" (and {} more)", n - 1),
             };
             self.status = Some((Level::Error, format!("Not sent: {first}{more}")));
+            return;
+        }
+        if editor.generated_unseen && self.profiles[index].store.is_none() {
+            self.status = Some((
+                Level::Error,
+                "Not sent: you have not seen the generated password, and without a store rekey would hold its only copy. Reveal it (Ctrl-R) or copy it (Ctrl-Y) first".into(),
+            ));
             return;
         }
         let weak = editor
@@ -953,7 +1592,7 @@ impl App {
         let profile = self.profiles[index].clone();
         let place = crate::change::Place {
             data_dir: self.data_dir.clone(),
-            store: crate::store::Store::for_profile(&profile),
+            store: self.store_for(index),
         };
         worker.submit(Job {
             id,
@@ -995,7 +1634,7 @@ impl App {
             }
             WorkerEvent::Finished {
                 job,
-                mut report,
+                report,
                 store,
                 settled,
                 warning,
@@ -1009,13 +1648,9 @@ impl App {
                         interrupted: false,
                         warning,
                     };
-                    if let Some(words) = finished.store_words() {
-                        report = finished.report;
-                        report.message = format!("{} · {words}", report.message);
-                    } else {
-                        report = finished.report;
-                    }
-                    self.finish(flight, report);
+                    let words = finished.store_words();
+                    self.finish(flight, finished.report, words, finished.warning);
+                    self.load_journals();
                 }
             }
             WorkerEvent::SetupFailed { job, message } => {
@@ -1031,13 +1666,15 @@ impl App {
                     let line = format!("{name}: {message}");
                     self.outcome = Some((Level::Error, line.clone()));
                     self.status = Some((Level::Error, line));
+                    self.load_journals();
                 }
             }
             WorkerEvent::Cancelled { job, report } => {
                 if let Some(flight) = self.job.filter(|f| f.id == job) {
                     self.job = None;
+                    self.load_journals();
                     match report {
-                        Some(report) => self.finish(flight, report),
+                        Some(report) => self.finish(flight, report, None, None),
                         None => {
                             if !flight.check {
                                 self.sent_new = None;
@@ -1054,7 +1691,13 @@ impl App {
 
     /// Applies an outcome: secrets are wiped after `changed`/`created`, kept otherwise (after
     /// `unknown` the new password may now be the real one).
-    fn finish(&mut self, flight: InFlight, report: Report) {
+    fn finish(
+        &mut self,
+        flight: InFlight,
+        report: Report,
+        store_words: Option<String>,
+        warning: Option<String>,
+    ) {
         let Some(profile) = self.profiles.get(flight.profile).cloned() else {
             return;
         };
@@ -1087,7 +1730,8 @@ impl App {
             }
         }
         let level = match report.outcome {
-            o if o.is_success() => Level::Info,
+            o if o.is_success() && warning.is_none() => Level::Info,
+            o if o.is_success() => Level::Warn,
             Outcome::Unknown => Level::Warn,
             _ => Level::Error,
         };
@@ -1102,8 +1746,15 @@ impl App {
         {
             line.push_str(&format!(" [{code}]"));
         }
+        if let Some(words) = &store_words {
+            line.push_str(&format!(" · {words}"));
+        }
         if report.outcome == Outcome::Unknown && flight.check {
             // An inconclusive check leaves the change unknown and the copy in place.
+        } else if report.outcome == Outcome::Unknown && store_words.is_some() {
+            // The store holds it as pending: settling decides.
+            self.unknown = Some(flight.profile);
+            line.push_str(" — R (in the profile list) settles it");
         } else if report.outcome == Outcome::Unknown {
             self.unknown = Some(flight.profile);
             line.push_str(if same {
@@ -1123,8 +1774,16 @@ impl App {
             }
             self.sent_new = None;
         }
+        if let Some(w) = &warning {
+            line.push_str(&format!(" (warning: {w})"));
+        }
         if let Some(problem) = problems.first() {
             line.push_str(&format!(" (warning: {problem})"));
+        }
+        // The store now holds the new password as current: show where it comes from.
+        if same && report.outcome.is_success() && store_words.is_some() {
+            self.selection += 1;
+            self.fill_current();
         }
         self.outcome = Some((level, line.clone()));
         self.status = Some((level, line));
@@ -1172,6 +1831,21 @@ impl App {
             _ => {}
         }
     }
+}
+
+/// Every profile's journal in `dir` (blocking: file reads).
+fn read_journals(dir: &std::path::Path, names: &[String]) -> Vec<Unsettled> {
+    names
+        .iter()
+        .map(|name| {
+            let reading = crate::change::unsettled(dir, name);
+            Unsettled {
+                profile: name.clone(),
+                open: reading.open,
+                warning: reading.warning,
+            }
+        })
+        .collect()
 }
 
 /// What a check after `unknown` means: a token for the new password says the change was

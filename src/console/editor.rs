@@ -42,6 +42,28 @@ impl FieldRole {
     }
 }
 
+/// Where the current-password field's content comes from, when not typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurrentSource {
+    /// Being read from the store (label).
+    Reading(String),
+    /// Filled from the store (label); masked like any field, never shown.
+    Store(String),
+    /// The store needs its own password first (label).
+    Locked(String),
+}
+
+impl CurrentSource {
+    /// What the editor shows beside the field.
+    pub fn describe(&self) -> String {
+        match self {
+            CurrentSource::Reading(label) => format!("reading {label}…"),
+            CurrentSource::Store(label) => format!("from {label}"),
+            CurrentSource::Locked(label) => format!("{label} is locked — Enter unlocks"),
+        }
+    }
+}
+
 /// One masked input.
 #[derive(Debug)]
 pub struct Field {
@@ -66,6 +88,11 @@ pub struct Editor {
     pub strength: Option<Strength>,
     /// The field being revealed and until when.
     pub reveal: Option<(usize, Instant)>,
+    /// The new password was generated and has not been seen yet (revealed or copied): without
+    /// a store it may not be sent (SPEC §10.2).
+    pub generated_unseen: bool,
+    /// Where the current password came from, when the store filled it.
+    pub current_from: Option<CurrentSource>,
 }
 
 impl Editor {
@@ -104,6 +131,8 @@ impl Editor {
             },
             strength: None,
             reveal: None,
+            generated_unseen: false,
+            current_from: None,
         };
         editor.refresh_checklist();
         editor
@@ -141,8 +170,11 @@ impl Editor {
 
     /// Recomputes whatever depends on the field at `index` after it changed.
     pub fn field_changed(&mut self, index: usize) {
-        if self.fields[index].role == FieldRole::New {
-            self.refresh_strength();
+        match self.fields[index].role {
+            FieldRole::New => self.refresh_strength(),
+            // Edited by hand: no longer the store's.
+            FieldRole::Current => self.current_from = None,
+            _ => {}
         }
         self.refresh_checklist();
     }
@@ -154,6 +186,8 @@ impl Editor {
         }
         self.reveal = None;
         self.strength = None;
+        self.generated_unseen = false;
+        self.current_from = None;
         self.refresh_checklist();
     }
 

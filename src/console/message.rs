@@ -3,7 +3,22 @@
 
 use crossterm::event::Event;
 
+use crate::change::journal::Open;
+use crate::change::settle::Settled;
+use crate::secret::SecretBuf;
 use crate::worker::WorkerEvent;
+
+/// One profile's journal reading: its open (unsettled) change, and a warning when the journal
+/// had to be set aside.
+#[derive(Debug)]
+pub struct Unsettled {
+    /// The profile's name.
+    pub profile: String,
+    /// The open change, if any.
+    pub open: Option<Open>,
+    /// A problem reading the journal.
+    pub warning: Option<String>,
+}
 
 /// Something for the console to handle. `Debug` is manual: a paste may hold a password.
 pub enum Message {
@@ -15,6 +30,24 @@ pub enum Message {
     Terminate,
     /// The worker reports (log entries, outcomes).
     Worker(Box<WorkerEvent>),
+    /// The store's current password for the selection `selection` (read off the loop).
+    CurrentRead {
+        /// The selection it was read for (ignored when the selection changed meanwhile).
+        selection: u64,
+        /// The store's label.
+        label: String,
+        /// The password, none when the slot is empty, or the store's error.
+        result: Result<Option<SecretBuf>, String>,
+    },
+    /// Every profile's journal, read off the loop.
+    Journals(Vec<Unsettled>),
+    /// A settle (`R`) ended.
+    Settled {
+        /// The profile (index into the profiles).
+        profile: usize,
+        /// What it found and did, or why it could not start.
+        result: Result<Settled, String>,
+    },
 }
 
 impl std::fmt::Debug for Message {
@@ -34,6 +67,11 @@ impl std::fmt::Debug for Message {
             Message::Tick => f.write_str("Tick"),
             Message::Terminate => f.write_str("Terminate"),
             Message::Worker(event) => write!(f, "Worker({event:?})"),
+            Message::CurrentRead {
+                selection, label, ..
+            } => write!(f, "CurrentRead({selection}, {label}, [redacted])"),
+            Message::Journals(readings) => write!(f, "Journals({readings:?})"),
+            Message::Settled { profile, result } => write!(f, "Settled({profile}, {result:?})"),
         }
     }
 }

@@ -6,13 +6,14 @@
 //! `TestBackend` and a channel of key events.
 
 pub mod app;
+pub mod clipboard;
 pub mod clock;
 pub mod editor;
 pub mod message;
 pub mod terminal;
 pub mod ui;
 
-use std::io;
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use crossterm::event::Event;
@@ -40,6 +41,9 @@ fn backend_error<E: std::fmt::Display>(e: E) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// Where OSC 52 clipboard sequences go: the terminal (tests capture them).
+pub type ClipboardSink = Box<dyn Write + Send>;
+
 /// The console: its state, where it draws, its clock and its message queue.
 pub struct Console<B: Backend> {
     terminal: Terminal<B>,
@@ -47,19 +51,35 @@ pub struct Console<B: Backend> {
     clock: Arc<dyn Clock>,
     tx: UnboundedSender<Message>,
     rx: UnboundedReceiver<Message>,
+    clipboard: ClipboardSink,
 }
 
 impl<B: Backend> Console<B> {
-    /// A console drawing into `terminal`.
-    pub fn new(terminal: Terminal<B>, app: App, clock: Arc<dyn Clock>) -> Self {
+    /// A console drawing into `terminal`. Connects the app to the queue: it reads the
+    /// journals and starts filling the selected profile's current password from its store.
+    /// Clipboard sequences go to stdout once the real terminal was entered, nowhere otherwise
+    /// (see [`Console::set_clipboard`]).
+    pub fn new(terminal: Terminal<B>, mut app: App, clock: Arc<dyn Clock>) -> Self {
         let (tx, rx) = unbounded_channel();
+        app.connect(tx.clone());
+        let clipboard: ClipboardSink = if terminal::entered() {
+            Box::new(io::stdout())
+        } else {
+            Box::new(io::sink())
+        };
         Console {
             terminal,
             app,
             clock,
             tx,
             rx,
+            clipboard,
         }
+    }
+
+    /// Where OSC 52 clipboard sequences are written (tests capture them).
+    pub fn set_clipboard(&mut self, sink: ClipboardSink) {
+        self.clipboard = sink;
     }
 
     /// Where background work posts messages.
@@ -101,6 +121,15 @@ impl<B: Backend> Console<B> {
     pub fn handle(&mut self, message: Message) {
         self.app
             .update(message, self.clock.now(), self.clock.wall());
+        for sequence in self.app.take_clipboard() {
+            let written = self
+                .clipboard
+                .write_all(&sequence)
+                .and_then(|()| self.clipboard.flush());
+            if let Err(e) = written {
+                self.app.clipboard_failed(&e);
+            }
+        }
     }
 
     /// Handles every queued message without drawing. Returns whether any was handled.

@@ -32,6 +32,12 @@ pub fn restore() {
 }
 
 static PANICKED: AtomicBool = AtomicBool::new(false);
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the real terminal was entered (then OSC 52 clipboard sequences go to stdout).
+pub fn entered() -> bool {
+    ENTERED.load(Ordering::SeqCst)
+}
 
 /// Whether a panic happened anywhere (a task's panic is caught by tokio; the console then
 /// stops, since the hook already restored the terminal).
@@ -70,7 +76,10 @@ pub fn enter() -> io::Result<Term> {
         return Err(e);
     }
     match Terminal::new(CrosstermBackend::new(out)) {
-        Ok(t) => Ok(t),
+        Ok(t) => {
+            ENTERED.store(true, Ordering::SeqCst);
+            Ok(t)
+        }
         Err(e) => {
             restore();
             Err(e)

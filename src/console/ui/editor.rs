@@ -142,8 +142,18 @@ fn draw_editor(
             Span::raw(" "),
             shown,
         ];
+        let source = editor
+            .current_from
+            .as_ref()
+            .filter(|_| field.role == crate::console::editor::FieldRole::Current);
         if revealed {
             spans.push(Span::styled(" (shown)", Style::new().fg(Color::Yellow)));
+        } else if let Some(source) = source {
+            let gap = if n == 0 { "" } else { " " };
+            spans.push(Span::styled(
+                format!("{gap}{}", escape_control(&source.describe())),
+                Style::new().fg(Color::Cyan),
+            ));
         } else if n == 0 && !is_focused {
             spans.push(Span::styled("(empty)", Style::new().fg(Color::DarkGray)));
         }
@@ -270,6 +280,15 @@ fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
         ))
         .style(dim),
     );
+    if let Some(open) = app.unsettled.get(&profile.name) {
+        lines.push(
+            Line::from(format!(
+                "Unsettled: {} — R (in the profile list) settles it",
+                escape_control(&open.describe())
+            ))
+            .style(Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)),
+        );
+    }
     let Some(state) = app.state.get(&profile.name) else {
         lines.push(Line::from("No attempt recorded yet.").style(dim));
         return;

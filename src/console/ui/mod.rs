@@ -169,12 +169,18 @@ fn hints(app: &App) -> &'static str {
     if app.filter_editing {
         return "type to filter · Enter keep · Esc clear · ↑↓ select";
     }
+    let unsettled = app
+        .profile()
+        .is_some_and(|p| app.unsettled.contains_key(&p.name));
     match app.focus {
+        Focus::Profiles if unsettled => {
+            "R settle · ↑↓/jk select · Enter edit · / filter · r reload · ? help · q quit"
+        }
         Focus::Profiles => {
             "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit"
         }
         Focus::Field(_) => {
-            "Enter next/send · ^G generate · ^R reveal · ^X clear · Esc back · F1 help"
+            "Enter next/send · ^G generate · ^R reveal · ^Y copy · ^X clear · F1 help"
         }
         Focus::Log => "↑↓ select · Enter show exchange · Tab next · ? help · q quit",
     }

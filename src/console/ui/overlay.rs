@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::console::app::{App, Ask, Overlay, countdown};
+use crate::console::app::{App, Ask, Overlay, Then, countdown};
 use crate::console::ui::escape_control;
 use crate::provider::LogEntry;
 
@@ -22,8 +22,8 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ),
     ("Enter → l", "profiles: edit the selected profile"),
     (
-        "/   r",
-        "profiles: filter by name or kind / reload the config",
+        "/  r  R",
+        "profiles: filter / reload the config / settle (unsettled)",
     ),
     ("type / paste", "field: edit (bracketed paste supported)"),
     (
@@ -43,7 +43,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "↑ ↓  Enter",
         "field: previous / next (Enter on the last one sends)",
     ),
-    ("Ctrl-G", "generate a password into new + confirm"),
+    (
+        "Ctrl-G  Ctrl-Y",
+        "generate into new + confirm / copy new (clears in 45 s)",
+    ),
     (
         "Ctrl-R  Ctrl-X",
         "reveal the focused field for 5 s / clear every field",
@@ -146,6 +149,86 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 rect,
             );
         }
+        Some(Overlay::ConfirmQuit) if app.job.is_none() && app.holds_only_copy() => {
+            kept_question(
+                frame,
+                app,
+                area,
+                " Quit? ",
+                "d  discard and quit      n / Esc  stay",
+            );
+        }
+        Some(Overlay::ConfirmDiscard(then)) => {
+            let keys = match then {
+                Then::Select(_) => "d  discard and switch      n / Esc  stay",
+                Then::Reload => "d  discard and reload      n / Esc  stay",
+            };
+            kept_question(frame, app, area, " Discard the new password? ", keys);
+        }
+        Some(Overlay::Unlock) => {
+            let label = app
+                .profile()
+                .and_then(|p| p.store.as_ref())
+                .map_or(String::new(), |s| s.label());
+            let lines = vec![
+                Line::from(format!(
+                    "{} needs its database password.",
+                    escape_control(&label)
+                ))
+                .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Line::from(format!(
+                    "Password: {}▏",
+                    "•".repeat(app.unlock_input.char_count().min(50))
+                )),
+                Line::from(""),
+                Line::from("Enter  unlock      Esc  type the current password instead"),
+            ];
+            let rect = centered(area, 70, 6);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(modal(" Unlock the store ")),
+                rect,
+            );
+        }
+        Some(Overlay::ConfirmResend) => {
+            let name = app.profile().map_or(String::new(), |p| p.name.clone());
+            let lines = vec![
+                Line::from(format!("{name}: resend Update with the pending password?"))
+                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Line::from("Setting the same password again is safe and settles the change."),
+                Line::from(""),
+                Line::from("y  resend      n / Esc  not now"),
+            ];
+            let rect = centered(area, 70, 6);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(modal(" Settle ")),
+                rect,
+            );
+        }
+        Some(Overlay::AskApplied) => {
+            let name = app.profile().map_or(String::new(), |p| p.name.clone());
+            let lines = vec![
+                Line::from(format!("{name}: does the new password work?"))
+                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Line::from("rekey cannot check without spending an attempt: verify by hand"),
+                Line::from("(DCS: redis-cli AUTH; VPN: log in), then answer."),
+                Line::from(""),
+                Line::from("a = applied, n = not applied, Esc = later"),
+            ];
+            let rect = centered(area, 70, 7);
+            frame.render_widget(Clear, rect);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(modal(" Settle ")),
+                rect,
+            );
+        }
         Some(Overlay::ConfirmQuit) => {
             let why = if app.job.is_some() {
                 "A change is in flight: quitting now leaves its outcome unknown."
@@ -167,6 +250,33 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             );
         }
     }
+}
+
+/// The question before dropping the only copy of a password that may be live: reveal it, copy
+/// it, or discard it.
+fn kept_question(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, keys: &str) {
+    let mut lines = vec![
+        Line::from("The new password may be live and rekey holds the only copy:")
+            .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+        Line::from("reveal it (Ctrl-R), copy it (Ctrl-Y), or discard it?"),
+    ];
+    match app.kept_password() {
+        // Borrowed from the buffer for this frame only.
+        Some(kept) if app.discard_reveal.is_some() => lines.push(Line::from(vec![
+            ratatui::text::Span::raw("New password: "),
+            ratatui::text::Span::styled(kept, Style::new().add_modifier(Modifier::BOLD)),
+        ])),
+        _ => lines.push(Line::from("")),
+    }
+    lines.push(Line::from(keys));
+    let rect = centered(area, 70, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(modal(title)),
+        rect,
+    );
 }
 
 /// The full exchange, every server-supplied text escaped of control characters.

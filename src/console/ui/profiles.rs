@@ -64,7 +64,14 @@ pub fn row_at(app: &App, area: Rect, at: Position) -> Option<usize> {
 /// The badge for profile `index`: its last known state in a few characters, and a colour.
 /// Text carries the meaning; colour only repeats it.
 pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style)> {
-    let state = app.state.get(&app.profiles.get(index)?.name)?;
+    let name = &app.profiles.get(index)?.name;
+    if app.unsettled.contains_key(name) {
+        return Some((
+            "unsettled".into(),
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        ));
+    }
+    let state = app.state.get(name)?;
     let days = |d: Duration| d.as_secs() / 86_400;
     if let Some(left) = state.lock_left(wall) {
         return Some((
