@@ -75,6 +75,21 @@ enum Command {
     Cancel(u64),
 }
 
+/// A job's future, polled as job code ([`crate::console::terminal::as_job`]): a panic in it
+/// becomes the job's outcome and leaves the console up.
+struct AsJob<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for AsJob<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        crate::console::terminal::as_job(|| self.0.as_mut().poll(cx))
+    }
+}
+
 /// A job being run: how to stop it, and whether its change request has left.
 struct Running {
     abort: AbortHandle,
@@ -151,7 +166,7 @@ impl Worker {
                         let flag = sent.clone();
                         let staged = !job.options.check;
                         let (interrupter, interrupt) = Interrupter::new();
-                        let task = tokio::spawn(async move {
+                        let task = tokio::spawn(AsJob(Box::pin(async move {
                             if staged {
                                 crate::change::run(
                                     client,
@@ -184,7 +199,7 @@ impl Worker {
                                     }
                                 })
                             }
-                        });
+                        })));
                         let abort = task.abort_handle();
                         // Watch the job: its result, or a panic (never left unanswered).
                         let sent_flag = sent.clone();

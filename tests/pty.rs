@@ -185,6 +185,11 @@ fn nonzero(n: u16) -> std::num::NonZeroU16 {
 impl Term {
     /// Starts `rekey ARGS` in `dir` (data dir `dir/data`, HOME `dir`) on a `size` terminal.
     fn spawn(args: &[&str], dir: &Path, size: (u16, u16)) -> Term {
+        Term::spawn_env(args, dir, size, &[])
+    }
+
+    /// [`Term::spawn`] with extra environment variables.
+    fn spawn_env(args: &[&str], dir: &Path, size: (u16, u16), envs: &[(&str, &str)]) -> Term {
         let pair = native_pty_system()
             .openpty(pty_size(size))
             .expect("open a pty");
@@ -197,6 +202,9 @@ impl Term {
         cmd.env("XDG_CONFIG_HOME", dir.join("xdg-config"));
         cmd.env("XDG_DATA_HOME", dir.join("xdg-data"));
         cmd.env_remove("REKEY_CONFIG");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
         let mut child = pair.slave.spawn_command(cmd).expect("spawn rekey");
         // The child now holds the only slave side: when it exits, reading ends.
         drop(pair.slave);
@@ -1089,9 +1097,14 @@ fn the_demo_opens_on_the_simulator_and_a_change_succeeds() {
         .trim_end_matches('.')
         .to_string();
     assert_eq!(password, "Cloud#Demo2024");
-    term.fill_and_send(Some(&password), NEW);
+    // iam-alice keeps its password in the demo store: the current password comes from there.
+    term.wait_for("the current password from the store", |s| {
+        row_with(s, &["Current password", "from command:iam-alice"]).is_some()
+    });
+    term.fill_and_send(None, NEW);
     let s = term.wait_for("the change and its log", |s| {
-        s.contents().contains("iam-alice: Password changed")
+        status_bar(s)
+            .contains("iam-alice: Password changed · saved to command:iam-alice (previous kept)")
             && s.contents().contains("Requests (3)")
     });
     // The token with the current password, the policy (403 for alice), the change.
@@ -1108,4 +1121,110 @@ fn the_demo_opens_on_the_simulator_and_a_change_succeeds() {
         !dir.join("data").exists(),
         "the demo writes no state or audit file"
     );
+}
+
+#[test]
+fn a_panic_in_the_job_after_the_change_keeps_the_console_and_the_password() {
+    let fx = Fixture::start("job-panic");
+    let config = fx.env.config.to_str().expect("utf-8 path");
+    let mut term = Term::spawn_env(
+        &["--config", config],
+        &fx.env.dir,
+        BIG,
+        &[("REKEY_CRASH_AT", "panic:after-answer")],
+    );
+    term.wait_text("Profiles (12)");
+    term.select("redis-otc");
+    let current = fx.password("redis-otc");
+    term.fill_and_send(Some(&current), NEW);
+    term.wait_for("the job's panic as an outcome", |s| {
+        status_bar(s).contains("internal error after the change request")
+    });
+    assert_eq!(fx.password("redis-otc"), NEW, "the provider applied it");
+    term.wait_for("the unsettled badge", |s| {
+        row_with(s, &["redis-otc", "unsettled"]).is_some()
+    });
+    // Still up, and the only copy of the new password is not discarded silently.
+    term.focus_pane(key::ESC, "Profiles (12)");
+    term.send(key::DOWN);
+    term.wait_text("rekey holds the only copy");
+    term.send("d");
+    term.wait_for("the next profile", |s| {
+        title(s).as_deref() == Some("redis-token")
+    });
+    term.quit_and_check_restored("q");
+    let out = common::run_rekey(
+        &["profiles", "--json"],
+        &fx.env.config,
+        &fx.env.dir.join("data"),
+        "",
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let row = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["name"] == "redis-otc")
+        .cloned()
+        .expect("row");
+    assert_eq!(row["unsettled"], true, "{row}");
+}
+
+#[test]
+fn kill_9_of_the_console_mid_change_leaves_the_profile_unsettled_for_every_kind() {
+    let fx = Fixture::start("console-kill");
+    for (profile, route) in [
+        ("bm-vpn", Route::TencentV3),
+        ("redis-otc", Route::DcsPassword),
+        ("iam-alice", Route::IamPassword),
+        ("portal", Route::CiamPassword),
+    ] {
+        let before = fx.env.sim.requests(route);
+        fx.env.sim.inject(route, rekey::sim::Fault::Hold);
+        let mut term = fx.open(BIG);
+        term.select(profile);
+        let current = (profile != "bm-vpn").then(|| fx.password(profile));
+        term.fill_and_send(current.as_deref(), NEW);
+        fx._runtime
+            .block_on(async {
+                tokio::time::timeout(DEADLINE, fx.env.sim.wait_requests(route, before + 1)).await
+            })
+            .unwrap_or_else(|_| panic!("{profile}: the change never arrived"));
+        term.signal(rustix::process::Signal::KILL);
+        term.wait_exit();
+        fx.env.sim.release_held();
+        assert_eq!(
+            fx.password(profile),
+            NEW,
+            "{profile}: applied after rekey died"
+        );
+        let out = common::run_rekey(
+            &["profiles", "--json"],
+            &fx.env.config,
+            &fx.env.dir.join("data"),
+            "",
+        );
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let row = rows
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == profile)
+            .cloned()
+            .expect("row");
+        assert_eq!(row["unsettled"], true, "{profile}: {row}");
+        // The admin verified it by hand (there is no store): settled.
+        let out = common::run_rekey(
+            &["recover", "--profile", profile, "--applied"],
+            &fx.env.config,
+            &fx.env.dir.join("data"),
+            "",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

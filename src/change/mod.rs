@@ -21,9 +21,14 @@ use crate::secret::SecretBuf;
 use crate::store::{Slot, Store};
 use journal::{Journal, Record, Step};
 
-/// Stops the process at a named step when `REKEY_CRASH_AT` names it: the crash tests' hook.
-/// Only in debug builds: the shipped (release) binary has no such hook.
+/// Stops the process at a named step when `REKEY_CRASH_AT` names it (SIGKILL), or panics there
+/// when it says `panic:NAME`: the crash tests' hook. Only in debug builds: the shipped
+/// (release) binary has no such hook.
 pub fn crash_point(name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("REKEY_CRASH_AT").is_ok_and(|v| v.strip_prefix("panic:") == Some(name)) {
+        panic!("test panic at {name}");
+    }
     #[cfg(debug_assertions)]
     if std::env::var("REKEY_CRASH_AT").is_ok_and(|v| v == name) {
         let _ =
@@ -134,9 +139,14 @@ impl Finished {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, SetupError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
-        SetupError("internal error while writing the journal or the store; nothing was sent".into())
-    })
+    // Job code: a panic in it is reported as the job's end, never stops the console.
+    tokio::task::spawn_blocking(move || crate::console::terminal::as_job(f))
+        .await
+        .map_err(|_| {
+            SetupError(
+                "internal error while writing the journal or the store; nothing was sent".into(),
+            )
+        })
 }
 
 /// A new change id: time and process, unique enough per profile.

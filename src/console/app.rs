@@ -986,7 +986,9 @@ impl App {
                 if self.store_locked() {
                     self.overlay = Some(Overlay::Unlock);
                 } else {
-                    self.focus = Focus::Field(0);
+                    // The first field still to fill (New, when the store gave the current one).
+                    let first = self.editor.as_ref().and_then(Editor::first_empty);
+                    self.focus = Focus::Field(first.unwrap_or(0));
                 }
             }
             KeyCode::Char('r') => {

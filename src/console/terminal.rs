@@ -45,10 +45,34 @@ pub fn panicked() -> bool {
     PANICKED.load(Ordering::SeqCst)
 }
 
+thread_local! {
+    /// Set while a worker job is polled on this thread (the console's runtime runs jobs on
+    /// its own thread): a panic there is the job's, which the worker reports as an outcome.
+    static IN_JOB: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (one poll of a worker job) marked as job code: a panic inside it leaves the
+/// console up, the terminal as it is and the typed secrets kept, because the worker turns the
+/// panic into an outcome (`unknown` once the change request has left).
+pub fn as_job<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_JOB.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(IN_JOB.with(|c| c.replace(true)));
+    f()
+}
+
 /// Installs a panic hook that restores the terminal and reports where the panic happened
-/// without its message: a panic message could, through a bug, carry a secret.
+/// without its message: a panic message could, through a bug, carry a secret. A panic in a
+/// worker job ([`as_job`]) is left to the worker, which reports it as the job's outcome.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        if IN_JOB.with(std::cell::Cell::get) {
+            return;
+        }
         PANICKED.store(true, Ordering::SeqCst);
         restore();
         let location = info
