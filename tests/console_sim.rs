@@ -239,7 +239,11 @@ fn discard_kept_copy(ui: &mut Ui) {
         "{:?}",
         ui.app().overlay
     );
-    assert_eq!(ui.app().selected, selected, "not switched before the answer");
+    assert_eq!(
+        ui.app().selected,
+        selected,
+        "not switched before the answer"
+    );
     ui.key(KeyCode::Char('d'));
     assert_eq!(ui.app().overlay, None);
     assert_eq!(ui.app().unknown, None);

@@ -332,9 +332,26 @@ async fn a_pending_password_left_by_another_machine_is_refused_then_settled() {
         run.stderr
     );
     assert_eq!(s.env.password("iam-alice"), live, "nothing sent");
-    // recover finds it although no journal of this machine is open, and settles it.
+    // recover finds it although no journal of this machine is open; the check says it was
+    // not applied, but another machine may still be sending it: removing it needs --yes.
     let run = s
         .rekey(&["recover", "--profile", "iam-alice", "--json"], "", &[])
+        .await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.json[0]["did"].as_str().unwrap_or("").contains("--yes"),
+        "{run:?}"
+    );
+    assert!(
+        s.slot("iam-alice", "pending").is_some(),
+        "kept until the admin says so"
+    );
+    let run = s
+        .rekey(
+            &["recover", "--profile", "iam-alice", "--yes", "--json"],
+            "",
+            &[],
+        )
         .await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json[0]["applied"], false, "{run:?}");
@@ -807,4 +824,46 @@ async fn the_demo_store_and_the_held_demo_change_settle_as_the_demo_shows() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+}
+
+#[tokio::test]
+async fn promotion_saves_the_password_that_was_sent_even_if_pending_changed_meanwhile() {
+    let s = Staged::start("pending-swapped").await;
+    let old = s.env.password("portal");
+    s.env.sim.inject(Route::CiamPassword, Fault::Hold);
+    let before = s.env.sim.requests(Route::CiamPassword);
+    let envs = s.envs();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let child = spawn_rekey(
+        &["change", "--profile", "portal", "--generate", "--json"],
+        &s.env.config,
+        &s.data(),
+        &envs,
+    );
+    s.env
+        .sim
+        .wait_requests(Route::CiamPassword, before + 1)
+        .await;
+    // Another machine sharing the store overwrites pending while the request is held.
+    std::fs::write(s.store.join("portal.pending"), "Other#Machine2026").expect("write");
+    s.env.sim.release_held();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    let run = parse(&out);
+    assert_eq!(run.outcome(), "changed", "{run:?}");
+    let live = s.env.password("portal");
+    assert_eq!(
+        s.slot("portal", "current").as_deref(),
+        Some(live.as_str()),
+        "the sent one"
+    );
+    assert_eq!(s.slot("portal", "previous").as_deref(), Some(old.as_str()));
+    assert_eq!(
+        s.slot("portal", "pending").as_deref(),
+        Some("Other#Machine2026"),
+        "the other machine's pending is left for its own settle"
+    );
+    assert!(run.stderr.contains("another password"), "{}", run.stderr);
 }

@@ -30,6 +30,8 @@ pub enum Step {
     Outcome,
     /// A settle decided whether the provider took the pending password.
     Settled,
+    /// The new password is `current` in the store (read back); only `pending` is left to delete.
+    Promoted,
     /// The change is complete: the store (if any) holds the new password as `current`.
     Done,
     /// The change did not happen (or was abandoned): `pending` deleted.
@@ -114,6 +116,8 @@ pub struct Open {
     pub by: Option<String>,
     /// A settle already found this (true: applied), but the promotion did not finish.
     pub applied: Option<bool>,
+    /// The new password was already written as `current` (journal `promoted`).
+    pub promoted: bool,
 }
 
 impl Open {
@@ -139,14 +143,21 @@ impl Open {
                 "was found applied, and saving it as current did not finish".to_string()
             }
             (Step::Settled, _) => "was found not applied, and clean-up did not finish".to_string(),
+            (Step::Promoted, _) => {
+                "was applied and saved as current; removing pending did not finish".to_string()
+            }
             (Step::SetAside, _) => {
                 "is unknown: the journal was unreadable and was set aside".to_string()
             }
             (Step::Done | Step::Aborted, _) => "is settled".to_string(),
         };
-        let store = match &self.store {
-            Some(label) => format!("; the new password is in {label} (pending)"),
-            None => "; there is no store, so rekey does not hold the new password".to_string(),
+        let store = match (&self.store, self.last) {
+            (_, Step::SetAside) => {
+                "; if the profile has a store, its pending slot may hold the new password"
+                    .to_string()
+            }
+            (Some(label), _) => format!("; the new password is in {label} (pending)"),
+            (None, _) => "; there is no store, so rekey does not hold the new password".to_string(),
         };
         format!("a change begun {} {what}{store}", self.began)
     }
@@ -163,8 +174,17 @@ pub struct Journal {
 pub struct Reading {
     /// The last change, if it is not settled.
     pub open: Option<Open>,
-    /// A message for the user (a corrupt journal set aside).
+    /// A message for the user (a corrupt journal, set aside or not).
     pub warning: Option<String>,
+}
+
+impl Reading {
+    /// Whether change `id` is open and already journaled `promoted`.
+    pub fn promoted(&self, id: &str) -> bool {
+        self.open
+            .as_ref()
+            .is_some_and(|o| o.change == id && o.promoted)
+    }
 }
 
 impl Journal {
@@ -188,6 +208,11 @@ impl Journal {
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
         let mut file = open_append(&self.path)?;
+        // After a torn last line (a crash mid-append), start on a line of its own, so the torn
+        // one stays a line that is ignored and this record stays readable.
+        if !ends_with_newline(&file)? {
+            line.insert(0, b'\n');
+        }
         file.write_all(&line)?;
         file.sync_all()?;
         if new_file {
@@ -197,8 +222,18 @@ impl Journal {
     }
 
     /// Reads the journal: the last change if it is open. A torn last line is ignored; any
-    /// other unreadable line sets the file aside and reports the profile as unsettled.
+    /// other unreadable line reports the profile as unsettled (the file is left as it is).
     pub fn read(&self) -> Reading {
+        self.read_inner(false)
+    }
+
+    /// [`Journal::read`], for the holder of the profile's lock: a corrupt journal is also set
+    /// aside and a new one started that says so.
+    pub fn read_locked(&self) -> Reading {
+        self.read_inner(true)
+    }
+
+    fn read_inner(&self, repair: bool) -> Reading {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Reading::default(),
@@ -221,7 +256,20 @@ impl Journal {
                 // A crash mid-append leaves a torn last line: the step it was writing never
                 // became durable, so the one before it stands.
                 Err(_) if i + 1 == lines.len() && !ends_clean => {}
-                Err(e) => return self.set_aside(i + 1, &e.to_string()),
+                // A torn line followed by later records (written after the crash) is skipped
+                // the same way: the step it was writing never became durable.
+                Err(_) if line.first() == Some(&b'{') && !line.ends_with(b"}") => {}
+                Err(e) if repair => return self.set_aside(i + 1, &e.to_string()),
+                Err(e) => {
+                    return Reading {
+                        open: Some(unreadable("(time unknown)")),
+                        warning: Some(format!(
+                            "{}: line {} is not a journal record ({e}); the profile's last change may not be settled",
+                            self.path.display(),
+                            i + 1
+                        )),
+                    };
+                }
             }
         }
         Reading {
@@ -230,16 +278,23 @@ impl Journal {
         }
     }
 
-    /// Moves a corrupt journal aside and starts a new one that says so (unsettled).
+    /// Moves a corrupt journal aside and starts a new one that says so (unsettled). If the new
+    /// one cannot be written, the old one is put back: never a journal that reads settled.
     fn set_aside(&self, line: usize, why: &str) -> Reading {
-        let stamp = SystemTime::now()
+        let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+            .unwrap_or_default();
+        let stamp = format!("{}-{}", now.as_secs(), now.subsec_nanos());
         let aside = self.path.with_extension(format!("jsonl.corrupt-{stamp}"));
-        let moved = fs::rename(&self.path, &aside);
         let note = format!("journal line {line} unreadable; set aside");
         let record = Record::new(&format!("set-aside-{stamp}"), Step::SetAside).note(note);
-        let written = moved.is_ok() && self.append(&record).is_ok();
+        let mut moved = fs::rename(&self.path, &aside);
+        if moved.is_ok()
+            && let Err(e) = self.append(&record)
+        {
+            let _ = fs::rename(&aside, &self.path);
+            moved = Err(e);
+        }
         let warning = match moved {
             Ok(()) => format!(
                 "{}: line {line} is not a journal record ({why}); it was moved to {}. The last change \
@@ -252,7 +307,6 @@ impl Journal {
                 self.path.display()
             ),
         };
-        let _ = written;
         Reading {
             open: Some(unreadable(&record.at)),
             warning: Some(warning),
@@ -269,6 +323,7 @@ fn unreadable(at: &str) -> Open {
         store: None,
         by: None,
         applied: None,
+        promoted: false,
     }
 }
 
@@ -288,6 +343,7 @@ fn open_change(records: &[Record]) -> Option<Open> {
         store: None,
         by: None,
         applied: None,
+        promoted: false,
     };
     for r in mine {
         match r.step {
@@ -298,6 +354,7 @@ fn open_change(records: &[Record]) -> Option<Open> {
             }
             Step::Outcome => open.outcome = r.outcome,
             Step::Settled => open.applied = r.applied,
+            Step::Promoted => open.promoted = true,
             _ => {}
         }
     }
@@ -307,7 +364,7 @@ fn open_change(records: &[Record]) -> Option<Open> {
 /// Opens `path` for appending: created 0600, never through a symlink.
 fn open_append(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.append(true).create(true);
+    options.read(true).append(true).create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -316,6 +373,23 @@ fn open_append(path: &Path) -> io::Result<File> {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     }
     options.open(path)
+}
+
+/// Whether `file` is empty or ends with a newline.
+fn ends_with_newline(file: &File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, len - 1)?;
+        Ok(last[0] == b'\n')
+    }
+    #[cfg(not(unix))]
+    Ok(true)
 }
 
 /// fsyncs a folder, so a new file's name is durable.
@@ -385,6 +459,21 @@ mod tests {
     }
 
     #[test]
+    fn a_record_appended_after_a_torn_line_stays_readable() {
+        let dir = temp("torn-append");
+        let j = Journal::new(&dir, "p");
+        j.append(&Record::new("c1", Step::Begin)).unwrap();
+        let mut f = open_append(j.path()).unwrap();
+        f.write_all(br#"{"at":"2026-01-01T00:00:00Z","change":"c1","st"#)
+            .unwrap();
+        j.append(&Record::new("c1", Step::Aborted)).unwrap();
+        let r = j.read_locked();
+        assert!(r.open.is_none(), "{:?}", r.open);
+        assert!(r.warning.is_none());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_corrupt_journal_is_set_aside_and_stays_unsettled() {
         let dir = temp("corrupt");
         let j = Journal::new(&dir, "p");
@@ -392,7 +481,12 @@ mod tests {
         let mut f = open_append(j.path()).unwrap();
         f.write_all(b"garbage\n").unwrap();
         j.append(&Record::new("c1", Step::Done)).unwrap();
+        // Readers without the lock only report it.
         let r = j.read();
+        assert_eq!(r.open.as_ref().unwrap().last, Step::SetAside);
+        assert!(r.warning.unwrap().contains("not a journal record"));
+        assert!(j.path().exists());
+        let r = j.read_locked();
         assert_eq!(r.open.as_ref().unwrap().last, Step::SetAside);
         assert!(r.warning.unwrap().contains("moved to"));
         // The new journal says so too, and the old one is kept.

@@ -65,13 +65,6 @@ impl Interrupter {
 }
 
 impl Interrupt {
-    /// Never fires.
-    pub fn never() -> Interrupt {
-        let (tx, rx) = watch::channel(None);
-        std::mem::forget(tx);
-        Interrupt(rx)
-    }
-
     fn fired(&self) -> Option<&'static str> {
         *self.0.borrow()
     }
@@ -189,6 +182,29 @@ struct Prepared {
     id: String,
     typed: TypedSecrets,
     store: Option<Store>,
+    promotion: Option<Promotion>,
+}
+
+/// What a change that is answered `changed` promotes: the password that was sent (not whatever
+/// `pending` holds by then), and the current password the user typed when the store's own
+/// `current` is not the one in use (`read_current = false`).
+pub struct Promotion {
+    /// The new password, as sent.
+    pub new: SecretBuf,
+    /// The password it replaces, when it did not come from the store.
+    pub old: Option<SecretBuf>,
+}
+
+impl std::fmt::Debug for Promotion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Promotion([redacted])")
+    }
+}
+
+/// A copy of `buf` in a fresh password buffer.
+fn copy(buf: &SecretBuf) -> Option<SecretBuf> {
+    let mut out = SecretBuf::password();
+    out.copy_from(buf).ok().map(|()| out)
 }
 
 /// Steps 1–2: lock, refuse an unsettled profile, read the current password from the store,
@@ -205,7 +221,7 @@ fn prepare(
     };
     let journal = place.journal(name);
     if let Some(j) = &journal {
-        let reading = j.read();
+        let reading = j.read_locked();
         if let Some(open) = reading.open {
             let mut why = format!(
                 "`{name}` is unsettled: {}. No new change is sent until it is settled: run `rekey recover --profile {name}` (console: R); nothing was sent",
@@ -269,16 +285,34 @@ fn prepare(
             );
             return Err(SetupError(why));
         }
-        write(journal.as_ref(), &Record::new(&id, Step::Staged))
-            .map_err(|e| SetupError(format!("{e}; nothing was sent")))?;
+        write(journal.as_ref(), &Record::new(&id, Step::Staged)).map_err(|e| {
+            SetupError(format!(
+                "{e}; nothing was sent. The new password stays in {} (pending) until `rekey recover --profile {name}`",
+                store.label()
+            ))
+        })?;
         crash_point("after-staged");
     }
+    let promotion = match &store {
+        Some(store) => Some(Promotion {
+            new: copy(&typed.new).ok_or_else(|| {
+                SetupError("the new password does not fit; nothing was sent".into())
+            })?,
+            old: if store.read_current() {
+                None
+            } else {
+                typed.current.as_ref().and_then(copy)
+            },
+        }),
+        None => None,
+    };
     Ok(Prepared {
         _lock: lock,
         journal,
         id,
         typed,
         store,
+        promotion,
     })
 }
 
@@ -286,7 +320,7 @@ fn prepare(
 fn stage(store: &Store, new: &str) -> Result<(), crate::store::StoreError> {
     store.put(Slot::Pending, new)?;
     crash_point("after-pending-written");
-    store.put_verified(Slot::Pending, new)
+    store.verify(Slot::Pending, new)
 }
 
 /// Runs one change through every step of SPEC §10.2. Setup problems (lock, unsettled, store,
@@ -310,8 +344,8 @@ pub async fn run(
         id,
         typed,
         store,
+        promotion,
     } = prepared;
-    let label = store.as_ref().map(Store::label);
     let store = store.map(Arc::new);
     let journal = journal.map(Arc::new);
     // Interrupted before anything left: abort cleanly.
@@ -320,7 +354,7 @@ pub async fn run(
             Outcome::NetworkError,
             format!("{why} before the change request was sent; nothing was sent"),
         );
-        return finish(journal, store, id, report, true).await;
+        return finish(journal, store, promotion, id, report, true).await;
     }
     {
         let (j, id) = (journal.clone(), id.clone());
@@ -350,16 +384,12 @@ pub async fn run(
         Err(setup) => {
             // A setup problem inside the provider (a secret source): nothing was sent.
             let r = Report::new(Outcome::NetworkError, setup.0.clone());
-            let _ = finish(journal, store, id, r, false).await;
+            let _ = finish(journal, store, promotion, id, r, false).await;
             return Err(setup);
         }
     };
     crash_point("after-answer");
-    let mut finished = finish(journal, store, id, report, interrupted).await?;
-    if finished.store.is_none() {
-        finished.store = label;
-    }
-    Ok(finished)
+    finish(journal, store, promotion, id, report, interrupted).await
 }
 
 /// Steps 4–5: journal the outcome, then promote (success), abort (a definite refusal or
@@ -367,13 +397,14 @@ pub async fn run(
 async fn finish(
     journal: Option<Arc<Journal>>,
     store: Option<Arc<Store>>,
+    promotion: Option<Promotion>,
     id: String,
     report: Report,
     interrupted: bool,
 ) -> Result<Finished, SetupError> {
     let label = store.as_ref().map(|s| s.label());
     let outcome = report.outcome;
-    let (settled, warning) = blocking(move || {
+    let done = blocking(move || {
         let j = journal.as_deref();
         let mut record = Record::new(&id, Step::Outcome);
         record.outcome = Some(outcome);
@@ -382,8 +413,8 @@ async fn finish(
         let settled = match outcome {
             Outcome::Unknown => false,
             o if o.is_success() => match &store {
-                Some(s) => match promote(s, j, &id) {
-                    Ok(()) => true,
+                Some(s) => match promote(s, j, &id, promotion.as_ref()) {
+                    Ok(_) => true,
                     Err(e) => {
                         warning = Some(e);
                         false
@@ -401,7 +432,14 @@ async fn finish(
         };
         (settled, warning)
     })
-    .await?;
+    .await;
+    // The answer is in: whatever went wrong while saving it, report the outcome, unsettled.
+    let (settled, warning) = done.unwrap_or_else(|_| {
+        (
+            false,
+            Some("internal error while saving the outcome; the journal stays open — run `rekey recover`".into()),
+        )
+    });
     Ok(Finished {
         report,
         store: label,
@@ -411,44 +449,94 @@ async fn finish(
     })
 }
 
-/// Applied: `previous` := the old `current`, `current` := `pending` (both read back), delete
-/// `pending`, journal `done`. Safe to run again after a crash at any point in it.
-pub fn promote(store: &Store, journal: Option<&Journal>, id: &str) -> Result<(), String> {
+/// What a promotion did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Promoted {
+    /// The new password was written as `current` (and read back) now.
+    Now,
+    /// An earlier run had finished it (the journal says `promoted`).
+    Already,
+}
+
+/// Applied: `previous` := the old `current`, `current` := the new password (both read back),
+/// journal `promoted`, delete `pending`, journal `done`. The new password is `known` (the one
+/// just sent), else `pending` (a settle after a crash). Safe to run again after a crash at any
+/// point: a `current` that already holds the new password is not moved to `previous`.
+pub fn promote(
+    store: &Store,
+    journal: Option<&Journal>,
+    id: &str,
+    known: Option<&Promotion>,
+) -> Result<Promoted, String> {
     let label = store.label();
     let err = |what: &str, e: crate::store::StoreError| {
         format!("{label}: {what}: {e}; the new password stays in pending — run `rekey recover`")
     };
-    if let Some(pending) = store
+    let already = journal.is_some_and(|j| j.read().promoted(id));
+    let pending = store
         .get(Slot::Pending)
-        .map_err(|e| err("cannot read pending", e))?
-    {
+        .map_err(|e| err("cannot read pending", e))?;
+    let new = match (known, &pending) {
+        (Some(k), _) => k.new.expose(),
+        (None, Some(p)) => p.expose(),
+        (None, None) if already => {
+            write(journal, &Record::new(id, Step::Done))?;
+            return Ok(Promoted::Already);
+        }
+        (None, None) => {
+            return Err(format!(
+                "{label} has no pending password, so rekey cannot tell which password is live: \
+                 check by hand, then `rekey recover --profile NAME --applied` after storing it as current"
+            ));
+        }
+    };
+    let same =
+        |a: &str, b: &str| crate::provider::sign::constant_time_eq(a.as_bytes(), b.as_bytes());
+    if !already {
         let current = store
             .get(Slot::Current)
             .map_err(|e| err("cannot read current", e))?;
-        let promoted = current.as_ref().is_some_and(|c| {
-            crate::provider::sign::constant_time_eq(
-                c.expose().as_bytes(),
-                pending.expose().as_bytes(),
-            )
-        });
-        if !promoted {
-            if let Some(old) = &current {
+        if !current.as_ref().is_some_and(|c| same(c.expose(), new)) {
+            let old = known
+                .and_then(|k| k.old.as_ref())
+                .map(SecretBuf::expose)
+                .or(current.as_ref().map(SecretBuf::expose));
+            if let Some(old) = old {
                 store
-                    .put_verified(Slot::Previous, old.expose())
+                    .put_verified(Slot::Previous, old)
                     .map_err(|e| err("cannot write previous", e))?;
                 crash_point("after-previous");
             }
             store
-                .put_verified(Slot::Current, pending.expose())
+                .put_verified(Slot::Current, new)
                 .map_err(|e| err("cannot write current", e))?;
             crash_point("after-current");
         }
-        store
-            .delete(Slot::Pending)
-            .map_err(|e| err("cannot delete pending", e))?;
-        crash_point("after-pending-deleted");
+        write(journal, &Record::new(id, Step::Promoted))?;
     }
-    write(journal, &Record::new(id, Step::Done))
+    // Only the pending password of this change is removed: another one (a second machine's)
+    // stays for its own settle.
+    match &pending {
+        Some(p) if same(p.expose(), new) => {
+            store
+                .delete(Slot::Pending)
+                .map_err(|e| err("cannot delete pending", e))?;
+            crash_point("after-pending-deleted");
+        }
+        Some(_) => {
+            write(journal, &Record::new(id, Step::Done))?;
+            return Err(format!(
+                "saved to {label}, but its pending slot holds another password (another rekey?): settle it with `rekey recover`"
+            ));
+        }
+        None => {}
+    }
+    write(journal, &Record::new(id, Step::Done))?;
+    Ok(if already {
+        Promoted::Already
+    } else {
+        Promoted::Now
+    })
 }
 
 /// Not applied: delete `pending`, journal `aborted`.

@@ -13,12 +13,17 @@ use crate::provider::{self, LogSink, Options, Outcome, SetupError, TypedSecrets}
 use crate::secret::SecretBuf;
 use crate::store::{Slot, Store};
 
+/// The change id prefix of a pending password found in the store without an open journal.
+const FOREIGN: &str = "found-";
+
 /// What the admin (or `--yes`) has said about this settle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Answers {
     /// `--applied` (Some(true)) / `--not-applied` (Some(false)): what the admin verified.
     pub applied: Option<bool>,
-    /// `--yes` (console: the confirmation): a Tencent BM change may be resent to settle it.
+    /// `--yes` (console: the confirmation): a Tencent BM change may be resent to settle it, and
+    /// a pending password left by another process may be removed when a check says it was not
+    /// applied.
     pub resend: bool,
 }
 
@@ -66,7 +71,7 @@ pub async fn settle(
                 .map_err(|e| SetupError(format!("{}: cannot read pending: {e}", s.label())))?
                 .is_some()
         {
-            let id = format!("found-{}", super::change_id());
+            let id = format!("{FOREIGN}{}", super::change_id());
             let mut r = Record::new(&id, Step::Begin);
             r.store = Some(s.label());
             r.by = Some(super::who());
@@ -87,7 +92,21 @@ pub async fn settle(
         });
     };
     let found = open.describe();
-    let decision = decide(client, &profile, &open, store.as_ref(), answers, log).await;
+    let mut decision = decide(client, &profile, &open, store.as_ref(), answers, log).await;
+    // A pending password this machine did not journal may belong to a change another rekey is
+    // still sending: "not applied" from a check is only an answer for now. Removing it needs
+    // the admin's word (`--yes`, or `--not-applied`).
+    if let Decision::NotApplied(how) = &decision
+        && open.change.starts_with(FOREIGN)
+        && answers.applied.is_none()
+        && !answers.resend
+    {
+        decision = Decision::NeedsAdmin(format!(
+            "{how}, but this pending password was not staged by a change journaled here: another rekey (another machine?) may still be sending it. \
+             If none is, remove it with `rekey recover --profile {} --yes` (or `--not-applied`)",
+            profile.name
+        ));
+    }
     let (applied, how) = match decision {
         Decision::Applied(how) => (true, how),
         Decision::NotApplied(how) => (false, how),
@@ -107,7 +126,7 @@ pub async fn settle(
         r.applied = Some(applied);
         write(Some(&journal), &r)?;
         match (applied, &store) {
-            (true, Some(s)) => promote(s, Some(&journal), &id).map(|()| {
+            (true, Some(s)) => promote(s, Some(&journal), &id, None).map(|_| {
                 format!(
                     "{how}: applied — the new password is now current in {} (previous kept)",
                     s.label()
@@ -158,6 +177,13 @@ async fn decide(
         }
         (Step::Outcome, Some(o), _) if o.is_success() => {
             return Decision::Applied("the provider confirmed the change".into());
+        }
+        (Step::Promoted, _, _) => {
+            return Decision::Applied("the new password was already saved as current".into());
+        }
+        // A definite refusal, or nothing reached the provider: only the clean-up was left.
+        (Step::Outcome, Some(o), _) if o != Outcome::Unknown => {
+            return Decision::NotApplied(format!("the provider's answer was {}", o.as_str()));
         }
         (Step::Settled, _, Some(applied)) => {
             let how = "an earlier settle decided it".to_string();

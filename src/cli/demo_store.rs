@@ -230,8 +230,8 @@ mod tests {
         assert_eq!(stored, DEMO_STORED);
         for name in DEMO_STORED {
             let live = passwords.iter().find(|(p, _)| p == name).expect("password");
-            let seeded = fs::read_to_string(dir.path.join(format!("store/{name}.current")))
-                .expect("seeded");
+            let seeded =
+                fs::read_to_string(dir.path.join(format!("store/{name}.current"))).expect("seeded");
             assert_eq!(seeded, live.1.as_str(), "{name}");
         }
     }

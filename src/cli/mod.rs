@@ -94,7 +94,8 @@ pub enum Command {
         /// Print a JSON array, one object per profile.
         #[arg(long)]
         json: bool,
-        /// Confirm in advance: a Tencent BM change may be resent to settle it.
+        /// Confirm in advance: a Tencent BM change may be resent to settle it; a pending password
+        /// left by another process may be removed once a check shows it was not applied.
         #[arg(long)]
         yes: bool,
         /// The admin verified that the new password works (needs --profile).
@@ -660,8 +661,14 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    // The journal is what makes an interrupted change recoverable: no data dir, no change.
+    let Some(data_dir) = state::data_dir() else {
+        return usage_error(
+            "no data directory for the change journal; set REKEY_DATA_DIR; nothing was sent",
+        );
+    };
     let place = crate::change::Place {
-        data_dir: state::data_dir(),
+        data_dir: Some(data_dir),
         store,
     };
     let result = runtime.block_on(async {

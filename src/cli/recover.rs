@@ -77,7 +77,16 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
             ));
             continue;
         }
-        let client = provider::client_for(&profile).ok();
+        let client = match provider::client_for(&profile) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!(
+                    "rekey: {}: cannot check with the provider: {e}",
+                    profile.name
+                );
+                None
+            }
+        };
         let label = store.as_ref().map(Store::label);
         let result = runtime.block_on(settle::settle(
             client,

@@ -238,8 +238,21 @@ impl Store {
     /// differs or is missing.
     pub fn put_verified(&self, slot: Slot, secret: &str) -> Result<(), StoreError> {
         self.put(slot, secret)?;
+        self.verify(slot, secret)
+    }
+
+    /// Reads `slot` back and compares it with `secret` in constant time; `Err(Invalid)` when
+    /// it differs or is empty.
+    pub fn verify(&self, slot: Slot, secret: &str) -> Result<(), StoreError> {
         match self.get(slot)? {
-            Some(read) if constant_time_eq(read.expose().as_bytes(), secret.as_bytes()) => Ok(()),
+            Some(read)
+                if crate::provider::sign::constant_time_eq(
+                    read.expose().as_bytes(),
+                    secret.as_bytes(),
+                ) =>
+            {
+                Ok(())
+            }
             Some(_) => Err(StoreError::Invalid(format!(
                 "{}: the {} password read back differs from what was written; the store did \
                  not keep it",
@@ -317,18 +330,6 @@ fn check_secret(secret: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Equal bytes, compared without an early exit (the length is not secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
 /// Text a tool printed, as UTF-8 (`Invalid` otherwise), in a zeroizing string.
 fn utf8(bytes: &[u8], name: &str) -> Result<Zeroizing<String>, StoreError> {
     let text = std::str::from_utf8(bytes)
@@ -347,14 +348,6 @@ mod tests {
     #[test]
     fn store_is_send_and_sync() {
         assert_send_sync::<Store>();
-    }
-
-    #[test]
-    fn constant_time_comparison() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(constant_time_eq(b"", b""));
     }
 
     #[test]
