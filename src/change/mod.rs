@@ -167,9 +167,14 @@ fn who() -> String {
 
 /// Appends a record, or says why not (nothing is sent without a journal).
 fn write(journal: Option<&Journal>, record: &Record) -> Result<(), String> {
+    write_all(journal, std::slice::from_ref(record))
+}
+
+/// Appends records that no step separates, with one fsync.
+fn write_all(journal: Option<&Journal>, records: &[Record]) -> Result<(), String> {
     match journal {
         Some(j) => j
-            .append(record)
+            .append_all(records)
             .map_err(|e| format!("cannot write the journal {}: {e}", j.path().display())),
         None => Ok(()),
     }
@@ -183,6 +188,8 @@ struct Prepared {
     typed: TypedSecrets,
     store: Option<Store>,
     promotion: Option<Promotion>,
+    /// `begin`, when it is to be written together with `sending` (no store).
+    begin: Option<Record>,
 }
 
 /// What a change that is answered `changed` promotes: the password that was sent (not whatever
@@ -270,8 +277,16 @@ fn prepare(
     begin.kind = Some(profile.kind.as_str().to_string());
     begin.store = store.as_ref().map(Store::label);
     begin.by = Some(who());
-    write(journal.as_ref(), &begin).map_err(|e| SetupError(format!("{e}; nothing was sent")))?;
-    crash_point("after-begin");
+    // Without a store no step comes between `begin` and `sending`: both go in one append.
+    let begin = match &store {
+        Some(_) => {
+            write(journal.as_ref(), &begin)
+                .map_err(|e| SetupError(format!("{e}; nothing was sent")))?;
+            crash_point("after-begin");
+            None
+        }
+        None => Some(begin),
+    };
     if let Some(store) = &store {
         if let Err(e) = stage(store, typed.new.expose()) {
             let why = format!(
@@ -313,6 +328,7 @@ fn prepare(
         typed,
         store,
         promotion,
+        begin,
     })
 }
 
@@ -345,6 +361,7 @@ pub async fn run(
         typed,
         store,
         promotion,
+        begin,
     } = prepared;
     let store = store.map(Arc::new);
     let journal = journal.map(Arc::new);
@@ -359,7 +376,11 @@ pub async fn run(
     {
         let (j, id) = (journal.clone(), id.clone());
         blocking(move || {
-            write(j.as_deref(), &Record::new(&id, Step::Sending))
+            let records: Vec<Record> = begin
+                .into_iter()
+                .chain([Record::new(&id, Step::Sending)])
+                .collect();
+            write_all(j.as_deref(), &records)
                 .map_err(|e| SetupError(format!("{e}; nothing was sent")))
         })
         .await??;
@@ -408,6 +429,20 @@ async fn finish(
         let j = journal.as_deref();
         let mut record = Record::new(&id, Step::Outcome);
         record.outcome = Some(outcome);
+        // Without a store no step comes between the outcome and the end: one append.
+        if store.is_none() {
+            let end = match outcome {
+                Outcome::Unknown => None,
+                o if o.is_success() => Some(Record::new(&id, Step::Done)),
+                _ => Some(Record::new(&id, Step::Aborted).note("refused or not sent")),
+            };
+            let settled = end.is_some();
+            let records: Vec<Record> = [record].into_iter().chain(end).collect();
+            return match write_all(j, &records) {
+                Ok(()) => (settled, None),
+                Err(e) => (false, Some(e)),
+            };
+        }
         let mut warning = write(j, &record).err();
         crash_point("after-outcome");
         let settled = match outcome {
