@@ -136,7 +136,15 @@ pub fn setup(
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(io::Error::other)?;
     let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let path = std::env::temp_dir().join(format!("rekey-demo-{name}"));
+    // In memory where the system offers it (the demo's passwords never reach a disk, and its
+    // journal's fsyncs cost nothing), else the temp dir. A fresh random name, made 0700.
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let path = base.join(format!("rekey-demo-{name}"));
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {

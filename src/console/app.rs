@@ -304,14 +304,12 @@ impl App {
         }
     }
 
-    /// Connects the loop's queue: background work posts there. Reads every journal (at
-    /// start) and fills the selected profile's current password from its store.
+    /// Connects the loop's queue: background work posts there. Reads every journal (off the
+    /// loop, so the first frame never waits for the disk) and fills the selected profile's
+    /// current password from its store.
     pub fn connect(&mut self, tx: UnboundedSender<Message>) {
         self.tx = Some(tx);
-        if let Some(dir) = &self.data_dir {
-            let readings = read_journals(dir, &self.profile_names());
-            self.on_journals(readings);
-        }
+        self.load_journals();
         self.fill_current();
     }
 
@@ -320,18 +318,23 @@ impl App {
     }
 
     /// Re-reads every profile's journal off the loop (after a job, a settle, a reload).
-    fn load_journals(&self) {
-        let (Some(dir), Some(tx), Ok(handle)) = (
-            self.data_dir.clone(),
-            self.tx.clone(),
-            tokio::runtime::Handle::try_current(),
-        ) else {
+    /// Without a runtime (a console driven by hand) they are read at once.
+    fn load_journals(&mut self) {
+        let (Some(dir), Some(tx)) = (self.data_dir.clone(), self.tx.clone()) else {
             return;
         };
         let names = self.profile_names();
-        handle.spawn_blocking(move || {
-            let _ = tx.send(Message::Journals(read_journals(&dir, &names)));
-        });
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(move || {
+                    let _ = tx.send(Message::Journals(read_journals(&dir, &names)));
+                });
+            }
+            Err(_) => {
+                let readings = read_journals(&dir, &names);
+                self.on_journals(readings);
+            }
+        }
     }
 
     fn on_journals(&mut self, readings: Vec<Unsettled>) {
