@@ -222,7 +222,8 @@ pub fn report(r: &Response) -> Report {
             ),
         ),
         Some(v) => match error_of(v) {
-            Some((code, msg)) => report_from(r, map_error(r.status, &code), Some(code), msg),
+            Some((code, msg)) => Report::gateway_answer(r.status, &code, CHANGE)
+                .unwrap_or_else(|| report_from(r, map_error(r.status, &code), Some(code), msg)),
             // JSON, but not a DCS error body.
             None => Report::foreign_answer(r.status, CHANGE, true),
         },
@@ -323,6 +324,17 @@ mod tests {
             report(&r).outcome,
             Outcome::ServerError,
             "the provider's own 5xx"
+        );
+        // The API gateway's own 5xx (backend timeout): the service may have applied it.
+        let r = Response::from_parts(
+            504,
+            &[],
+            r#"{"error_code":"APIGW.0203","error_msg":"timeout"}"#,
+        );
+        let rep = report(&r);
+        assert_eq!(
+            (rep.outcome, rep.provider_code.as_deref()),
+            (Outcome::Unknown, Some("APIGW.0203"))
         );
         // Not the provider's body in a 5xx: a gateway's word, the change may have been applied.
         for (status, body) in [

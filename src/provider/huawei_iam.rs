@@ -119,7 +119,8 @@ pub fn change_report(r: &Response) -> Report {
         )
     } else {
         match r.json().and_then(error_of) {
-            Some((code, msg)) => report_from(r, map_change(r.status, &code), Some(code), msg),
+            Some((code, msg)) => Report::gateway_answer(r.status, &code, CHANGE)
+                .unwrap_or_else(|| report_from(r, map_change(r.status, &code), Some(code), msg)),
             // Not an IAM error body: a gateway's page, or an empty or foreign body.
             None => Report::foreign_answer(r.status, CHANGE, true),
         }
@@ -320,6 +321,17 @@ mod tests {
         assert_eq!(change_report(&r).outcome, Outcome::ReusedPassword);
         let r = Response::from_parts(500, &[], r#"{"error_code":"IAM.0006","error_msg":"x"}"#);
         assert_eq!(change_report(&r).outcome, Outcome::ServerError);
+        // The API gateway's own 5xx (backend timeout): the service may have applied it.
+        let r = Response::from_parts(
+            504,
+            &[],
+            r#"{"error_code":"APIGW.0203","error_msg":"timeout"}"#,
+        );
+        let rep = change_report(&r);
+        assert_eq!(
+            (rep.outcome, rep.provider_code.as_deref()),
+            (Outcome::Unknown, Some("APIGW.0203"))
+        );
         for (status, body) in [
             (500, "<html>"),
             (502, "<html>bad gateway</html>"),

@@ -237,6 +237,18 @@ impl Report {
         }
     }
 
+    /// The change request's 5xx answered by Huawei's API gateway (`APIGW.*`, e.g.
+    /// `APIGW.0203` "backend timeout") rather than by the service behind it: the service may
+    /// have applied the change, so it is a foreign answer (`unknown`) that keeps its code.
+    pub fn gateway_answer(status: u16, code: &str, what: &str) -> Option<Report> {
+        if status < 500 || !code.starts_with("APIGW.") {
+            return None;
+        }
+        let mut report = Report::foreign_answer(status, what, true);
+        report.provider_code = Some(code.to_string());
+        Some(report)
+    }
+
     /// The report for an answer to `what` that is not the provider's own documented body (see
     /// [`Outcome::from_foreign_answer`]). When it is `unknown` the message says that the change
     /// may have been applied and was not retried.
@@ -395,6 +407,19 @@ mod tests {
             assert_eq!(Outcome::from_foreign_answer(status, true), outcome);
             assert_eq!(Outcome::from_foreign_answer(status, false), outcome);
         }
+        // Huawei's API gateway answering a 5xx for the service behind it: unknown, code kept.
+        let rep =
+            Report::gateway_answer(504, "APIGW.0203", "DCS password change").expect("gateway");
+        assert_eq!(rep.outcome, Outcome::Unknown);
+        assert_eq!(rep.provider_code.as_deref(), Some("APIGW.0203"));
+        assert!(
+            Report::gateway_answer(429, "APIGW.0308", "x").is_none(),
+            "throttling is a refusal"
+        );
+        assert!(
+            Report::gateway_answer(500, "DCS.5000", "x").is_none(),
+            "the service's own error"
+        );
         let rep = Report::foreign_answer(504, "IAM password change", true);
         assert_eq!(
             (rep.outcome, rep.http_status),
