@@ -427,18 +427,34 @@ fn keepassxc_slots_groups_and_database_passwords() {
         assert_eq!(read(&nested, Slot::Pending).as_deref(), Some(SECOND));
     }
 
-    // A database password from a command source works like a written one.
+    // A database password from a command source works like a written one, and its command
+    // runs once for all the tool runs of the store.
+    let runs = dir.path().join("password-command-runs");
     let from_command = keepassxc_store(
         &database,
         Some(SecretSource::Command(vec![
-            "printf".into(),
-            "%s\n".into(),
-            KDBX_PASSWORD.into(),
+            "sh".into(),
+            "-c".into(),
+            format!(
+                "echo run >> '{}'; printf '%s\\n' '{KDBX_PASSWORD}'",
+                runs.display()
+            ),
         ])),
         None,
         dir.path(),
     );
     assert_eq!(read(&from_command, Slot::Current).as_deref(), Some(CANARY));
+    from_command
+        .put_verified(Slot::Previous, SECOND)
+        .expect("put");
+    let count = std::fs::read_to_string(&runs)
+        .expect("runs")
+        .lines()
+        .count();
+    assert_eq!(
+        count, 1,
+        "the password command ran once for three tool runs"
+    );
 
     // A wrong database password is refused clearly, with no secret in the message.
     let wrong = keepassxc_store(&database, value(SECOND), None, dir.path());

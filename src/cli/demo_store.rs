@@ -59,17 +59,24 @@ fn get(path: &Path) -> io::Result<u8> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(EMPTY),
         Err(e) => return Err(e),
     };
-    let mut out = io::stdout().lock();
-    out.write_all(&bytes)?;
-    out.flush()?;
+    // Straight to fd 1: std's stdout buffer would keep a copy of the password.
+    let mut rest: &[u8] = &bytes;
+    while !rest.is_empty() {
+        match rustix::io::write(rustix::stdio::stdout(), rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(0)
 }
 
 fn put(dir: &Path, path: &Path) -> io::Result<u8> {
     // Allocated once at its limit, so reading never reallocates (a copy of the secret).
     let mut secret = Zeroizing::new(Vec::with_capacity(MAX + 1));
-    io::stdin()
-        .lock()
+    // Straight from fd 0 (std's stdin buffer would keep a copy).
+    super::RawStdin
         .take(MAX as u64 + 1)
         .read_to_end(&mut secret)?;
     if secret.len() > MAX {

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use super::run::{self, Finished, strip_one_newline};
 use super::{Backend, Slot, Store, StoreError, utf8};
 use crate::config::{SecretError, SecretSource};
+use crate::secret::{SecretBuf, TOKEN_CAPACITY};
 
 const PROGRAM: &str = "keepassxc-cli";
 
@@ -61,12 +62,32 @@ fn database_password(store: &Store) -> Result<Option<Zeroizing<String>>, StoreEr
                 store.label()
             )));
         }
-        (source, _) => source
-            .resolve("store.database_password")
-            .map_err(|e| match e {
-                SecretError::Prompted { .. } => StoreError::NeedsPassword(e.to_string()),
-                other => StoreError::Failed(format!("{}: {other}", store.label())),
-            })?,
+        (source, _) => {
+            let mut cache = store
+                .resolved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.is_none() {
+                let value = source
+                    .resolve("store.database_password")
+                    .map_err(|e| match e {
+                        SecretError::Prompted { .. } => StoreError::NeedsPassword(e.to_string()),
+                        other => StoreError::Failed(format!("{}: {other}", store.label())),
+                    })?;
+                let mut buf = SecretBuf::new(TOKEN_CAPACITY);
+                buf.insert_str(&value).map_err(|full| {
+                    StoreError::Invalid(format!(
+                        "{}: the database password is too long ({full})",
+                        store.label()
+                    ))
+                })?;
+                *cache = Some(buf);
+            }
+            let cached = cache.as_ref().map(SecretBuf::expose).unwrap_or_default();
+            let mut out = Zeroizing::new(String::with_capacity(cached.len()));
+            out.push_str(cached);
+            out
+        }
     };
     if password.contains(['\n', '\r']) {
         return Err(StoreError::Invalid(format!(

@@ -84,6 +84,9 @@ pub struct Store {
     backend: Backend,
     /// A secret typed by the user to open the store.
     unlock: Option<SecretBuf>,
+    /// A KeePassXC database password from `env`/`command`/`value`, resolved once for all the
+    /// tool runs of this store (a `command` source runs once, not once per slot).
+    resolved: std::sync::Mutex<Option<SecretBuf>>,
     /// Extra environment for every tool run (see [`Store::with_env`]).
     env: Vec<(OsString, OsString)>,
 }
@@ -157,6 +160,7 @@ impl Store {
             timeout: Duration::from_secs(config.timeout_secs.max(1)),
             backend,
             unlock: None,
+            resolved: std::sync::Mutex::new(None),
             env: Vec::new(),
         }
     }
