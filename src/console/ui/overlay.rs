@@ -64,6 +64,19 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A question or notice: `lines` wrapped in a titled box `width` wide, centred, as tall as
+/// its lines.
+fn dialog(frame: &mut Frame<'_>, area: Rect, width: u16, title: &str, lines: Vec<Line<'_>>) {
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(modal(title)),
+        rect,
+    );
+}
+
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
@@ -108,14 +121,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from(""),
                 Line::from("y  send with Create      n / Esc  not now"),
             ];
-            let rect = centered(area, 64, 6);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(modal(" Create the VPN account? ")),
-                rect,
-            );
+            dialog(frame, area, 64, " Create the VPN account? ", lines);
         }
         Some(Overlay::LogDetail(index, scroll)) => {
             let Some(entry) = app.log.get(*index) else {
@@ -140,14 +146,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         Some(Overlay::Confirm { ask, .. }) => {
             let (title, lines) = confirm_text(app, *ask);
-            let rect = centered(area, 70, lines.len() as u16 + 2);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(modal(title)),
-                rect,
-            );
+            dialog(frame, area, 70, title, lines);
         }
         Some(Overlay::ConfirmQuit) if app.job.is_none() && app.holds_only_copy() => {
             kept_question(
@@ -183,14 +182,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from(""),
                 Line::from("Enter  unlock      Esc  type the current password instead"),
             ];
-            let rect = centered(area, 70, 6);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(modal(" Unlock the store ")),
-                rect,
-            );
+            dialog(frame, area, 70, " Unlock the store ", lines);
         }
         Some(Overlay::ConfirmResend) => {
             let name = app.profile().map_or(String::new(), |p| p.name.clone());
@@ -201,14 +193,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from(""),
                 Line::from("y  resend      n / Esc  not now"),
             ];
-            let rect = centered(area, 70, 6);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(modal(" Settle ")),
-                rect,
-            );
+            dialog(frame, area, 70, " Settle ", lines);
         }
         Some(Overlay::AskApplied) => {
             let name = app.profile().map_or(String::new(), |p| p.name.clone());
@@ -220,14 +205,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from(""),
                 Line::from("a = applied, n = not applied, Esc = later"),
             ];
-            let rect = centered(area, 70, 7);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(modal(" Settle ")),
-                rect,
-            );
+            dialog(frame, area, 70, " Settle ", lines);
         }
         Some(Overlay::ConfirmQuit) => {
             let why = if app.job.is_some() {
@@ -240,14 +218,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from(""),
                 Line::from("y  quit anyway      n / Esc  stay"),
             ];
-            let rect = centered(area, 70, 5);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(modal(" Quit? ")),
-                rect,
-            );
+            dialog(frame, area, 70, " Quit? ", lines);
         }
     }
 }
@@ -269,14 +240,7 @@ fn kept_question(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, keys
         _ => lines.push(Line::from("")),
     }
     lines.push(Line::from(keys));
-    let rect = centered(area, 70, lines.len() as u16 + 2);
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(modal(title)),
-        rect,
-    );
+    dialog(frame, area, 70, title, lines);
 }
 
 /// The full exchange, every server-supplied text escaped of control characters.
