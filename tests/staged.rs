@@ -33,6 +33,15 @@ fn script() -> String {
         .to_string()
 }
 
+/// Waits for a child `rekey` to end and reads what it printed.
+async fn finish(child: std::process::Child) -> Run {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    parse(&out)
+}
+
 fn parse(out: &Output) -> Run {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     Run {
@@ -105,6 +114,23 @@ impl Staged {
             extra,
         )
         .await
+    }
+
+    /// Starts `rekey change --profile PROFILE --generate --json` with its change request held
+    /// by the simulator, and returns once the simulator holds it.
+    async fn generate_held(&self, profile: &str, route: Route) -> std::process::Child {
+        self.env.sim.inject(route, Fault::Hold);
+        let before = self.env.sim.requests(route);
+        let envs = self.envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let child = spawn_rekey(
+            &["change", "--profile", profile, "--generate", "--json"],
+            &self.env.config,
+            &self.data(),
+            &envs,
+        );
+        self.env.sim.wait_requests(route, before + 1).await;
+        child
     }
 
     async fn unsettled(&self, profile: &str) -> bool {
@@ -538,20 +564,7 @@ async fn sigterm_sigint_and_sighup_record_unknown_for_every_kind() {
 #[tokio::test]
 async fn a_second_process_on_the_same_profile_is_refused() {
     let s = Staged::start("flock").await;
-    s.env.sim.inject(Route::IamPassword, Fault::Hold);
-    let before = s.env.sim.requests(Route::IamPassword);
-    let envs = s.envs();
-    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let first = spawn_rekey(
-        &["change", "--profile", "iam-alice", "--generate", "--json"],
-        &s.env.config,
-        &s.data(),
-        &envs,
-    );
-    s.env
-        .sim
-        .wait_requests(Route::IamPassword, before + 1)
-        .await;
+    let first = s.generate_held("iam-alice", Route::IamPassword).await;
     let second = s.generate("iam-alice", &[]).await;
     assert_eq!(second.code, 2, "{second:?}");
     assert!(
@@ -563,11 +576,7 @@ async fn a_second_process_on_the_same_profile_is_refused() {
     let other = s.generate("portal", &[]).await;
     assert_eq!(other.outcome(), "changed", "{other:?}");
     s.env.sim.release_held();
-    let out = tokio::task::spawn_blocking(move || first.wait_with_output())
-        .await
-        .expect("joined")
-        .expect("waited");
-    assert_eq!(parse(&out).outcome(), "changed");
+    assert_eq!(finish(first).await.outcome(), "changed");
     assert_eq!(
         s.slot("iam-alice", "current").as_deref(),
         Some(s.env.password("iam-alice").as_str())
@@ -658,15 +667,7 @@ async fn crash_everywhere(profile: &str, route: Route) {
         let envs = s.envs();
         let mut envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let out = if point == "hold" {
-            s.env.sim.inject(route, Fault::Hold);
-            let before = s.env.sim.requests(route);
-            let mut child = spawn_rekey(
-                &["change", "--profile", profile, "--generate", "--json"],
-                &s.env.config,
-                &s.data(),
-                &envs,
-            );
-            s.env.sim.wait_requests(route, before + 1).await;
+            let mut child = s.generate_held(profile, route).await;
             child.kill().expect("SIGKILL");
             let out = child.wait_with_output().expect("waited");
             // The provider applies what it held after rekey died.
@@ -830,28 +831,11 @@ async fn the_demo_store_and_the_held_demo_change_settle_as_the_demo_shows() {
 async fn promotion_saves_the_password_that_was_sent_even_if_pending_changed_meanwhile() {
     let s = Staged::start("pending-swapped").await;
     let old = s.env.password("portal");
-    s.env.sim.inject(Route::CiamPassword, Fault::Hold);
-    let before = s.env.sim.requests(Route::CiamPassword);
-    let envs = s.envs();
-    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let child = spawn_rekey(
-        &["change", "--profile", "portal", "--generate", "--json"],
-        &s.env.config,
-        &s.data(),
-        &envs,
-    );
-    s.env
-        .sim
-        .wait_requests(Route::CiamPassword, before + 1)
-        .await;
+    let child = s.generate_held("portal", Route::CiamPassword).await;
     // Another machine sharing the store overwrites pending while the request is held.
     std::fs::write(s.store.join("portal.pending"), "Other#Machine2026").expect("write");
     s.env.sim.release_held();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("joined")
-        .expect("waited");
-    let run = parse(&out);
+    let run = finish(child).await;
     assert_eq!(run.outcome(), "changed", "{run:?}");
     let live = s.env.password("portal");
     assert_eq!(
