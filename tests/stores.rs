@@ -998,3 +998,82 @@ user = "carol"
 
     assert!(Store::for_profile(profile("no-store")).is_none());
 }
+
+/// The walk-through with the real `pass`: a DCS profile whose password lives in
+/// `pass:cloud/redis-prod` changes to a generated password against the simulator; `pass show`
+/// then prints the new password, the entry's other lines are unchanged, and the old password is
+/// in `cloud/redis-prod.rekey-previous`.
+#[tokio::test]
+async fn rekey_change_generate_saves_to_pass_and_keeps_the_other_lines() {
+    if !have_tool("pass", "pass gnupg") || !have_tool("gpg", "gnupg") {
+        return;
+    }
+    let home = PassHome::new();
+    let sim = rekey::sim::Simulator::start(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("simulator");
+    let live = |sim: &rekey::sim::Simulator| {
+        sim.credentials()
+            .into_iter()
+            .find(|a| a.profile == "redis-otc")
+            .and_then(|a| a.password.map(|p| p.to_string()))
+            .expect("redis-otc password")
+    };
+    let old = live(&sim);
+    let notes = "url: redis://10.0.0.5:6379\nuser: default\n";
+    setup(
+        home.command("pass")
+            .args(["insert", "-m", "-f", "cloud/redis-prod"]),
+        format!("{old}\n{notes}").as_bytes(),
+    );
+    let toml = sim.profiles_toml().replace(
+        "name = \"redis-otc\"\n",
+        "name = \"redis-otc\"\nstore = { backend = \"pass\", entry = \"cloud/redis-prod\" }\n",
+    );
+    let config = home.dir.path().join("profiles.toml");
+    std::fs::write(&config, toml).expect("profiles");
+    let mut cmd = home.command(env!("CARGO_BIN_EXE_rekey"));
+    cmd.args(["change", "--profile", "redis-otc", "--generate", "--json"])
+        .env("REKEY_CONFIG", &config)
+        .env("REKEY_DATA_DIR", home.dir.path().join("data"))
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("joined")
+        .expect("rekey ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(
+        json["outcome"],
+        "changed",
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json["store"], "pass:cloud/redis-prod");
+    assert_eq!(json["settled"], true);
+    let new = live(&sim);
+    assert_ne!(new, old);
+    assert!(
+        !stdout.contains(&new),
+        "the generated password is never printed"
+    );
+    let shown = setup(home.command("pass").args(["show", "cloud/redis-prod"]), b"");
+    assert_eq!(
+        shown,
+        format!("{new}\n{notes}"),
+        "new first line, other lines unchanged"
+    );
+    let previous = setup(
+        home.command("pass")
+            .args(["show", "cloud/redis-prod.rekey-previous"]),
+        b"",
+    );
+    assert_eq!(previous.trim_end(), old);
+    assert!(
+        !home
+            .store_dir()
+            .join("cloud/redis-prod.rekey-pending.gpg")
+            .exists(),
+        "pending deleted"
+    );
+}
