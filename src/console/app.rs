@@ -325,9 +325,14 @@ impl App {
         };
         let names = self.profile_names();
         match tokio::runtime::Handle::try_current() {
+            // A task that starts the reader: it runs once the loop yields, so at start the
+            // first frame is drawn before any thread is made for the disk.
             Ok(handle) => {
-                handle.spawn_blocking(move || {
-                    let _ = tx.send(Message::Journals(read_journals(&dir, &names)));
+                handle.spawn(async move {
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(Message::Journals(read_journals(&dir, &names)));
+                    })
+                    .await;
                 });
             }
             Err(_) => {
