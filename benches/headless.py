@@ -20,7 +20,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REKEY = os.path.join(ROOT, "target/release/rekey")
+REKEY = os.environ.get("REKEY_BIN", os.path.join(ROOT, "target/release/rekey"))
 
 
 def free_port():

@@ -543,3 +543,27 @@ async fn without_a_store_a_password_that_may_be_live_is_never_dropped_silently()
     assert_eq!(ui.app().selected, selected.map(|s| s + 1));
     assert_eq!(ui.app().unknown, None);
 }
+
+#[tokio::test]
+async fn without_a_store_an_f5_check_settles_the_journaled_change() {
+    let env = Env::start("console-f5-settles").await;
+    let data = env.dir.join("data");
+    let (mut ui, _clipboard) = store_ui(&env, &data);
+    ui.select("iam-admin");
+    env.sim.inject(Route::IamPassword, Fault::Drop);
+    let current = env.password("iam-admin");
+    ui.submit(Some(&current), NEW);
+    ui.wait("answer", |a| a.job.is_none()).await;
+    ui.wait("badge", |a| a.unsettled.contains_key("iam-admin"))
+        .await;
+    assert_eq!(env.password("iam-admin"), NEW, "Drop applied it");
+    // F5: a token with the password that was sent works — applied, and the journal says so.
+    ui.key(KeyCode::F(5));
+    ui.wait("the check and the settle", |a| {
+        a.job.is_none() && a.settling.is_none() && !a.unsettled.contains_key("iam-admin")
+    })
+    .await;
+    let reading = rekey::change::unsettled(&data, "iam-admin");
+    assert!(reading.open.is_none(), "journal closed: {:?}", reading.open);
+    assert!(ui.outcome().contains("applied"), "{}", ui.outcome());
+}

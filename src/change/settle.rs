@@ -196,7 +196,7 @@ async fn decide(
         _ => {}
     }
     if let Some(applied) = answers.applied {
-        let how = "the admin verified it".to_string();
+        let how = "verified (by the admin, or by a check in the console)".to_string();
         return if applied {
             Decision::Applied(how)
         } else {

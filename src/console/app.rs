@@ -1711,6 +1711,13 @@ impl App {
         let Some(profile) = self.profiles.get(flight.profile).cloned() else {
             return;
         };
+        // A definite check (F5) answers the open change's question: applied or not.
+        let verdict = match report.outcome {
+            _ if !flight.check => None,
+            Outcome::Changed => Some(true),
+            Outcome::WrongOldPassword => Some(false),
+            _ => None,
+        };
         let report = if flight.check {
             check_result(report)
         } else {
@@ -1797,6 +1804,16 @@ impl App {
         }
         self.outcome = Some((level, line.clone()));
         self.status = Some((level, line));
+        // The check settles the journaled change too (the badge goes), as `R` would.
+        if let Some(applied) = verdict
+            && same
+            && self.unsettled.contains_key(&profile.name)
+        {
+            self.start_settle(Answers {
+                applied: Some(applied),
+                resend: false,
+            });
+        }
     }
 
     fn on_mouse(&mut self, mouse: MouseEvent) {
