@@ -240,6 +240,28 @@ async fn generate_without_a_store_is_refused_and_length_is_honoured() {
         .await;
     assert_eq!(run.outcome(), "changed", "{run:?}");
     assert_eq!(s.env.password("iam-alice").chars().count(), 24);
+    // A length the policy does not allow is refused, not silently changed.
+    let run = s
+        .rekey(
+            &[
+                "change",
+                "--profile",
+                "iam-alice",
+                "--generate",
+                "--length",
+                "4",
+                "--json",
+            ],
+            "",
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("--length 4 is outside"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]

@@ -881,6 +881,19 @@ fn read_change_secrets(
     let needs_current = profile.kind.needs_current_password() && !current_from_store;
     if let Some(length) = generate {
         let policy = Policy::for_profile(profile);
+        let (min, max) = (
+            policy.min_length(),
+            policy
+                .max_length()
+                .unwrap_or(crate::secret::MAX_PASSWORD_CHARS)
+                .min(crate::secret::MAX_PASSWORD_CHARS),
+        );
+        // An explicit length the policy does not allow is refused, never silently changed.
+        if let Some(n) = length.filter(|n| !(min..=max).contains(n)) {
+            return Err(usage_error(format!(
+                "--length {n} is outside what the profile's policy allows ({min}–{max} characters); nothing was sent"
+            )));
+        }
         let length = length.unwrap_or(policy::DEFAULT_GENERATED_LENGTH);
         policy::generate(&policy, length, &mut new).map_err(|e| {
             usage_error(format!("cannot generate a password: {e}; nothing was sent"))
