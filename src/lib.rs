@@ -13,5 +13,6 @@ pub mod secret;
 pub mod sim;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod timefmt;
 pub mod worker;

@@ -851,6 +851,51 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
     })
 }
 
+/// The most of a `ca_file` read to check it (a bundle of every public root is ~250 KiB).
+const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A `ca_file` that exists must hold at least one PEM certificate: a file of keys, an empty
+/// file or a DER file would otherwise add no root at all, silently. A file that does not exist
+/// (yet) is reported when a change is sent. Cheap: one bounded read, and the certificates are
+/// only found, not parsed.
+fn check_ca_file(cx: &Cx<'_>, file: &Path, span: &Range<usize>) -> Result<()> {
+    use std::io::Read;
+    let shown = crate::text::escape(&file.display().to_string());
+    let Ok(opened) = std::fs::File::open(file) else {
+        return Ok(());
+    };
+    if opened.metadata().is_ok_and(|m| !m.is_file()) {
+        return Err(cx.error(
+            span,
+            format!("`ca_file` {shown} is not a regular file"),
+            "point ca_file at a PEM file holding the CA certificate(s)",
+        ));
+    }
+    let mut pem = Vec::new();
+    if let Err(e) = opened.take(MAX_CA_FILE_BYTES).read_to_end(&mut pem) {
+        return Err(cx.error(
+            span,
+            format!("cannot read `ca_file` {shown}: {e}"),
+            "make the file readable by your user",
+        ));
+    }
+    let has_certificate = pem
+        .windows(CERT_HEADER.len())
+        .any(|w| w == CERT_HEADER.as_bytes());
+    if !has_certificate {
+        return Err(cx.error(
+            span,
+            format!("`ca_file` {shown} holds no certificate (no \"{CERT_HEADER}\" line)"),
+            "point ca_file at a PEM file holding the CA certificate(s), e.g. exported with \
+             `openssl x509 -in ca.der -inform der -out ca.pem`",
+        ));
+    }
+    Ok(())
+}
+
+/// The line that starts a PEM certificate.
+const CERT_HEADER: &str = "-----BEGIN CERTIFICATE-----";
+
 /// A `{ value = "..." }` source found in a profile, checked for the warning at the end.
 struct StoredValue {
     /// e.g. `secret_key`, `auth.password`.
@@ -959,13 +1004,18 @@ fn parse_profile(cx: &mut Cx<'_>, item: &Value<'_>, earlier: &[Profile]) -> Resu
     let timeout_secs = p
         .integer(cx, "timeout_secs", 1..=300)?
         .map_or(15, |(n, _)| n);
-    let ca_file = p.text(cx, "ca_file")?.map(|(s, _)| {
-        let file = PathBuf::from(s);
-        match cx.path.parent() {
-            Some(dir) if file.is_relative() => dir.join(file),
-            _ => file,
+    let ca_file = match p.text(cx, "ca_file")? {
+        Some((s, span)) => {
+            let file = PathBuf::from(s);
+            let file = match cx.path.parent() {
+                Some(dir) if file.is_relative() => dir.join(file),
+                _ => file,
+            };
+            check_ca_file(cx, &file, &span)?;
+            Some(file)
         }
-    });
+        None => None,
+    };
     let production = p.boolean(cx, "production")?.unwrap_or(false);
     let notes = p.string(cx, "notes")?.map(|(s, _)| s.to_string());
     let policy = match p.table(cx, "policy", format!("`policy` in {}", p.name))? {

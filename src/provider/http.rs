@@ -257,7 +257,23 @@ pub enum Failure {
     Connect(String),
     /// The request was (or may have been) sent, and no complete answer came back.
     NoAnswer(String),
+    /// An answer came with this HTTP status, and its body was larger than
+    /// [`MAX_ANSWER_BYTES`]: it was not read.
+    TooLarge(u16),
 }
+
+impl Failure {
+    /// The failure in words (for the log).
+    pub fn words(&self) -> String {
+        match self {
+            Failure::Connect(m) | Failure::NoAnswer(m) => m.clone(),
+            Failure::TooLarge(status) => format!("HTTP {status}: {TOO_LARGE}"),
+        }
+    }
+}
+
+/// What the log and the report say about an answer over [`MAX_ANSWER_BYTES`].
+pub const TOO_LARGE: &str = "answer too large (over 1 MiB), not read";
 
 /// Where log entries go (the console's queue, or nowhere for a headless run).
 pub type LogSink = Arc<dyn Fn(LogEntry) + Send + Sync>;
@@ -352,9 +368,7 @@ impl Session {
             Err(unanswered) => {
                 entry.status = unanswered.status;
                 entry.response_headers = shown_headers(&unanswered.headers);
-                entry.error = Some(match &unanswered.failure {
-                    Failure::Connect(m) | Failure::NoAnswer(m) => m.clone(),
-                });
+                entry.error = Some(unanswered.failure.words());
                 (self.log)(entry);
                 Err(unanswered.failure)
             }
@@ -388,7 +402,7 @@ async fn exchange(builder: reqwest::RequestBuilder) -> Result<Response, Unanswer
         Ok(body) => Ok(Response::new(status, headers, body)),
         Err(e) => {
             let failure = match e {
-                BodyError::TooLarge => Failure::NoAnswer("answer too large (over 1 MiB)".into()),
+                BodyError::TooLarge => Failure::TooLarge(status),
                 BodyError::Http(e) => Unanswered::from_error(e).failure,
             };
             Err(Unanswered {
@@ -398,6 +412,37 @@ async fn exchange(builder: reqwest::RequestBuilder) -> Result<Response, Unanswer
             })
         }
     }
+}
+
+/// A TLS failure in plain words, found in the text of one of the error's causes (rustls's
+/// own `Display`, which is partly `Debug`: `UnknownIssuer`, `InvalidContentType`), or `None`
+/// when the text is not a TLS failure rekey knows.
+pub fn tls_words(cause: &str) -> Option<String> {
+    const ADD_CA: &str = "if this server uses a private CA, add its CA certificate to the profile \
+                          with ca_file = \"/path/to/ca.pem\"";
+    let words = if let Some(why) = cause.split("invalid peer certificate:").nth(1) {
+        let why = why.trim();
+        if why.contains("UnknownIssuer") || why.contains("UnhandledCriticalExtension") {
+            format!("the server's certificate is not trusted: it was not issued by a certificate authority this machine trusts; {ADD_CA}")
+        } else if why.contains("not valid for name") || why.contains("NotValidForName") {
+            "the server's certificate is not valid for this host name: check the profile's endpoint (a proxy or a wrong host may be answering)".to_string()
+        } else if why.contains("expired") || why.contains("Expired") {
+            "the server's certificate has expired (or this machine's clock is wrong)".to_string()
+        } else if why.contains("not valid yet") || why.contains("NotValidYet") {
+            "the server's certificate is not valid yet (or this machine's clock is wrong)".to_string()
+        } else if why.contains("Revoked") {
+            "the server's certificate has been revoked".to_string()
+        } else {
+            format!("the server's certificate is not trusted; {ADD_CA}")
+        }
+    } else if cause.contains("received corrupt message") || cause.contains("InvalidContentType") {
+        "the server did not answer in TLS: is the endpoint a plain http:// server, or is something in between?".to_string()
+    } else if cause.contains("received fatal alert") || cause.contains("peer is incompatible") {
+        "the TLS handshake failed: the server refused the connection's security settings".to_string()
+    } else {
+        return None;
+    };
+    Some(words)
 }
 
 /// A reqwest error in words, with its causes (never a URL: callers strip it).
@@ -417,8 +462,11 @@ fn describe(e: &reqwest::Error) -> String {
         causes.push(s.to_string());
         source = s.source();
     }
+    if let Some(tls) = causes.iter().find_map(|c| tls_words(c)) {
+        return format!("{what}: {tls}");
+    }
     match causes.last() {
-        Some(root) => format!("{what} ({root})"),
+        Some(root) => format!("{what} ({})", crate::text::escape(root)),
         None => what.to_string(),
     }
 }
@@ -498,8 +546,8 @@ mod tests {
             .send(Request::new(reqwest::Method::GET, url).change(), |_| None)
             .await;
         match got {
-            Err(Failure::NoAnswer(why)) => assert!(why.contains("answer too large"), "{why}"),
-            Err(other) => panic!("expected NoAnswer, got {other:?}"),
+            Err(Failure::TooLarge(status)) => assert_eq!(status, 200),
+            Err(other) => panic!("expected TooLarge, got {other:?}"),
             Ok(r) => panic!("expected no answer, got {} bytes", r.body.len()),
         }
         let entries = log.lock().expect("log");
@@ -513,13 +561,14 @@ mod tests {
             .find(|(n, _)| n == "set-cookie")
             .map(|(_, v)| v.as_str());
         assert_eq!(cookie, Some(redact::MASK));
-        // The caller's `no_answer` makes it `unknown` for the change.
-        let rep = super::super::job::no_answer(
-            Failure::NoAnswer("answer too large (over 1 MiB)".into()),
-            "change",
-            true,
-        );
+        // The caller's `no_answer` makes it `unknown` for the change, and keeps the status.
+        let rep = super::super::job::no_answer(Failure::TooLarge(200), "change", true);
         assert_eq!(rep.outcome, super::super::outcome::Outcome::Unknown);
+        assert_eq!(rep.http_status, Some(200));
+        assert!(rep.message.contains("too large"), "{}", rep.message);
+        let rep = super::super::job::no_answer(Failure::TooLarge(401), "token", false);
+        assert_eq!(rep.outcome, super::super::outcome::Outcome::NetworkError);
+        assert_eq!(rep.http_status, Some(401));
     }
 
     #[tokio::test]
@@ -536,7 +585,7 @@ mod tests {
             .send(Request::new(reqwest::Method::GET, url), |_| None)
             .await;
         assert!(
-            matches!(&got, Err(Failure::NoAnswer(why)) if why.contains("answer too large")),
+            matches!(&got, Err(Failure::TooLarge(200))),
             "{:?}",
             got.err()
         );
@@ -587,6 +636,43 @@ mod tests {
             .expect("answer");
         assert_eq!(r.body.len(), body.len());
         assert_eq!(r.body.capacity(), body.len(), "sized from Content-Length");
+    }
+
+    #[tokio::test]
+    async fn https_to_a_plain_http_server_fails_in_plain_words() {
+        // A real reqwest error: a TLS client hello answered by a plain HTTP server.
+        let url = serve_once(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec()).await;
+        let mut url = url;
+        url.set_scheme("https").expect("scheme");
+        let (s, log) = session();
+        let got = s
+            .send(Request::new(reqwest::Method::PUT, url).change(), |_| None)
+            .await;
+        let Err(Failure::Connect(words)) = got else {
+            panic!("expected a connect failure, got {:?}", got.err());
+        };
+        assert!(words.contains("did not answer in TLS"), "{words}");
+        assert!(!words.contains("InvalidContentType"), "no Debug names: {words}");
+        let entries = log.lock().expect("log");
+        assert_eq!(entries[0].error.as_deref(), Some(words.as_str()));
+    }
+
+    #[test]
+    fn tls_causes_read_as_plain_words() {
+        let unknown = tls_words("invalid peer certificate: UnknownIssuer").expect("tls");
+        assert!(unknown.starts_with("the server's certificate is not trusted"), "{unknown}");
+        assert!(unknown.contains("ca_file"), "{unknown}");
+        assert!(!unknown.contains("UnknownIssuer"));
+        let name = tls_words(
+            "invalid peer certificate: certificate not valid for name \"a\"; certificate is only valid for b",
+        )
+        .expect("tls");
+        assert!(name.contains("not valid for this host name"), "{name}");
+        let expired = tls_words("invalid peer certificate: certificate expired: verification time 1 (UNIX), but certificate is not valid after 0 (1 seconds ago)").expect("tls");
+        assert!(expired.contains("has expired"), "{expired}");
+        let other = tls_words("invalid peer certificate: BadSignature").expect("tls");
+        assert!(other.contains("not trusted") && other.contains("ca_file"), "{other}");
+        assert!(tls_words("connection refused").is_none());
     }
 
     #[test]

@@ -82,6 +82,12 @@ pub fn client_for(profile: &Profile) -> Result<reqwest::Client, SetupError> {
             .map_err(|e| SetupError(format!("cannot read ca_file {}: {e}", path.display())))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| SetupError(format!("ca_file {} is not PEM: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(SetupError(format!(
+                "ca_file {} holds no certificate; point it at a PEM file with the CA certificate(s)",
+                path.display()
+            )));
+        }
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
@@ -201,6 +207,7 @@ pub async fn run(
         dispatch(&session, &change).await
     };
     report.duration = start.elapsed();
+    report.cap_outside_text();
     Ok(report)
 }
 

@@ -139,9 +139,12 @@ impl Outcome {
     /// that is not the provider's documented success shape is no definite answer, so it is
     /// `unknown`. An answer that is not the provider's body at all goes through
     /// [`Outcome::from_foreign_answer`] instead.
+    ///
+    /// A 3xx on the change request is `unknown` too: rekey never follows a redirect, and a
+    /// proxy or gateway that answered it may already have passed the change on.
     pub fn from_http_status(status: u16) -> Outcome {
         match status {
-            200..=299 => Outcome::Unknown,
+            200..=399 => Outcome::Unknown,
             _ => Outcome::from_http_status_before_change(status),
         }
     }
@@ -169,7 +172,7 @@ impl Outcome {
     pub fn from_foreign_answer(status: u16, is_change: bool) -> Outcome {
         match status {
             _ if !is_change => Outcome::from_http_status_before_change(status),
-            200..=299 | 500..=599 => Outcome::Unknown,
+            200..=399 | 500..=599 => Outcome::Unknown,
             _ => Outcome::from_http_status(status),
         }
     }
@@ -180,6 +183,12 @@ impl fmt::Display for Outcome {
         f.write_str(self.as_str())
     }
 }
+
+/// The most characters of a report's message kept (it quotes the provider).
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// The most characters of a provider code, request id or expiry time kept.
+pub const MAX_CODE_CHARS: usize = 200;
 
 /// Something the console can offer after an outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +264,11 @@ impl Report {
     pub fn foreign_answer(status: u16, what: &str, is_change: bool) -> Report {
         let outcome = Outcome::from_foreign_answer(status, is_change);
         let message = match outcome {
+            Outcome::Unknown if (300..400).contains(&status) => format!(
+                "{what}: HTTP {status}, a redirect, which rekey does not follow. A proxy or \
+                 gateway may have passed the change on: it may have been applied; it was not \
+                 retried. Verify before trying again"
+            ),
             Outcome::Unknown => format!(
                 "{what}: HTTP {status} that is not the provider's own answer (a gateway's page, \
                  or an empty or foreign body). The change may have been applied; it was not \
@@ -290,9 +304,31 @@ impl Report {
         let msg = self.message.trim();
         if !msg.is_empty() && !self.outcome.is_success() {
             out.push_str(": ");
-            out.push_str(msg);
+            // The message quotes the provider: never raw on a terminal.
+            out.push_str(&crate::text::escape(msg));
         }
         out
+    }
+
+    /// Cuts the texts that came from the provider (message, code, request id, expiry) to a
+    /// bounded length, raw: they are escaped where they are shown or written as JSON.
+    pub fn cap_outside_text(&mut self) {
+        let cut = |s: &mut String, max: usize| {
+            if s.chars().nth(max).is_some() {
+                *s = crate::text::cap(s, max);
+            }
+        };
+        cut(&mut self.message, MAX_MESSAGE_CHARS);
+        for field in [
+            &mut self.provider_code,
+            &mut self.request_id,
+            &mut self.password_expires_at,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cut(field, MAX_CODE_CHARS);
+        }
     }
 }
 
@@ -380,6 +416,22 @@ mod tests {
     }
 
     #[test]
+    fn a_3xx_to_the_change_request_is_unknown() {
+        for status in [300, 301, 302, 303, 304, 307, 308, 399] {
+            assert_eq!(Outcome::from_http_status(status), Outcome::Unknown, "{status}");
+            assert_eq!(Outcome::from_foreign_answer(status, true), Outcome::Unknown);
+            // Before the change was sent nothing can have been applied.
+            assert_eq!(
+                Outcome::from_foreign_answer(status, false),
+                Outcome::BadRequest
+            );
+            let rep = Report::foreign_answer(status, "DCS password change", true);
+            assert_eq!((rep.outcome, rep.http_status), (Outcome::Unknown, Some(status)));
+            assert!(rep.message.contains("redirect"), "{}", rep.message);
+        }
+    }
+
+    #[test]
     fn a_foreign_5xx_is_unknown_only_on_the_change_request() {
         for status in [500, 502, 503, 504, 599] {
             assert_eq!(Outcome::from_foreign_answer(status, true), Outcome::Unknown);
@@ -433,6 +485,27 @@ mod tests {
         let rep = Report::foreign_answer(502, "IAM token request", false);
         assert_eq!(rep.outcome, Outcome::ServerError);
         assert!(rep.message.contains("not sent"), "{}", rep.message);
+    }
+
+    #[test]
+    fn summary_escapes_the_providers_words_and_texts_are_capped() {
+        let mut r = Report::new(
+            Outcome::BadRequest,
+            "bad\u{1b}]52;c;aGk=\u{7}\u{1b}[2J\u{9b}1m\u{202e}\u{2028}x",
+        );
+        let line = r.summary();
+        assert!(!line.chars().any(crate::text::is_dangerous), "{line:?}");
+        assert!(line.contains("\\u{1b}]52"), "{line}");
+        r.message = "m".repeat(MAX_MESSAGE_CHARS + 10);
+        r.provider_code = Some("c".repeat(MAX_CODE_CHARS * 2));
+        r.request_id = Some("r".repeat(10));
+        r.cap_outside_text();
+        assert_eq!(r.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert_eq!(
+            r.provider_code.as_deref().map(|c| c.chars().count()),
+            Some(MAX_CODE_CHARS + 1)
+        );
+        assert_eq!(r.request_id.as_deref(), Some("rrrrrrrrrr"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ fn run_command(
     let mut env = store.env.clone();
     env.push(("REKEY_PROFILE".into(), store.profile.clone().into()));
     env.push(("REKEY_ENTRY".into(), store.entry.clone().into()));
-    let shown = crate::console::ui::escape_control(program);
+    let shown = crate::text::escape(program);
     let inv = run::Invocation {
         program,
         args,
@@ -43,7 +43,7 @@ fn run_command(
         name: format!("store command `{shown} {action} {}`", slot.as_str()),
         missing: format!(
             "store command `{shown}` was not found (check `store.command` of profile `{}`)",
-            crate::console::ui::escape_control(&store.profile)
+            crate::text::escape(&store.profile)
         ),
     };
     run::run(&inv)
@@ -59,7 +59,7 @@ fn failure(
     let program = argv.first().map_or("", String::as_str);
     StoreError::Failed(format!(
         "store command `{} {action} {}` failed: {}",
-        crate::console::ui::escape_control(program),
+        crate::text::escape(program),
         slot.as_str(),
         out.describe(secrets)
     ))

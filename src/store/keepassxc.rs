@@ -164,7 +164,7 @@ fn failure(store: &Store, action: &str, out: &Finished, secrets: &[&str]) -> Sto
         return StoreError::NeedsPassword(format!(
             "{}: the database {} did not open: wrong database password or key file",
             store.label(),
-            crate::console::ui::escape_control(&database.display().to_string())
+            crate::text::escape(&database.display().to_string())
         ));
     }
     StoreError::Failed(format!(

@@ -270,7 +270,7 @@ pub(crate) fn quote_stderr(stderr: &[u8], secrets: &[&str]) -> String {
         .filter(|line| !line.is_empty() && !line.starts_with("Enter password to unlock"))
         .collect::<Vec<_>>()
         .join("; ");
-    let escaped = crate::console::ui::escape_control(&joined);
+    let escaped = crate::text::escape(&joined);
     cap_chars(&escaped, MAX_QUOTED_CHARS)
 }
 

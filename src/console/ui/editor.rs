@@ -9,7 +9,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{escape_control, pane_block};
+use super::pane_block;
+use crate::text::escape;
 use crate::console::app::{App, Focus, Level, SPINNER_STEP, countdown};
 use crate::console::editor::Editor;
 use crate::policy::Strength;
@@ -65,7 +66,7 @@ fn draw_placeholder(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Line::from("The config file could not be loaded")
                 .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
             Line::from(""),
-            Line::from(escape_control(&err.to_string())),
+            Line::from(crate::text::escape_multiline(&err.to_string())),
             Line::from(""),
             Line::from("Fix the file, then press r in the profile list to reload.").style(dim),
         ]
@@ -74,7 +75,7 @@ fn draw_placeholder(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Line::from("Welcome to rekey").style(Style::new().add_modifier(Modifier::BOLD)),
             Line::from(""),
             Line::from("No profiles yet. Add one to:"),
-            Line::from(format!("  {}", escape_control(&path))).style(Style::new().fg(Color::Cyan)),
+            Line::from(format!("  {}", escape(&path))).style(Style::new().fg(Color::Cyan)),
             Line::from(""),
             Line::from("  [[profile]]"),
             Line::from("  name = \"iam-alice\""),
@@ -151,7 +152,7 @@ fn draw_editor(
         } else if let Some(source) = source {
             let gap = if n == 0 { "" } else { " " };
             spans.push(Span::styled(
-                format!("{gap}{}", escape_control(&source.describe())),
+                format!("{gap}{}", escape(&source.describe())),
                 Style::new().fg(Color::Cyan),
             ));
         } else if n == 0 && !is_focused {
@@ -210,13 +211,13 @@ fn draw_editor(
             Level::Error => Style::new().fg(Color::Red),
         };
         lines.push(Line::from(""));
-        lines.push(Line::from(escape_control(text)).style(style.add_modifier(Modifier::BOLD)));
+        lines.push(Line::from(escape(text)).style(style.add_modifier(Modifier::BOLD)));
     }
     details(&mut lines, app, wall);
     if let Some(notes) = app.profile().and_then(|p| p.notes.as_deref()) {
         lines.push(Line::from(""));
         lines.push(
-            Line::from(format!("Notes: {}", escape_control(notes)))
+            Line::from(format!("Notes: {}", escape(notes)))
                 .style(Style::new().fg(Color::DarkGray)),
         );
     }
@@ -275,7 +276,7 @@ fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
         Line::from(format!(
             "{} · {} · {}",
             profile.kind,
-            escape_control(&crate::provider::endpoint_of(profile)),
+            escape(&crate::provider::endpoint_of(profile)),
             crate::provider::auth_of(profile)
         ))
         .style(dim),
@@ -284,7 +285,7 @@ fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
         lines.push(
             Line::from(format!(
                 "Unsettled: {} — R (in the profile list) settles it",
-                escape_control(&open.describe())
+                escape(&open.describe())
             ))
             .style(Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)),
         );

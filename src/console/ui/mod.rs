@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
 use super::app::{App, Focus, Level, MIN_SIZE};
+use crate::text::escape;
 
 /// Where each pane sits for a terminal area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,11 +154,11 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Span::styled(format!("{status:>3} "), status_style),
                 Span::raw(format!("{:>5}ms ", e.duration.as_millis())),
                 Span::styled(
-                    escape_control(e.provider_code.as_deref().unwrap_or("")),
+                    escape(e.provider_code.as_deref().unwrap_or("")),
                     Style::new().fg(Color::Yellow),
                 ),
                 Span::raw(" "),
-                Span::styled(escape_control(&e.url), Style::new().fg(Color::DarkGray)),
+                Span::styled(escape(&e.url), Style::new().fg(Color::DarkGray)),
             ])
             .style(style)
         })
@@ -196,44 +197,10 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
             };
             Line::from(vec![
                 Span::styled(tag, style.add_modifier(Modifier::BOLD)),
-                Span::styled(escape_control(text), style),
+                Span::styled(escape(text), style),
             ])
         }
         None => Line::from(hints(app)).style(Style::new().fg(Color::DarkGray)),
     };
     frame.render_widget(Paragraph::new(line), area);
-}
-
-/// Replaces control characters in text from outside (files, servers) before it is drawn.
-pub fn escape_control(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        // Control characters, and the invisible format characters that reorder or hide text
-        // (bidi overrides, zero-width marks), are shown as escapes.
-        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
-        if (c.is_control() && c != '\n') || invisible {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_control;
-
-    #[test]
-    fn control_and_invisible_characters_are_escaped() {
-        let shown = escape_control("ok\u{1b}[2Jhi\u{7}\u{202e}evil\u{200b}\r");
-        assert!(
-            !shown
-                .chars()
-                .any(|c| c.is_control() || c == '\u{202e}' || c == '\u{200b}')
-        );
-        assert!(shown.contains("\\u{1b}[2J"), "{shown}");
-        assert!(shown.contains("\\u{202e}"), "{shown}");
-        assert_eq!(escape_control("plain text ✓"), "plain text ✓");
-    }
 }

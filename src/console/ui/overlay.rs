@@ -7,7 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::console::app::{App, Ask, Overlay, Then, countdown};
-use crate::console::ui::escape_control;
+use crate::text::escape;
 use crate::provider::LogEntry;
 
 /// Every binding, in the order the help shows them: (keys, what they do).
@@ -172,7 +172,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             let lines = vec![
                 Line::from(format!(
                     "{} needs its database password.",
-                    escape_control(&label)
+                    escape(&label)
                 ))
                 .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
                 Line::from(format!(
@@ -248,13 +248,13 @@ fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let dim = Style::new().fg(Color::DarkGray);
     let mut lines = vec![
-        Line::from(format!("{} {}", entry.method, escape_control(&entry.url))).style(bold),
+        Line::from(format!("{} {}", entry.method, escape(&entry.url))).style(bold),
         Line::from(match (entry.status, &entry.error) {
             (Some(status), _) => format!("HTTP {status} in {} ms", entry.duration.as_millis()),
             (None, Some(e)) => format!(
                 "no answer after {} ms: {}",
                 entry.duration.as_millis(),
-                escape_control(e)
+                escape(e)
             ),
             (None, None) => "no answer".to_string(),
         }),
@@ -262,26 +262,26 @@ fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
         Line::from("Request headers").style(dim),
     ];
     for (name, value) in &entry.request_headers {
-        lines.push(Line::from(format!("  {name}: {}", escape_control(value))));
+        lines.push(Line::from(format!("  {name}: {}", escape(value))));
     }
     lines.push(Line::from("Request body").style(dim));
     lines.push(Line::from(format!(
         "  {}",
-        escape_control(&entry.request_body)
+        crate::text::escape_multiline(&entry.request_body)
     )));
     lines.push(Line::from(""));
     lines.push(Line::from("Response headers").style(dim));
     for (name, value) in &entry.response_headers {
         lines.push(Line::from(format!(
             "  {}: {}",
-            escape_control(name),
-            escape_control(value)
+            escape(name),
+            escape(value)
         )));
     }
     lines.push(Line::from("Response body").style(dim));
     lines.push(Line::from(format!(
         "  {}",
-        escape_control(&entry.response_body)
+        crate::text::escape_multiline(&entry.response_body)
     )));
     lines
 }

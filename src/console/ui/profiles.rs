@@ -196,7 +196,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::styled("/", Style::new().fg(Color::Cyan)),
-                Span::raw(super::escape_control(&app.filter)),
+                Span::raw(crate::text::escape(&app.filter)),
                 Span::raw(cursor),
             ])),
             rect,
