@@ -284,7 +284,8 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
             let _ = events.send(console::Message::Worker(Box::new(event)));
         })));
         forward_signals(console.sender());
-        let result = console.run(crossterm::event::EventStream::new()).await;
+        // rekey reads the terminal itself: its buffers are wiped after every event.
+        let result = console.run(console::input::TtyInput::open()?).await;
         console::terminal::restore();
         drop(console.into_app());
         result
@@ -429,13 +430,15 @@ pub fn read_secret_line(input: &mut impl Read, out: &mut SecretBuf) -> Result<()
 
 /// Prompts on stderr and reads a secret from the terminal without echo.
 pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecretError> {
-    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, read};
+    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
     out.clear();
+    // rekey's own reader: what it read is wiped as it is parsed (crossterm's keeps it).
+    let mut tty = console::input::BlockingTty::open()?;
     eprint!("{prompt}");
     let _ = io::stderr().flush();
     crossterm::terminal::enable_raw_mode()?;
     let result = loop {
-        match read() {
+        match tty.read() {
             Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => match key.code {
                 KeyCode::Enter => break Ok(()),
                 KeyCode::Esc => break Err(ReadSecretError::Cancelled),
