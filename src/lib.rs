@@ -6,6 +6,7 @@ pub mod change;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod fsutil;
 pub mod harden;
 pub mod policy;
 pub mod provider;

@@ -3,7 +3,7 @@
 //! Both mode 0600, never a secret.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Profile;
+use crate::fsutil;
 use crate::provider::{Outcome, Report};
 use crate::timefmt;
 
@@ -161,7 +162,7 @@ impl State {
             dir: Some(dir.to_path_buf()),
             profiles: BTreeMap::new(),
         };
-        let text = match fs::read(&path) {
+        let text = match fsutil::read_regular(&path, fsutil::STATE_CAP) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return (state, None),
             Err(e) => {
@@ -208,7 +209,7 @@ impl State {
             None => None,
         };
         if let Some(dir) = &self.dir
-            && let Ok(bytes) = fs::read(dir.join(STATE_FILE))
+            && let Ok(bytes) = fsutil::read_regular(&dir.join(STATE_FILE), fsutil::STATE_CAP)
             && let Ok(doc) = serde_json::from_slice::<StateDocument>(&bytes)
         {
             self.profiles = doc.profiles;
@@ -220,29 +221,29 @@ impl State {
         self.save()
     }
 
-    /// Writes `state.json` atomically: a 0600 temp file in the same dir, then a rename.
+    /// Writes `state.json` atomically: a new 0600 temp file with a random name in the same
+    /// dir (created exclusively, never through a link), fsynced, renamed over `state.json`,
+    /// then the dir fsynced. Called under the state lock, which also makes it the moment to
+    /// remove temp files a killed rekey left behind.
     pub fn save(&self) -> io::Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
-        create_private_dir(dir)?;
+        fsutil::private_dir(dir, true)?;
         let doc = StateDocument {
             version: 1,
             profiles: self.profiles.clone(),
         };
         let mut text = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
         text.push(b'\n');
-        let tmp = dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
+        let prefix = format!(".{STATE_FILE}.");
+        fsutil::remove_stale_temps(dir, &prefix, TEMP_SUFFIX, STALE_TEMP);
+        let (tmp, mut file) = fsutil::create_temp(dir, &prefix, TEMP_SUFFIX)?;
         let result = (|| {
-            let mut file = private_options()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
             file.write_all(&text)?;
             file.sync_all()?;
             fs::rename(&tmp, dir.join(STATE_FILE))?;
-            crate::change::journal::sync_dir(dir)
+            fsutil::sync_dir(dir)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -251,6 +252,12 @@ impl State {
     }
 }
 
+/// How `state.json`'s temp files end: `.state.json.<random>.tmp`.
+const TEMP_SUFFIX: &str = ".tmp";
+/// A temp file this old was left by a rekey that was killed while saving (a save takes
+/// milliseconds, under the state lock).
+const STALE_TEMP: Duration = Duration::from_secs(60);
+
 /// Renames a bad state file to `state.json.corrupt-<unix time>`; returns words for the message.
 fn set_aside(path: &Path) -> String {
     let stamp = SystemTime::now()
@@ -258,32 +265,20 @@ fn set_aside(path: &Path) -> String {
         .map_or(0, |d| d.as_secs());
     let aside = path.with_file_name(format!("{STATE_FILE}.corrupt-{stamp}"));
     match fs::rename(path, &aside) {
-        Ok(()) => format!(", so it was moved to {}", aside.display()),
+        Ok(()) => {
+            if let Some(dir) = path.parent() {
+                let _ = fsutil::sync_dir(dir);
+            }
+            format!(", so it was moved to {}", aside.display())
+        }
         Err(e) => format!(" and could not be moved aside ({e})"),
     }
 }
 
-/// Open options that create files readable by the owner only.
-fn private_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-}
-
-/// Creates `dir` (and its parents) readable by the owner only.
+/// Creates `dir` (and its parents) readable by the owner only, and refuses it when another
+/// user owns it or may write into it (see [`fsutil::check_private_dir`]).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
+    fsutil::private_dir(dir, true)
 }
 
 /// One line of `audit.jsonl` (SPEC §9). No secret: ids, codes and times only.
@@ -307,7 +302,8 @@ pub struct AuditLine {
     pub duration_ms: u64,
 }
 
-/// The audit trail: appended with O_APPEND, one JSON line per attempt.
+/// The audit trail: appended with O_APPEND (never through a link, only to a regular file), one
+/// JSON line per attempt, each a line of its own whatever the file ended with.
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
     /// The file, when there is a data dir (none in the demo).
@@ -350,10 +346,32 @@ impl Audit {
         };
         let mut text = serde_json::to_vec(&line).map_err(io::Error::other)?;
         text.push(b'\n');
+        let mut file = fsutil::open_append(path)?;
+        // After a torn line (a write cut short by a full disk, a crash) or a file edited by hand
+        // without a final newline, start on a line of our own: the record stays parseable.
+        if !ends_with_newline(&file)? {
+            text.insert(0, b'\n');
+        }
         // One write of the whole line with O_APPEND: concurrent rekeys never interleave lines.
-        let mut file = private_options().append(true).create(true).open(path)?;
         file.write_all(&text)
     }
+}
+
+/// Whether `file` is empty or ends with a newline.
+pub(crate) fn ends_with_newline(file: &fs::File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, len - 1)?;
+        Ok(last[0] == b'\n')
+    }
+    #[cfg(not(unix))]
+    Ok(true)
 }
 
 #[cfg(test)]

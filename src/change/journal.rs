@@ -3,7 +3,7 @@
 //! times. A torn last line (a crash mid-write) is ignored; a corrupt line elsewhere sets the
 //! file aside with a message and leaves the profile unsettled, never silently settled.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -209,7 +209,12 @@ impl Journal {
     pub fn append_all(&self, records: &[Record]) -> io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let new_file = !self.path.exists();
-        crate::state::create_private_dir(dir)?;
+        // The data dir and the journal folder in it: the user's own, writable by nobody else,
+        // the folder not a link (a planted one could point the journal anywhere).
+        if let Some(data_dir) = dir.parent() {
+            crate::fsutil::private_dir(data_dir, true)?;
+        }
+        crate::fsutil::private_dir(dir, false)?;
         let mut line = Vec::with_capacity(256 * records.len());
         for record in records {
             serde_json::to_writer(&mut line, record).map_err(io::Error::other)?;
@@ -242,7 +247,10 @@ impl Journal {
     }
 
     fn read_inner(&self, repair: bool) -> Reading {
-        let bytes = match fs::read(&self.path) {
+        // A regular file only, capped, never through a link and never blocking: a FIFO or a
+        // device in its place is unreadable, so the profile reads unsettled and no change is
+        // sent to it (a journal that cannot be kept cannot protect one).
+        let bytes = match crate::fsutil::read_regular(&self.path, crate::fsutil::JOURNAL_CAP) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Reading::default(),
             Err(e) => {
@@ -297,6 +305,11 @@ impl Journal {
         let note = format!("journal line {line} unreadable; set aside");
         let record = Record::new(&format!("set-aside-{stamp}"), Step::SetAside).note(note);
         let mut moved = fs::rename(&self.path, &aside);
+        if moved.is_ok()
+            && let Some(dir) = self.path.parent()
+        {
+            let _ = sync_dir(dir);
+        }
         if moved.is_ok()
             && let Err(e) = self.append(&record)
         {
@@ -369,48 +382,20 @@ fn open_change(records: &[Record]) -> Option<Open> {
     Some(open)
 }
 
-/// Opens `path` for appending: created 0600, never through a symlink.
+/// Opens `path` for appending: created 0600, a regular file only, never through a symlink,
+/// never blocking.
 fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-    }
-    options.open(path)
+    crate::fsutil::open_append(path)
 }
 
 /// Whether `file` is empty or ends with a newline.
 fn ends_with_newline(file: &File) -> io::Result<bool> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        let mut last = [0u8; 1];
-        file.read_exact_at(&mut last, len - 1)?;
-        Ok(last[0] == b'\n')
-    }
-    #[cfg(not(unix))]
-    Ok(true)
+    crate::state::ends_with_newline(file)
 }
 
 /// fsyncs a folder, so a new file's name is durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
+    crate::fsutil::sync_dir(dir)
 }
 
 #[cfg(test)]

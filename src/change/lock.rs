@@ -2,7 +2,7 @@
 //! once (the second is refused), and one for `state.json`, so parallel updates are serialized.
 //! The kernel drops a lock when its holder dies, so a crash never leaves a profile locked.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::Path;
 
@@ -27,20 +27,22 @@ pub enum LockError {
     Io(String, io::Error),
 }
 
+/// Opens a lock file in the data dir: created 0600, a regular file only, never through a link,
+/// never blocking; its folder the user's own and writable by nobody else.
 fn open(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
-        crate::state::create_private_dir(dir)?;
+        match dir.file_name() {
+            // `journal/PROFILE.lock`: the data dir, then the journal folder (never a link).
+            Some(name) if name == JOURNAL_DIR => {
+                if let Some(data_dir) = dir.parent() {
+                    crate::fsutil::private_dir(data_dir, true)?;
+                }
+                crate::fsutil::private_dir(dir, false)?;
+            }
+            _ => crate::fsutil::private_dir(dir, true)?,
+        }
     }
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-    }
-    options.open(path)
+    crate::fsutil::open_lock(path)
 }
 
 /// Takes `profile`'s change lock without waiting: Busy when another process holds it.

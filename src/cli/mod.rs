@@ -1,4 +1,18 @@
 //! The command line: parsing, and the headless commands.
+//!
+//! Output never panics: stdout or stderr may be a full disk or a closed pipe. A command that
+//! changed something (`change`, `recover`) keeps its exit code when its output cannot be
+//! written, and says so on stderr if it can; a command whose only product is its output
+//! (`profiles`, `check`) exits 2.
+
+/// `eprintln!` that never panics: a line on stderr, or nothing when stderr cannot be written
+/// (there is nowhere left to say it).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod demo_store;
 mod recover;
@@ -124,6 +138,8 @@ pub enum Command {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
+    // Before anything can panic: a panic prints its location only, never its message.
+    crate::console::terminal::install_panic_hook();
     let hardening_warnings = crate::harden::harden_process();
     // Before any thread exists: the local UTC offset can only be read safely now.
     crate::timefmt::init_local_offset();
@@ -175,7 +191,7 @@ pub fn main() -> ExitCode {
 
 /// Prints a usage/config error on stderr and gives exit code 2.
 fn usage_error(message: impl std::fmt::Display) -> u8 {
-    eprintln!("rekey: {message}");
+    say!("rekey: {message}");
     EXIT_USAGE
 }
 
@@ -258,16 +274,26 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
         let audit_enabled = !matches!(&loaded, Loaded::Config(c) if !c.audit);
         let mut app = App::new(path, loaded, (size.width, size.height));
         let mut state_warning = None;
+        let mut unsafe_dir = None;
         if let Some(dir) = &demo {
             app.data_dir = Some(dir.path.clone());
         } else if let Some(dir) = state::data_dir() {
-            let (known, warning) = State::load(&dir);
-            app.state = known;
-            app.audit = Audit::new(Some(&dir), audit_enabled);
+            match crate::fsutil::check_private_dir(&dir, true) {
+                Ok(()) => {
+                    let (known, warning) = State::load(&dir);
+                    app.state = known;
+                    app.audit = Audit::new(Some(&dir), audit_enabled);
+                    state_warning = warning;
+                }
+                // Nothing is read from it or written to it: a change is refused when it takes
+                // the profile's lock there (the same words), and the status bar says why.
+                Err(e) => unsafe_dir = Some(format!("{e}; no change can be sent")),
+            }
             app.data_dir = Some(dir.clone());
-            state_warning = warning;
         }
-        if let Some(w) = warnings.first().or(state_warning.as_ref()) {
+        if let Some(e) = unsafe_dir {
+            app.status = Some((console::app::Level::Error, e));
+        } else if let Some(w) = warnings.first().or(state_warning.as_ref()) {
             app.status = Some((console::app::Level::Warn, w.clone()));
         } else if demo.is_some() {
             app.status = Some((
@@ -297,7 +323,8 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
     }
 }
 
-/// SIGTERM, SIGHUP and SIGINT end the console cleanly (secrets wiped, terminal restored).
+/// SIGTERM, SIGHUP, SIGINT and SIGQUIT end the console cleanly (secrets wiped, terminal
+/// restored).
 fn forward_signals(tx: tokio::sync::mpsc::UnboundedSender<console::Message>) {
     #[cfg(unix)]
     {
@@ -306,6 +333,7 @@ fn forward_signals(tx: tokio::sync::mpsc::UnboundedSender<console::Message>) {
             SignalKind::terminate(),
             SignalKind::hangup(),
             SignalKind::interrupt(),
+            SignalKind::quit(),
         ] {
             if let Ok(mut stream) = signal(kind) {
                 let tx = tx.clone();
@@ -522,22 +550,27 @@ struct ChangeFlags {
 }
 
 /// Loads the state file for a headless command, reporting (not failing on) a corrupt one.
-fn load_state() -> (State, Option<PathBuf>) {
+/// A data dir another user owns or may write into is refused (exit 2) before anything in it
+/// is read or written.
+fn load_state() -> Result<(State, Option<PathBuf>), u8> {
     match state::data_dir() {
         Some(dir) => {
+            if let Err(e) = crate::fsutil::check_private_dir(&dir, true) {
+                return Err(usage_error(format!("{e}; nothing was read or sent")));
+            }
             let (state, warning) = State::load(&dir);
             if let Some(w) = warning {
-                eprintln!("rekey: warning: {w}");
+                say!("rekey: warning: {w}");
             }
-            (state, Some(dir))
+            Ok((state, Some(dir)))
         }
-        None => (State::in_memory(), None),
+        None => Ok((State::in_memory(), None)),
     }
 }
 
 /// Asks y/N on the terminal (stderr prompt). Anything but y/yes is no.
 fn confirm_on_tty(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
+    let _ = write!(io::stderr(), "{question} [y/N] ");
     let _ = io::stderr().flush();
     let mut answer = String::new();
     io::stdin().read_line(&mut answer).is_ok()
@@ -550,10 +583,13 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         Ok(found) => found,
         Err(code) => return code,
     };
-    let audit = Audit::new(state::data_dir().as_deref(), config.audit);
+    let (mut known, data_dir) = match load_state() {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let audit = Audit::new(data_dir.as_deref(), config.audit);
     let mut profiles = config.profiles;
     let profile = Arc::new(profiles.swap_remove(index));
-    let (mut known, _) = load_state();
     let now = SystemTime::now();
     let last = known.get(&profile.name).cloned().unwrap_or_default();
     // Safety rails (SPEC §2, §4): nothing is read or sent when they refuse.
@@ -579,7 +615,7 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         && !flags.yes
         && !flags.ignore_lock
     {
-        eprintln!(
+        say!(
             "rekey: {}: {n} retries left — this may be your last attempt before a lock; nothing was sent. \
              Check the current password, then run again with --yes",
             profile.name
@@ -594,7 +630,7 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
                 profile.name
             ));
         if !go {
-            eprintln!(
+            say!(
                 "rekey: {} is a production profile: confirm on a terminal or pass --yes; nothing was sent",
                 profile.name
             );
@@ -700,15 +736,15 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         Err(e) => return usage_error(format!("profile `{}`: {e}", profile.name)),
     };
     if let Some(w) = &finished.warning {
-        eprintln!("rekey: warning: {}: {w}", profile.name);
+        say!("rekey: warning: {}: {w}", profile.name);
     }
     let report = &finished.report;
     let at = SystemTime::now();
     if let Err(e) = known.record(&profile.name, report, at) {
-        eprintln!("rekey: warning: state.json not saved: {e}");
+        say!("rekey: warning: state.json not saved: {e}");
     }
     if let Err(e) = audit.append(&profile, report, at) {
-        eprintln!("rekey: warning: audit.jsonl not written: {e}");
+        say!("rekey: warning: audit.jsonl not written: {e}");
     }
     let code = print_change(
         &profile,
@@ -718,10 +754,10 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         finished.settled,
     );
     if !as_json && let Some(words) = finished.store_words() {
-        eprintln!("rekey: {}: {words}", profile.name);
+        say!("rekey: {}: {words}", profile.name);
     }
     if !finished.settled {
-        eprintln!(
+        say!(
             "rekey: {} is unsettled: run `rekey recover --profile {}` before the next change",
             profile.name, profile.name
         );
@@ -761,7 +797,10 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let (known, dir) = load_state();
+    let (known, dir) = match load_state() {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
     let now = SystemTime::now();
     let time = |t: Option<SystemTime>| t.map(crate::timefmt::rfc3339_utc);
     let rows: Vec<serde_json::Value> = config
@@ -774,7 +813,7 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
                 .map(|d| crate::change::unsettled(d, &p.name))
                 .unwrap_or_default();
             if let Some(w) = &reading.warning {
-                eprintln!("rekey: warning: {w}");
+                say!("rekey: warning: {w}");
             }
             json!({
                 "name": p.name,
@@ -958,7 +997,9 @@ fn read_change_secrets(
     })
 }
 
-/// Prints a change's result (JSON on stdout, or a line) and returns its exit code.
+/// Prints a change's result (JSON on stdout, or a line) and returns its exit code. The code is
+/// the outcome's even when the result cannot be written (a full disk, a closed pipe): a
+/// `changed` is never turned into a failure; the outcome is also in state.json and audit.jsonl.
 fn print_change(
     profile: &Profile,
     report: &Report,
@@ -983,16 +1024,36 @@ fn print_change(
             "store": store,
             "settled": settled,
         });
-        println!("{object}");
+        let mut out = io::stdout().lock();
+        if let Err(e) = writeln!(out, "{object}")
+            .and_then(|()| out.flush())
+        {
+            result_lost(profile, report, &e);
+        }
     } else if code == 0 {
-        println!("{}: {}", profile.name, report.summary());
+        let mut out = io::stdout().lock();
+        if let Err(e) = writeln!(out, "{}: {}", profile.name, report.summary())
+            .and_then(|()| out.flush())
+        {
+            result_lost(profile, report, &e);
+        }
     } else {
-        eprintln!("rekey: {}: {}", profile.name, report.summary());
+        say!("rekey: {}: {}", profile.name, report.summary());
         if report.follow_up == Some(provider::FollowUp::OfferCreate) {
-            eprintln!("hint: set operate = \"create\" in the profile to create the VPN account");
+            say!("hint: set operate = \"create\" in the profile to create the VPN account");
         }
     }
     code
+}
+
+/// Says on stderr (if it can) that a change's result could not be written to stdout.
+fn result_lost(profile: &Profile, report: &Report, error: &io::Error) {
+    say!(
+        "rekey: {}: the result could not be written to stdout ({error}); the outcome was {} \
+         (also in state.json and audit.jsonl)",
+        profile.name,
+        report.outcome.as_str()
+    );
 }
 
 /// What `rekey check` found; holds no part of the password.

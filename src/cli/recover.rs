@@ -20,7 +20,12 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
         Ok(c) => c,
         Err(code) => return code,
     };
-    let Some(dir) = crate::state::data_dir() else {
+    // Checks the data dir (refused when another user owns it or may write into it).
+    let (mut known, dir) = match load_state() {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(dir) = dir else {
         return usage_error("no data directory found; set REKEY_DATA_DIR");
     };
     if let Some(name) = only
@@ -35,7 +40,6 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let (mut known, _) = load_state();
     let mut rows = Vec::new();
     let mut open_left = false;
     for profile in config.profiles {
@@ -45,7 +49,7 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
         let profile = Arc::new(profile);
         let reading = crate::change::unsettled(&dir, &profile.name);
         if let Some(w) = &reading.warning {
-            eprintln!("rekey: warning: {w}");
+            say!("rekey: warning: {w}");
         }
         let store = Store::for_profile(&profile);
         // Profiles without an open journal and without a store have nothing to settle;
@@ -80,7 +84,7 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
         let client = match provider::client_for(&profile) {
             Ok(c) => Some(c),
             Err(e) => {
-                eprintln!(
+                say!(
                     "rekey: {}: cannot check with the provider: {e}",
                     profile.name
                 );
@@ -107,7 +111,7 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
                         "settled: the pending password was applied",
                     );
                     if let Err(e) = known.record(&profile.name, &report, SystemTime::now()) {
-                        eprintln!("rekey: warning: state.json not saved: {e}");
+                        say!("rekey: warning: state.json not saved: {e}");
                     }
                 }
                 open_left |= !s.settled;
@@ -146,8 +150,10 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
             writeln!(out, "{name}: {mark} — {}", r["did"].as_str().unwrap_or(""))
         })
     };
+    // What was settled stays settled (and journaled): the exit code stands when the report
+    // cannot be written.
     if let Err(e) = written.and_then(|()| out.flush()) {
-        return usage_error(format!("cannot write: {e}"));
+        say!("rekey: the report could not be written to stdout ({e}); the journal has what was done");
     }
     u8::from(open_left)
 }

@@ -1,5 +1,5 @@
 //! Entering and leaving the terminal: raw mode, alternate screen, mouse, bracketed paste; and
-//! putting it back on exit, on panic and on SIGINT/SIGTERM.
+//! putting it back on exit, on panic and on SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,22 +65,34 @@ pub fn as_job<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Installs a panic hook that restores the terminal and reports where the panic happened
-/// without its message: a panic message could, through a bug, carry a secret. A panic in a
-/// worker job ([`as_job`]) is left to the worker, which reports it as the job's outcome.
+/// Installs a panic hook that reports where the panic happened without its message: a panic
+/// message could, through a bug, carry a secret. The same rule holds for the console and the
+/// headless commands (installed first thing in `main`, and again on entering the console).
+/// In the console it also restores the terminal; a panic in a worker job ([`as_job`]) is left
+/// to the worker, which reports it as the job's outcome. Headless, raw mode (a password
+/// prompt) is turned off; nothing is written to stdout. A stderr that cannot be written is
+/// ignored: the hook itself never panics.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        if IN_JOB.with(std::cell::Cell::get) {
+        let console = ENTERED.load(Ordering::SeqCst);
+        if console && IN_JOB.with(std::cell::Cell::get) {
             return;
         }
         PANICKED.store(true, Ordering::SeqCst);
-        restore();
+        let restored = if console {
+            restore();
+            "The terminal was restored and typed"
+        } else {
+            let _ = disable_raw_mode();
+            "Typed"
+        };
         let location = info
             .location()
             .map_or_else(|| "unknown location".to_string(), |l| l.to_string());
-        eprintln!(
-            "rekey: internal error at {location}. The terminal was restored and typed secrets \
-             were not saved anywhere. Please report this location."
+        let _ = writeln!(
+            io::stderr(),
+            "rekey: internal error at {location}. {restored} secrets were not saved anywhere. \
+             Please report this location."
         );
     }));
 }
