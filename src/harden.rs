@@ -22,6 +22,10 @@ pub fn harden_process() -> Vec<String> {
             warnings.push(format!("could not mark the process non-dumpable: {e}"));
         }
     }
+    // Said once, here: the console shows it in its status bar.
+    if let Some(warning) = crate::secret::memory_lock_warning() {
+        warnings.push(warning.to_string());
+    }
     warnings
 }
 

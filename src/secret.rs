@@ -28,6 +28,39 @@ pub struct Full {
     pub capacity: usize,
 }
 
+/// Why an edit was refused; nothing was inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The text would not fit in the fixed capacity.
+    #[error(transparent)]
+    Full(#[from] Full),
+    /// The text holds a control character, which no password may contain: it is refused
+    /// whole rather than sent altered.
+    #[error(
+        "it holds a control character ({}), which a password cannot contain; nothing was inserted",
+        control_name(*.0)
+    )]
+    Control(char),
+}
+
+/// A control character named for a message (never the password around it).
+pub fn control_name(c: char) -> String {
+    match c {
+        '\t' => "a tab".into(),
+        '\n' | '\r' => "a line break".into(),
+        '\0' => "NUL".into(),
+        '\u{1b}' => "ESC".into(),
+        '\u{7}' => "BEL".into(),
+        '\u{7f}' => "DEL".into(),
+        c => format!("U+{:04X}", u32::from(c)),
+    }
+}
+
+/// The first control character of `text`, if any (C0, DEL, C1).
+pub fn first_control(text: &str) -> Option<char> {
+    text.chars().find(|c| c.is_control())
+}
+
 /// Storage a [`SecretBuf`] can edit in place: a heap box by default, a borrowed slice in tests
 /// that need to look at the bytes after the buffer is dropped.
 pub trait Storage: AsRef<[u8]> + AsMut<[u8]> {}
@@ -51,6 +84,21 @@ static LOCK_WORKS: OnceLock<bool> = OnceLock::new();
 /// Whether secret buffers could be locked in memory on this system (None before the first try).
 pub fn memory_lock_works() -> Option<bool> {
     LOCK_WORKS.get().copied()
+}
+
+/// What it means when secret buffers cannot be locked in memory, said once (stderr headless,
+/// the status bar in the console).
+pub const MEMORY_LOCK_WARNING: &str = "passwords cannot be locked in memory (mlock failed: the \
+     locked-memory limit, `ulimit -l` / RLIMIT_MEMLOCK, is too low): the system may write them \
+     to swap. rekey still wipes them after use; raise the limit or use encrypted swap";
+
+/// [`MEMORY_LOCK_WARNING`] when secret buffers cannot be locked here (tries once if no buffer
+/// was made yet), else `None`.
+pub fn memory_lock_warning() -> Option<&'static str> {
+    if LOCK_WORKS.get().is_none() {
+        drop(SecretBuf::new(1));
+    }
+    (memory_lock_works() == Some(false)).then_some(MEMORY_LOCK_WARNING)
 }
 
 impl SecretBuf {
@@ -129,8 +177,8 @@ impl<S: Storage> SecretBuf<S> {
         std::str::from_utf8(&self.data.as_ref()[..self.len]).unwrap_or("")
     }
 
-    /// Inserts one character at the cursor.
-    pub fn insert_char(&mut self, c: char) -> Result<(), Full> {
+    /// Inserts one character at the cursor; a control character is refused.
+    pub fn insert_char(&mut self, c: char) -> Result<(), Refused> {
         let mut tmp = [0u8; 4];
         let encoded = c.encode_utf8(&mut tmp);
         let result = self.insert_str(encoded);
@@ -138,25 +186,24 @@ impl<S: Storage> SecretBuf<S> {
         result.map(|_| ())
     }
 
-    /// Inserts `s` at the cursor, all or nothing. Control characters are skipped (a pasted
-    /// newline is not part of a password). Returns the number of characters inserted.
-    pub fn insert_str(&mut self, s: &str) -> Result<usize, Full> {
-        let (bytes, count) = s
-            .chars()
-            .filter(|c| !c.is_control())
-            .fold((0, 0), |(b, n), c| (b + c.len_utf8(), n + 1));
+    /// Inserts `s` at the cursor, all or nothing, exactly as given: text holding a control
+    /// character (a tab, a line break, NUL, ESC, BEL…) is refused whole, never inserted with
+    /// the character dropped, so a password is never silently altered. Returns the number of
+    /// characters inserted.
+    pub fn insert_str(&mut self, s: &str) -> Result<usize, Refused> {
+        if let Some(c) = first_control(s) {
+            return Err(Refused::Control(c));
+        }
+        let (bytes, count) = (s.len(), s.chars().count());
         if self.len + bytes > self.capacity() {
-            return Err(Full {
+            return Err(Refused::Full(Full {
                 capacity: self.capacity(),
-            });
+            }));
         }
         let at = self.cursor;
         let data = self.data.as_mut();
         data.copy_within(at..self.len, at + bytes);
-        let mut w = at;
-        for c in s.chars().filter(|c| !c.is_control()) {
-            w += c.encode_utf8(&mut data[w..]).len();
-        }
+        data[at..at + bytes].copy_from_slice(s.as_bytes());
         self.len += bytes;
         self.cursor += bytes;
         self.chars += count;
@@ -302,7 +349,12 @@ impl<S: Storage> SecretBuf<S> {
     /// Replaces the contents with a copy of `other` (e.g. confirm := generated new password).
     pub fn copy_from<T: Storage>(&mut self, other: &SecretBuf<T>) -> Result<(), Full> {
         self.clear();
-        self.insert_str(other.expose()).map(|_| ())
+        match self.insert_str(other.expose()) {
+            Ok(_) => Ok(()),
+            Err(Refused::Full(full)) => Err(full),
+            // A buffer never holds a control character: nothing to refuse twice.
+            Err(Refused::Control(_)) => Ok(()),
+        }
     }
 
     /// Test-only view of every byte of storage, used and unused.
@@ -381,18 +433,35 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_not_inserted() {
-        let b = typed("pass\nword\t\r");
-        assert_eq!(b.expose(), "password");
+    fn control_characters_are_refused_never_dropped() {
+        let mut b = typed("pass");
+        for (text, name) in [
+            ("word\t", "a tab"),
+            ("wo\nrd", "a line break"),
+            ("w\0", "NUL"),
+            ("\u{1b}[2J", "ESC"),
+            ("\u{7}", "BEL"),
+            ("\u{9b}", "U+009B"),
+        ] {
+            let err = b.insert_str(text).expect_err("refused");
+            assert_eq!(
+                err,
+                Refused::Control(text.chars().find(|c| c.is_control()).expect("c"))
+            );
+            assert!(err.to_string().contains(name), "{err}");
+            assert_eq!(b.expose(), "pass", "nothing inserted");
+        }
+        assert!(matches!(b.insert_char('\t'), Err(Refused::Control('\t'))));
+        assert_eq!(b.expose(), "pass");
     }
 
     #[test]
     fn overflow_is_refused_whole() {
         let mut b = SecretBuf::new(8);
         b.insert_str("1234567").expect("fits");
-        assert_eq!(b.insert_str("89"), Err(Full { capacity: 8 }));
+        assert_eq!(b.insert_str("89"), Err(Refused::Full(Full { capacity: 8 })));
         assert_eq!(b.expose(), "1234567");
-        assert_eq!(b.insert_char('€'), Err(Full { capacity: 8 }));
+        assert_eq!(b.insert_char('€'), Err(Refused::Full(Full { capacity: 8 })));
         b.insert_char('8').expect("fits exactly");
         assert_eq!(b.expose(), "12345678");
     }
@@ -485,14 +554,14 @@ mod tests {
             for e in edits {
                 match e {
                     Edit::Insert(c) => {
-                        if b.insert_char(c).is_ok() && !c.is_control() {
+                        if b.insert_char(c).is_ok() {
                             model.insert(cur, c);
                             cur += 1;
                         }
                     }
                     Edit::Paste(s) => {
                         if b.insert_str(&s).is_ok() {
-                            for c in s.chars().filter(|c| !c.is_control()) {
+                            for c in s.chars() {
                                 model.insert(cur, c);
                                 cur += 1;
                             }

@@ -234,7 +234,7 @@ impl State {
             version: 1,
             profiles: self.profiles.clone(),
         };
-        let mut text = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
+        let mut text = crate::text::to_json_safe_pretty(&doc).map_err(io::Error::other)?;
         text.push(b'\n');
         let prefix = format!(".{STATE_FILE}.");
         fsutil::remove_stale_temps(dir, &prefix, TEMP_SUFFIX, STALE_TEMP);
@@ -344,7 +344,7 @@ impl Audit {
             request_id: report.request_id.clone(),
             duration_ms: u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
         };
-        let mut text = serde_json::to_vec(&line).map_err(io::Error::other)?;
+        let mut text = crate::text::to_json_safe(&line);
         text.push(b'\n');
         let mut file = fsutil::open_append(path)?;
         // After a torn line (a write cut short by a full disk, a crash) or a file edited by hand

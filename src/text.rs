@@ -124,7 +124,11 @@ impl<F: Formatter> Formatter for SafeFormatter<F> {
         self.inner.end_array(w)
     }
 
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.inner.begin_array_value(w, first)
     }
 
@@ -140,7 +144,11 @@ impl<F: Formatter> Formatter for SafeFormatter<F> {
         self.inner.end_object(w)
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.inner.begin_object_key(w, first)
     }
 
@@ -185,8 +193,7 @@ pub fn to_json_string_safe<T: Serialize + ?Sized>(value: &T) -> String {
 /// `value` as indented JSON, dangerous characters as `\uXXXX`.
 pub fn to_json_safe_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
-    let mut ser =
-        Serializer::with_formatter(&mut out, SafeFormatter::new(PrettyFormatter::new()));
+    let mut ser = Serializer::with_formatter(&mut out, SafeFormatter::new(PrettyFormatter::new()));
     value.serialize(&mut ser)?;
     Ok(out)
 }
@@ -204,9 +211,23 @@ mod tests {
         let shown = escape(HOSTILE);
         assert!(!shown.chars().any(is_dangerous), "{shown:?}");
         for piece in [
-            "\\u{1b}]52;c;", "\\u{7}", "\\u{1b}[2J", "\\u{9b}", "\\u{85}", "\\u{202e}",
-            "\\u{2066}", "\\u{200b}", "\\u{2028}", "\\u{2029}", "\\u{61c}", "\\u{e0041}",
-            "\\u{7f}", "\\r", "\\n", "\\t", "\\u{0}",
+            "\\u{1b}]52;c;",
+            "\\u{7}",
+            "\\u{1b}[2J",
+            "\\u{9b}",
+            "\\u{85}",
+            "\\u{202e}",
+            "\\u{2066}",
+            "\\u{200b}",
+            "\\u{2028}",
+            "\\u{2029}",
+            "\\u{61c}",
+            "\\u{e0041}",
+            "\\u{7f}",
+            "\\r",
+            "\\n",
+            "\\t",
+            "\\u{0}",
         ] {
             assert!(shown.contains(piece), "{piece} in {shown}");
         }
@@ -220,7 +241,10 @@ mod tests {
         let shown = escape(&long);
         assert!(shown.starts_with(&"x".repeat(MAX_SHOWN_CHARS)));
         assert!(shown.ends_with("(5 more characters not shown)"), "{shown}");
-        assert_eq!(escape_capped("abcdef", 3), "abc… (3 more characters not shown)");
+        assert_eq!(
+            escape_capped("abcdef", 3),
+            "abc… (3 more characters not shown)"
+        );
         assert_eq!(cap("abcdef", 3), "abc…");
         assert_eq!(cap("abc", 3), "abc");
         assert_eq!(cap("ééé", 2), "éé…");
@@ -234,10 +258,24 @@ mod tests {
             to_json_safe_pretty(&value).expect("json"),
         ] {
             let text = String::from_utf8(bytes).expect("utf-8");
-            assert!(!text.chars().any(|c| is_dangerous(c) && c != '\n'), "{text:?}");
+            assert!(
+                !text.chars().any(|c| is_dangerous(c) && c != '\n'),
+                "{text:?}"
+            );
             for piece in [
-                "\\u001b", "\\u0007", "\\u009b", "\\u0085", "\\u202e", "\\u2066", "\\u200b",
-                "\\u2028", "\\u2029", "\\u061c", "\\udb40\\udc41", "\\u007f", "\\u0000",
+                "\\u001b",
+                "\\u0007",
+                "\\u009b",
+                "\\u0085",
+                "\\u202e",
+                "\\u2066",
+                "\\u200b",
+                "\\u2028",
+                "\\u2029",
+                "\\u061c",
+                "\\udb40\\udc41",
+                "\\u007f",
+                "\\u0000",
             ] {
                 assert!(text.contains(piece), "{piece} in {text}");
             }
@@ -248,6 +286,9 @@ mod tests {
         let compact = to_json_string_safe(&serde_json::json!({"a": [1, "b"]}));
         assert_eq!(compact, r#"{"a":[1,"b"]}"#);
         let pretty = to_json_safe_pretty(&serde_json::json!({"a": 1})).expect("json");
-        assert_eq!(pretty, serde_json::to_vec_pretty(&serde_json::json!({"a": 1})).expect("json"));
+        assert_eq!(
+            pretty,
+            serde_json::to_vec_pretty(&serde_json::json!({"a": 1})).expect("json")
+        );
     }
 }

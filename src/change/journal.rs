@@ -217,7 +217,7 @@ impl Journal {
         crate::fsutil::private_dir(dir, false)?;
         let mut line = Vec::with_capacity(256 * records.len());
         for record in records {
-            serde_json::to_writer(&mut line, record).map_err(io::Error::other)?;
+            crate::text::write_json_safe(&mut line, record).map_err(io::Error::other)?;
             line.push(b'\n');
         }
         let mut file = open_append(&self.path)?;

@@ -31,7 +31,7 @@ use crate::config::{self, Config, LoadOutcome, Profile};
 use crate::console::{self, App, Console, Loaded, SystemClock};
 use crate::policy::{self, Candidate, Policy, Rule};
 use crate::provider::{self, Outcome, Report, TypedSecrets};
-use crate::secret::{Full, PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
+use crate::secret::{Full, PASSWORD_CAPACITY, Refused, SecretBuf, TOKEN_CAPACITY};
 use crate::state::{self, Audit, State};
 
 /// The example profiles, built in so `rekey demo` never reads the user's files.
@@ -404,6 +404,42 @@ pub enum ReadSecretError {
     /// The user pressed Ctrl-C or Esc at a prompt.
     #[error("cancelled")]
     Cancelled,
+    /// The password holds a control character: refused whole, never sent altered.
+    #[error(
+        "it holds a control character ({}), which a password cannot contain; \
+         type or pipe the password without it",
+        crate::secret::control_name(*.0)
+    )]
+    Control(char),
+}
+
+impl From<Refused> for ReadSecretError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Full(full) => ReadSecretError::TooLong(full),
+            Refused::Control(c) => ReadSecretError::Control(c),
+        }
+    }
+}
+
+/// Says once on stderr that secret buffers cannot be locked in memory (`RLIMIT_MEMLOCK`), for
+/// a headless command that reads a password.
+fn say_memory_lock_once() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if let Some(warning) = crate::secret::memory_lock_warning() {
+        SAID.call_once(|| {
+            let _ = writeln!(io::stderr(), "rekey: warning: {warning}");
+        });
+    }
+}
+
+/// Prints the config's warnings (a `{ value = ... }` secret for a remote endpoint, a key the
+/// kind ignores) on stderr, as the console shows them: headless commands say them too.
+fn say_config_warnings(config: &Config) {
+    let mut err = io::stderr().lock();
+    for warning in &config.warnings {
+        let _ = writeln!(err, "rekey: warning: {}", crate::text::escape(warning));
+    }
 }
 
 /// Standard input read straight from fd 0, a byte at a time: std's `Stdin` would keep the
@@ -452,7 +488,9 @@ pub fn read_secret_line(input: &mut impl Read, out: &mut SecretBuf) -> Result<()
         len -= 1;
     }
     let text = std::str::from_utf8(&raw[..len]).map_err(|_| ReadSecretError::NotUtf8)?;
-    out.insert_str(text).map_err(ReadSecretError::TooLong)?;
+    // A tab, NUL, ESC or BEL inside the line refuses it whole: never a different password.
+    out.insert_str(text)?;
+    say_memory_lock_once();
     Ok(())
 }
 
@@ -481,17 +519,19 @@ pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecret
                         .modifiers
                         .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {}
                 KeyCode::Char(c) => {
-                    if let Err(full) = out.insert_char(c) {
-                        break Err(ReadSecretError::TooLong(full));
+                    if let Err(refused) = out.insert_char(c) {
+                        break Err(refused.into());
                     }
                 }
+                // A tab is a character the terminal would have sent: refused, not skipped.
+                KeyCode::Tab | KeyCode::BackTab => break Err(ReadSecretError::Control('\t')),
                 _ => {}
             },
             Ok(Event::Paste(mut text)) => {
                 let r = out.insert_str(&text);
                 zeroize::Zeroize::zeroize(&mut text);
-                if let Err(full) = r {
-                    break Err(ReadSecretError::TooLong(full));
+                if let Err(refused) = r {
+                    break Err(refused.into());
                 }
             }
             Ok(_) => {}
@@ -499,7 +539,12 @@ pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecret
         }
     };
     let _ = crossterm::terminal::disable_raw_mode();
-    eprintln!();
+    let _ = writeln!(io::stderr());
+    if result.is_err() {
+        out.clear();
+    } else {
+        say_memory_lock_once();
+    }
     result
 }
 
@@ -509,6 +554,7 @@ fn check(cli_path: Option<&Path>, name: &str, as_json: bool) -> u8 {
         Ok(found) => found,
         Err(code) => return code,
     };
+    say_config_warnings(&config);
     let profile = &config.profiles[index];
     let mut candidate = SecretBuf::password();
     let stdin = io::stdin();
@@ -524,7 +570,11 @@ fn check(cli_path: Option<&Path>, name: &str, as_json: bool) -> u8 {
     drop(candidate);
     let mut out = io::stdout().lock();
     let written = if as_json {
-        writeln!(out, "{}", report.to_json())
+        writeln!(
+            out,
+            "{}",
+            crate::text::to_json_string_safe(&report.to_json())
+        )
     } else {
         report.write_text(&mut out)
     };
@@ -583,6 +633,7 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
         Ok(found) => found,
         Err(code) => return code,
     };
+    say_config_warnings(&config);
     let (mut known, data_dir) = match load_state() {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -797,6 +848,7 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
+    say_config_warnings(&config);
     let (known, dir) = match load_state() {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -836,7 +888,11 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
         .collect();
     let mut out = io::stdout().lock();
     let written = if as_json {
-        writeln!(out, "{}", serde_json::Value::Array(rows))
+        writeln!(
+            out,
+            "{}",
+            crate::text::to_json_string_safe(&serde_json::Value::Array(rows))
+        )
     } else {
         write_profiles_table(&mut out, &rows)
     };
@@ -1025,7 +1081,7 @@ fn print_change(
             "settled": settled,
         });
         let mut out = io::stdout().lock();
-        if let Err(e) = writeln!(out, "{object}")
+        if let Err(e) = writeln!(out, "{}", crate::text::to_json_string_safe(&object))
             .and_then(|()| out.flush())
         {
             result_lost(profile, report, &e);
@@ -1176,6 +1232,24 @@ mod tests {
             read_secret_line(&mut input, &mut buf),
             Err(ReadSecretError::Empty)
         ));
+    }
+
+    #[test]
+    fn control_characters_refuse_the_line_whole() {
+        for (line, name) in [
+            (&b"pass\tword\n"[..], "a tab"),
+            (b"pass\0word\n", "NUL"),
+            (b"pass\x1b[2Jword\n", "ESC"),
+            (b"pass\x07word\n", "BEL"),
+            (b"pass\xc2\x9bword\n", "U+009B"),
+        ] {
+            let mut buf = SecretBuf::password();
+            let mut input = line;
+            let err = read_secret_line(&mut input, &mut buf).expect_err("refused");
+            assert!(matches!(err, ReadSecretError::Control(_)), "{err:?}");
+            assert!(err.to_string().contains(name), "{err}");
+            assert!(buf.is_empty(), "nothing kept of a refused line");
+        }
     }
 
     #[test]

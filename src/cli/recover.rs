@@ -133,7 +133,11 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
     }
     let mut out = std::io::stdout().lock();
     let written = if as_json {
-        writeln!(out, "{}", serde_json::Value::Array(rows))
+        writeln!(
+            out,
+            "{}",
+            crate::text::to_json_string_safe(&serde_json::Value::Array(rows))
+        )
     } else if rows.is_empty() {
         writeln!(out, "nothing to settle")
     } else {

@@ -82,7 +82,7 @@ fn run_within(
     let Some((program, args)) = argv.split_first() else {
         return Err(SecretError::EmptyCommand { key: key.into() });
     };
-    let program_name = || program.escape_debug().to_string();
+    let program_name = || crate::text::escape(program);
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())

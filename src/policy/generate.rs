@@ -14,7 +14,7 @@
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{Policy, Specials};
-use crate::secret::{Full, MAX_PASSWORD_CHARS, SecretBuf, Storage};
+use crate::secret::{MAX_PASSWORD_CHARS, Refused, SecretBuf, Storage};
 
 /// The length [`generate`] is usually asked for.
 pub const DEFAULT_GENERATED_LENGTH: usize = 16;
@@ -48,7 +48,7 @@ pub enum GenerateError {
     Unsatisfiable,
     /// The destination field is too small.
     #[error(transparent)]
-    Full(#[from] Full),
+    Full(#[from] Refused),
 }
 
 /// Fill `out` (cleared first) with a random password satisfying `policy`, from the OS CSPRNG.

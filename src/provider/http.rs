@@ -423,13 +423,16 @@ pub fn tls_words(cause: &str) -> Option<String> {
     let words = if let Some(why) = cause.split("invalid peer certificate:").nth(1) {
         let why = why.trim();
         if why.contains("UnknownIssuer") || why.contains("UnhandledCriticalExtension") {
-            format!("the server's certificate is not trusted: it was not issued by a certificate authority this machine trusts; {ADD_CA}")
+            format!(
+                "the server's certificate is not trusted: it was not issued by a certificate authority this machine trusts; {ADD_CA}"
+            )
         } else if why.contains("not valid for name") || why.contains("NotValidForName") {
             "the server's certificate is not valid for this host name: check the profile's endpoint (a proxy or a wrong host may be answering)".to_string()
         } else if why.contains("expired") || why.contains("Expired") {
             "the server's certificate has expired (or this machine's clock is wrong)".to_string()
         } else if why.contains("not valid yet") || why.contains("NotValidYet") {
-            "the server's certificate is not valid yet (or this machine's clock is wrong)".to_string()
+            "the server's certificate is not valid yet (or this machine's clock is wrong)"
+                .to_string()
         } else if why.contains("Revoked") {
             "the server's certificate has been revoked".to_string()
         } else {
@@ -438,7 +441,8 @@ pub fn tls_words(cause: &str) -> Option<String> {
     } else if cause.contains("received corrupt message") || cause.contains("InvalidContentType") {
         "the server did not answer in TLS: is the endpoint a plain http:// server, or is something in between?".to_string()
     } else if cause.contains("received fatal alert") || cause.contains("peer is incompatible") {
-        "the TLS handshake failed: the server refused the connection's security settings".to_string()
+        "the TLS handshake failed: the server refused the connection's security settings"
+            .to_string()
     } else {
         return None;
     };
@@ -640,10 +644,20 @@ mod tests {
 
     #[tokio::test]
     async fn https_to_a_plain_http_server_fails_in_plain_words() {
-        // A real reqwest error: a TLS client hello answered by a plain HTTP server.
-        let url = serve_once(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec()).await;
-        let mut url = url;
-        url.set_scheme("https").expect("scheme");
+        // A real reqwest error: a TLS client hello answered at once by a plain HTTP server.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            if let Ok((mut sock, _)) = listener.accept().await {
+                let _ = sock
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                let _ = sock.shutdown().await;
+            }
+        });
+        let url = Url::parse(&format!("https://127.0.0.1:{port}/x")).expect("url");
         let (s, log) = session();
         let got = s
             .send(Request::new(reqwest::Method::PUT, url).change(), |_| None)
@@ -652,7 +666,10 @@ mod tests {
             panic!("expected a connect failure, got {:?}", got.err());
         };
         assert!(words.contains("did not answer in TLS"), "{words}");
-        assert!(!words.contains("InvalidContentType"), "no Debug names: {words}");
+        assert!(
+            !words.contains("InvalidContentType"),
+            "no Debug names: {words}"
+        );
         let entries = log.lock().expect("log");
         assert_eq!(entries[0].error.as_deref(), Some(words.as_str()));
     }
@@ -660,7 +677,10 @@ mod tests {
     #[test]
     fn tls_causes_read_as_plain_words() {
         let unknown = tls_words("invalid peer certificate: UnknownIssuer").expect("tls");
-        assert!(unknown.starts_with("the server's certificate is not trusted"), "{unknown}");
+        assert!(
+            unknown.starts_with("the server's certificate is not trusted"),
+            "{unknown}"
+        );
         assert!(unknown.contains("ca_file"), "{unknown}");
         assert!(!unknown.contains("UnknownIssuer"));
         let name = tls_words(
@@ -671,7 +691,10 @@ mod tests {
         let expired = tls_words("invalid peer certificate: certificate expired: verification time 1 (UNIX), but certificate is not valid after 0 (1 seconds ago)").expect("tls");
         assert!(expired.contains("has expired"), "{expired}");
         let other = tls_words("invalid peer certificate: BadSignature").expect("tls");
-        assert!(other.contains("not trusted") && other.contains("ca_file"), "{other}");
+        assert!(
+            other.contains("not trusted") && other.contains("ca_file"),
+            "{other}"
+        );
         assert!(tls_words("connection refused").is_none());
     }
 

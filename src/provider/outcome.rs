@@ -418,7 +418,11 @@ mod tests {
     #[test]
     fn a_3xx_to_the_change_request_is_unknown() {
         for status in [300, 301, 302, 303, 304, 307, 308, 399] {
-            assert_eq!(Outcome::from_http_status(status), Outcome::Unknown, "{status}");
+            assert_eq!(
+                Outcome::from_http_status(status),
+                Outcome::Unknown,
+                "{status}"
+            );
             assert_eq!(Outcome::from_foreign_answer(status, true), Outcome::Unknown);
             // Before the change was sent nothing can have been applied.
             assert_eq!(
@@ -426,7 +430,10 @@ mod tests {
                 Outcome::BadRequest
             );
             let rep = Report::foreign_answer(status, "DCS password change", true);
-            assert_eq!((rep.outcome, rep.http_status), (Outcome::Unknown, Some(status)));
+            assert_eq!(
+                (rep.outcome, rep.http_status),
+                (Outcome::Unknown, Some(status))
+            );
             assert!(rep.message.contains("redirect"), "{}", rep.message);
         }
     }

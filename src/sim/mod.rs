@@ -151,7 +151,29 @@ pub enum Fault {
     /// Answer this status with an empty body, as a gateway does on a timeout (504), instead of
     /// handling the request (nothing is applied).
     Empty(u16),
+    /// Answer this status with a provider-shaped error body whose message and code hold
+    /// terminal escape sequences ([`HOSTILE_TEXT`]), and a request id header holding C1 and
+    /// bidi characters ([`HOSTILE_REQUEST_ID`]), instead of handling the request (nothing is
+    /// applied): a hostile or compromised endpoint.
+    Hostile(u16),
+    /// Answer this 3xx status with a `Location` elsewhere, instead of handling the request
+    /// (nothing is applied here; a proxy might have passed it on).
+    Redirect(u16),
+    /// Answer this status with a body just over 1 MiB, instead of handling the request
+    /// (nothing is applied).
+    Oversized(u16),
 }
+
+/// The message of a [`Fault::Hostile`] answer: OSC 52 (set the clipboard), OSC 0 (set the
+/// title), CSI 2J (clear the screen), a C1 CSI, a bidi override and isolate, a zero-width
+/// space, a line separator, an Arabic letter mark and a tag character.
+pub const HOSTILE_TEXT: &str = "pwned\u{1b}]52;c;SGFja2VkIGNsaXBib2FyZA==\u{7}\u{1b}]0;owned title\u{7}\
+                                \u{1b}[2J\u{9b}31mred\u{85}\u{202e}evil\u{2066}\u{200b}\u{2028}\u{2029}\
+                                \u{61c}\u{e0041}\u{7f}end";
+
+/// The request id header of a [`Fault::Hostile`] answer (HTTP header values can carry C1 and
+/// other non-ASCII bytes, but no C0 control).
+pub const HOSTILE_REQUEST_ID: &str = "req-\u{9b}2J-\u{202e}-\u{85}-\u{2028}-\u{e0041}";
 
 /// The status of a demo IAM or CIAM user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -509,6 +531,16 @@ async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
         Some(Fault::Malformed) => route.map(malformed),
         Some(Fault::Html) => Some(html_502()),
         Some(Fault::Empty(status)) => Some(Response::empty(status)),
+        Some(Fault::Hostile(status)) => route.map(|r| hostile(r, status)),
+        Some(Fault::Redirect(status)) => Some(
+            Response::raw(status, "text/html", "<html>moved</html>")
+                .with_header("Location", "https://elsewhere.invalid/"),
+        ),
+        Some(Fault::Oversized(status)) => Some(Response::raw(
+            status,
+            "application/json",
+            vec![b' '; 1024 * 1024 + 1],
+        )),
     };
     let status = response.as_ref().map_or(0, |r| r.status);
     log_line(&shared, &method, &path, status, route, fault);
@@ -686,6 +718,20 @@ fn fault_status(route: Route, status: u16) -> Response {
         }
     };
     r.with_header("X-Request-Id", request_id)
+}
+
+/// A provider-shaped error answer whose texts are hostile (see [`Fault::Hostile`]).
+fn hostile(route: Route, status: u16) -> Response {
+    use serde_json::json;
+    let code = "E.1\u{1b}[2J\u{9b}1m\u{202e}".to_string();
+    let body = match route.family() {
+        Family::TencentV3 => json!({"Response": {"Error": {"Code": code, "Message": HOSTILE_TEXT},
+                                                 "RequestId": HOSTILE_REQUEST_ID}}),
+        Family::TencentV2 => json!({"code": 4000, "message": HOSTILE_TEXT, "codeDesc": code}),
+        Family::Dcs | Family::Iam => json!({"error_code": code, "error_msg": HOSTILE_TEXT}),
+        Family::Ciam => json!({"error": code, "error_description": HOSTILE_TEXT}),
+    };
+    Response::json(status, &body).with_header("X-Request-Id", HOSTILE_REQUEST_ID)
 }
 
 /// 200 with JSON cut off in the middle, shaped like the route's real answer.

@@ -10,10 +10,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::pane_block;
-use crate::text::escape;
 use crate::console::app::{App, Focus, Level, SPINNER_STEP, countdown};
 use crate::console::editor::Editor;
 use crate::policy::Strength;
+use crate::text::escape;
 
 /// Width of the label column before each field.
 const LABEL_WIDTH: usize = 18;
@@ -217,8 +217,7 @@ fn draw_editor(
     if let Some(notes) = app.profile().and_then(|p| p.notes.as_deref()) {
         lines.push(Line::from(""));
         lines.push(
-            Line::from(format!("Notes: {}", escape(notes)))
-                .style(Style::new().fg(Color::DarkGray)),
+            Line::from(format!("Notes: {}", escape(notes))).style(Style::new().fg(Color::DarkGray)),
         );
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);

@@ -7,8 +7,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::console::app::{App, Ask, Overlay, Then, countdown};
-use crate::text::escape;
 use crate::provider::LogEntry;
+use crate::text::escape;
 
 /// Every binding, in the order the help shows them: (keys, what they do).
 pub const BINDINGS: &[(&str, &str)] = &[
@@ -170,11 +170,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .and_then(|p| p.store.as_ref())
                 .map_or(String::new(), |s| s.label());
             let lines = vec![
-                Line::from(format!(
-                    "{} needs its database password.",
-                    escape(&label)
-                ))
-                .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Line::from(format!("{} needs its database password.", escape(&label)))
+                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
                 Line::from(format!(
                     "Password: {}▏",
                     "•".repeat(app.unlock_input.char_count().min(50))
@@ -272,11 +269,7 @@ fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
     lines.push(Line::from(""));
     lines.push(Line::from("Response headers").style(dim));
     for (name, value) in &entry.response_headers {
-        lines.push(Line::from(format!(
-            "  {}: {}",
-            escape(name),
-            escape(value)
-        )));
+        lines.push(Line::from(format!("  {}: {}", escape(name), escape(value))));
     }
     lines.push(Line::from("Response body").style(dim));
     lines.push(Line::from(format!(
