@@ -162,7 +162,10 @@ pub fn read_regular(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     let too_big = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("it is larger than {} MiB, more than rekey ever writes", cap >> 20),
+            format!(
+                "it is larger than {} MiB, more than rekey ever writes",
+                cap >> 20
+            ),
         )
     };
     let len = file.metadata()?.len();
@@ -298,7 +301,7 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
         rustix::fs::mkfifoat(
             rustix::fs::CWD,
-            &dir.join("fifo"),
+            dir.join("fifo"),
             rustix::fs::Mode::from_raw_mode(0o600),
         )
         .unwrap();
@@ -328,10 +331,16 @@ mod tests {
         assert!(check_private_dir(&dir, true).is_ok());
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
         let e = check_private_dir(&dir, true).unwrap_err().to_string();
-        assert!(e.contains("can be written by other users") && e.contains("0777"), "{e}");
+        assert!(
+            e.contains("can be written by other users") && e.contains("0777"),
+            "{e}"
+        );
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o720)).unwrap();
         assert!(check_private_dir(&dir, true).is_err());
-        assert!(private_dir(&dir, true).is_err(), "refused after creating too");
+        assert!(
+            private_dir(&dir, true).is_err(),
+            "refused after creating too"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 

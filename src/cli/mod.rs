@@ -810,7 +810,8 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
     if !finished.settled {
         say!(
             "rekey: {} is unsettled: run `rekey recover --profile {}` before the next change",
-            profile.name, profile.name
+            profile.name,
+            profile.name
         );
     }
     code
@@ -1088,8 +1089,8 @@ fn print_change(
         }
     } else if code == 0 {
         let mut out = io::stdout().lock();
-        if let Err(e) = writeln!(out, "{}: {}", profile.name, report.summary())
-            .and_then(|()| out.flush())
+        if let Err(e) =
+            writeln!(out, "{}: {}", profile.name, report.summary()).and_then(|()| out.flush())
         {
             result_lost(profile, report, &e);
         }

@@ -157,7 +157,9 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
     // What was settled stays settled (and journaled): the exit code stands when the report
     // cannot be written.
     if let Err(e) = written.and_then(|()| out.flush()) {
-        say!("rekey: the report could not be written to stdout ({e}); the journal has what was done");
+        say!(
+            "rekey: the report could not be written to stdout ({e}); the journal has what was done"
+        );
     }
     u8::from(open_left)
 }
