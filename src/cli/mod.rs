@@ -269,6 +269,9 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
                 (loaded, Some(sim), Some(dir))
             }
         };
+        // Caught from before the terminal is entered: a signal at any moment after it restores
+        // the terminal (one arriving before the loop runs waits in its stream).
+        let signals = catch_signals();
         let terminal = console::terminal::enter()?;
         let size = terminal.size()?;
         let audit_enabled = !matches!(&loaded, Loaded::Config(c) if !c.audit);
@@ -309,7 +312,7 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
         console.set_worker(crate::worker::Worker::spawn(Arc::new(move |event| {
             let _ = events.send(console::Message::Worker(Box::new(event)));
         })));
-        forward_signals(console.sender());
+        forward_signals(signals, console.sender());
         // rekey reads the terminal itself: its buffers are wiped after every event.
         let result = console.run(console::input::TtyInput::open()?).await;
         console::terminal::restore();
@@ -323,30 +326,44 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
     }
 }
 
-/// SIGTERM, SIGHUP, SIGINT and SIGQUIT end the console cleanly (secrets wiped, terminal
-/// restored).
-fn forward_signals(tx: tokio::sync::mpsc::UnboundedSender<console::Message>) {
+/// The signals that end the console cleanly, caught from now on.
+#[cfg(unix)]
+type Signals = Vec<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Signals = ();
+
+/// Catches SIGTERM, SIGHUP, SIGINT and SIGQUIT (their default actions would leave the terminal
+/// in raw mode and the alternate screen); [`forward_signals`] turns them into messages.
+fn catch_signals() -> Signals {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        for kind in [
+        [
             SignalKind::terminate(),
             SignalKind::hangup(),
             SignalKind::interrupt(),
             SignalKind::quit(),
-        ] {
-            if let Ok(mut stream) = signal(kind) {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if stream.recv().await.is_some() {
-                        let _ = tx.send(console::Message::Terminate);
-                    }
-                });
+        ]
+        .into_iter()
+        .filter_map(|kind| signal(kind).ok())
+        .collect()
+    }
+}
+
+/// SIGTERM, SIGHUP, SIGINT and SIGQUIT end the console cleanly (secrets wiped, terminal
+/// restored).
+fn forward_signals(signals: Signals, tx: tokio::sync::mpsc::UnboundedSender<console::Message>) {
+    #[cfg(unix)]
+    for mut stream in signals {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if stream.recv().await.is_some() {
+                let _ = tx.send(console::Message::Terminate);
             }
-        }
+        });
     }
     #[cfg(not(unix))]
-    let _ = tx;
+    let _ = (signals, tx);
 }
 
 /// Loads the config for a headless command, or explains (exit 2).
@@ -500,7 +517,7 @@ pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecret
     out.clear();
     // rekey's own reader: what it read is wiped as it is parsed (crossterm's keeps it).
     let mut tty = console::input::BlockingTty::open()?;
-    eprint!("{prompt}");
+    let _ = write!(io::stderr(), "{prompt}");
     let _ = io::stderr().flush();
     crossterm::terminal::enable_raw_mode()?;
     let result = loop {
