@@ -361,3 +361,20 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 }
+
+/// Whether `file` is empty or ends with a newline.
+pub fn ends_with_newline(file: &File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, len - 1)?;
+        Ok(last[0] == b'\n')
+    }
+    #[cfg(not(unix))]
+    Ok(true)
+}

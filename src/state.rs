@@ -349,29 +349,12 @@ impl Audit {
         let mut file = fsutil::open_append(path)?;
         // After a torn line (a write cut short by a full disk, a crash) or a file edited by hand
         // without a final newline, start on a line of our own: the record stays parseable.
-        if !ends_with_newline(&file)? {
+        if !fsutil::ends_with_newline(&file)? {
             text.insert(0, b'\n');
         }
         // One write of the whole line with O_APPEND: concurrent rekeys never interleave lines.
         file.write_all(&text)
     }
-}
-
-/// Whether `file` is empty or ends with a newline.
-pub(crate) fn ends_with_newline(file: &fs::File) -> io::Result<bool> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        let mut last = [0u8; 1];
-        file.read_exact_at(&mut last, len - 1)?;
-        Ok(last[0] == b'\n')
-    }
-    #[cfg(not(unix))]
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 //! times. A torn last line (a crash mid-write) is ignored; a corrupt line elsewhere sets the
 //! file aside with a message and leaves the profile unsettled, never silently settled.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fsutil;
 use crate::provider::Outcome;
 use crate::timefmt;
 
@@ -220,16 +221,16 @@ impl Journal {
             crate::text::write_json_safe(&mut line, record).map_err(io::Error::other)?;
             line.push(b'\n');
         }
-        let mut file = open_append(&self.path)?;
+        let mut file = fsutil::open_append(&self.path)?;
         // After a torn last line (a crash mid-append), start on a line of its own, so the torn
         // one stays a line that is ignored and this record stays readable.
-        if !ends_with_newline(&file)? {
+        if !fsutil::ends_with_newline(&file)? {
             line.insert(0, b'\n');
         }
         file.write_all(&line)?;
         file.sync_all()?;
         if new_file {
-            sync_dir(dir)?;
+            fsutil::sync_dir(dir)?;
         }
         Ok(())
     }
@@ -308,7 +309,7 @@ impl Journal {
         if moved.is_ok()
             && let Some(dir) = self.path.parent()
         {
-            let _ = sync_dir(dir);
+            let _ = fsutil::sync_dir(dir);
         }
         if moved.is_ok()
             && let Err(e) = self.append(&record)
@@ -382,22 +383,6 @@ fn open_change(records: &[Record]) -> Option<Open> {
     Some(open)
 }
 
-/// Opens `path` for appending: created 0600, a regular file only, never through a symlink,
-/// never blocking.
-fn open_append(path: &Path) -> io::Result<File> {
-    crate::fsutil::open_append(path)
-}
-
-/// Whether `file` is empty or ends with a newline.
-fn ends_with_newline(file: &File) -> io::Result<bool> {
-    crate::state::ends_with_newline(file)
-}
-
-/// fsyncs a folder, so a new file's name is durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    crate::fsutil::sync_dir(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,7 +427,7 @@ mod tests {
         let j = Journal::new(&dir, "p");
         j.append(&Record::new("c1", Step::Begin)).unwrap();
         j.append(&Record::new("c1", Step::Sending)).unwrap();
-        let mut f = open_append(j.path()).unwrap();
+        let mut f = fsutil::open_append(j.path()).unwrap();
         f.write_all(br#"{"at":"2026-01-01T00:00:00Z","change":"c1","st"#)
             .unwrap();
         let r = j.read();
@@ -456,7 +441,7 @@ mod tests {
         let dir = temp("torn-append");
         let j = Journal::new(&dir, "p");
         j.append(&Record::new("c1", Step::Begin)).unwrap();
-        let mut f = open_append(j.path()).unwrap();
+        let mut f = fsutil::open_append(j.path()).unwrap();
         f.write_all(br#"{"at":"2026-01-01T00:00:00Z","change":"c1","st"#)
             .unwrap();
         j.append(&Record::new("c1", Step::Aborted)).unwrap();
@@ -471,7 +456,7 @@ mod tests {
         let dir = temp("corrupt");
         let j = Journal::new(&dir, "p");
         j.append(&Record::new("c1", Step::Begin)).unwrap();
-        let mut f = open_append(j.path()).unwrap();
+        let mut f = fsutil::open_append(j.path()).unwrap();
         f.write_all(b"garbage\n").unwrap();
         j.append(&Record::new("c1", Step::Done)).unwrap();
         // Readers without the lock only report it.

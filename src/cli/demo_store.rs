@@ -105,7 +105,7 @@ fn put(dir: &Path, path: &Path) -> io::Result<u8> {
         file.write_all(&secret)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
-        crate::change::journal::sync_dir(dir)
+        crate::fsutil::sync_dir(dir)
     })();
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
