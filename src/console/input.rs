@@ -1,21 +1,22 @@
 //! Terminal input read by rekey itself, so that every buffer that held typed or pasted bytes
-//! is wiped once they are parsed.
+//! is wiped once they are decoded.
 //!
 //! crossterm's reader keeps what it read for the life of the process: its 1 KiB read buffer
 //! and its parser's sequence buffer are overwritten only by later input, never wiped, so a
 //! password typed in one write (auto-type) or pasted stays there after the fields are wiped
-//! (measured: see `tests/memory.rs`). Here the terminal is read into a [`Decoder`] whose
-//! buffers are wiped byte by byte as they are parsed, with crossterm's own parser
-//! ([`parse`]), so the events are the ones crossterm would give. Events come out one at a
-//! time, with no queue keeping old ones; a paste's text is handed over once, and the console
-//! wipes it after copying it into the field.
+//! (measured: see `tests/memory.rs`). Here the terminal is read into a [`Decoder`]: each byte
+//! is wiped from the read buffer as it is handed to rekey's own [`parser`], which keeps at
+//! most one unfinished sequence and wipes it once decoded. The events are crossterm's values.
+//! They come out one at a time, with no queue keeping old ones; a paste's text is handed over
+//! once, and the console wipes it after copying it into the field.
 //!
 //! [`TtyInput`] is the console's event stream (tokio, non-blocking); [`BlockingTty`] reads one
 //! event at a time for the headless prompts.
 
-mod parse;
+pub mod parser;
 
 use std::io;
+use std::mem;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -24,22 +25,20 @@ use crossterm::event::Event;
 use futures::Stream;
 use rustix::fs::{Mode, OFlags};
 use tokio::io::unix::AsyncFd;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-use parse::{InternalEvent, parse_event};
+use parser::Parser;
 
 /// One read's worth, as crossterm reads (terminals hand over at most about 1 KiB at a time).
 const CHUNK: usize = 1024;
 
-/// Bytes read from the terminal, parsed into events; wipes each byte once it is parsed.
+/// Bytes read from the terminal, decoded into events; wipes each byte as it is decoded.
 pub struct Decoder {
     /// The last read; bytes before `pos` are already wiped.
     chunk: Zeroizing<[u8; CHUNK]>,
     pos: usize,
     len: usize,
-    /// The sequence being parsed (a long paste grows it); wiped after every event. It grows by
-    /// copying into a larger buffer and wiping the old one, never by `realloc`.
-    seq: Zeroizing<Vec<u8>>,
+    parser: Parser,
 }
 
 impl Default for Decoder {
@@ -48,15 +47,18 @@ impl Default for Decoder {
             chunk: Zeroizing::new([0; CHUNK]),
             pos: 0,
             len: 0,
-            seq: Zeroizing::new(Vec::with_capacity(256)),
+            parser: Parser::default(),
         }
     }
 }
 
 impl Decoder {
-    /// Reads once with `read` into the (fully parsed) chunk. Returns the count read.
+    /// Reads once with `read` into the (fully decoded) chunk. Returns the count read.
     pub fn fill(&mut self, read: impl FnOnce(&mut [u8]) -> io::Result<usize>) -> io::Result<usize> {
-        debug_assert!(self.pos >= self.len, "fill only once everything was parsed");
+        debug_assert!(
+            self.pos >= self.len,
+            "fill only once everything was decoded"
+        );
         self.pos = 0;
         self.len = 0;
         let n = read(&mut self.chunk[..])?;
@@ -78,39 +80,21 @@ impl Decoder {
     /// The next event from what was read, or `None` when more must be read.
     pub fn next_event(&mut self) -> Option<Event> {
         while self.pos < self.len {
-            let byte = self.chunk[self.pos];
-            self.chunk[self.pos] = 0;
+            let byte = mem::take(&mut self.chunk[self.pos]);
             self.pos += 1;
-            // Like crossterm: a lone ESC at the end of a read is the Esc key, unless the read
-            // filled the buffer (more may follow at once).
+            // A lone ESC at the end of a read is the Esc key, unless the read filled the buffer
+            // (more may follow at once).
             let more = self.pos < self.len || self.len == CHUNK;
-            self.push(byte);
-            match parse_event(&self.seq, more) {
-                Ok(Some(InternalEvent::Event(event))) => {
-                    self.seq.zeroize();
-                    return Some(event);
-                }
-                // An answer to a query rekey never makes, or bytes that are no event.
-                Ok(Some(_)) | Err(_) => self.seq.zeroize(),
-                Ok(None) => {}
+            if let Some(event) = self.parser.advance(byte, more) {
+                return Some(event);
             }
         }
         None
     }
 
-    /// Whether read bytes wait to be parsed.
+    /// Whether read bytes wait to be decoded.
     pub fn pending(&self) -> bool {
         self.pos < self.len
-    }
-
-    fn push(&mut self, byte: u8) {
-        if self.seq.len() == self.seq.capacity() {
-            let mut grown = Zeroizing::new(Vec::with_capacity(self.seq.capacity().max(64) * 2));
-            grown.extend_from_slice(&self.seq);
-            // The old buffer is wiped as it is dropped.
-            self.seq = grown;
-        }
-        self.seq.push(byte);
     }
 }
 
@@ -236,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_and_a_paste_come_out_as_crossterm_gives_them_and_the_buffers_are_wiped() {
+    fn keys_and_a_paste_come_out_as_crossterm_values_and_the_buffers_are_wiped() {
         let mut d = Decoder::default();
         d.feed(b"ab\x1b[A\x1b[200~Secret#Paste1\x1b[201~\r\x1b");
         assert_eq!(
@@ -251,7 +235,7 @@ mod tests {
             ]
         );
         assert!(d.chunk.iter().all(|&b| b == 0), "the read buffer is wiped");
-        assert!(d.seq.is_empty());
+        assert!(d.parser.is_idle());
     }
 
     #[test]
