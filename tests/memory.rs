@@ -5,6 +5,12 @@
 //! `/proc/PID/mem` and no copy of any canary may be left, in UTF-8, UTF-16LE, JSON-escaped or
 //! percent-encoded form, nor any 12-character piece of one.
 //!
+//! Also: after an IAM change (`X-Subject-Token`) and a CIAM password-grant change (access, id
+//! and refresh tokens) no copy of any token the simulator issued is left in the console; and
+//! `rekey check`, held just before it exits (`REKEY_PAUSE_AT=check-exit`, a debug-build-only
+//! hook), holds no copy of the candidate it read from standard input or its terminal prompt.
+//! Each of these finds copies when the zeroizing allocator is left out of the binary.
+//!
 //! Linux only, and only as root (reading another process's memory, and rekey marks itself
 //! non-dumpable). Elsewhere the test prints `SKIPPED: ...`; with `REKEY_REQUIRE_MEMORY_TEST=1`
 //! (CI) it fails instead of skipping.
@@ -31,6 +37,38 @@ const SENT_FORM: &str = "Gw5#Yd9%Nc2&Pq";
 
 /// Typed at the end and left in its field: the scan must find it (the test can fail).
 const KEPT: &str = "Ctl7#Hj2$Vb9!Wq";
+
+/// Sent to an IAM profile, then to a CIAM profile (password grant), in the test of tokens.
+const SENT_IAM: &str = "Hb4!Tq9#Lw2&Ys";
+const SENT_CIAM: &str = "Nv5$Pk8!Dr3#Fm";
+
+/// Candidates given to `rekey check` on standard input: (profile, candidate, `--json`). Strong
+/// and weak ones, so that zxcvbn's matchers (dictionary, l33t, repeats, sequences, keyboard,
+/// dates, the profile's own words) and its feedback all run; JSON and percent specials;
+/// non-ASCII. Mostly longer than 16 bytes: glibc overwrites the first 16 bytes of a block it
+/// frees with its own pointers, so a freed copy of a short password is destroyed by chance and
+/// only longer ones show what is left in freed memory.
+const CHECK_CANDIDATES: [(&str, &str, bool); 12] = [
+    ("iam-alice", "Wq7#Ln2$Xc5!Rv9&Kanary-Tb4@Hy8", false),
+    ("iam-alice", "alice1987alice!!Kanary1987alice", true),
+    ("iam-admin", "Zx9zx9zx9zx9zx9QKanaryKanary", false),
+    ("iam-admin", "1qaz2wsx3edc4rfvKanary5tgb6yhn", true),
+    ("portal", "Tr0ub4dor&3Kanary-correct-h0rse", false),
+    ("portal", "19871231Kanary#x2024-12-31Kanary", true),
+    ("portal-web", "abcdefghKanary12345678Kanary", false),
+    ("bm-vpn", "Ümläut€Kanary#77-Ümläut€Kanary", false),
+    ("bm-vpn", "Pq\"\\Kanary%&+ 7z Pq\"\\Kanary%&+", true),
+    ("redis-aksk", "Hm2(Kanary)Yt5^Bw-Hm2(Kanary)", false),
+    ("redis-aksk", "kanarykanary2024kanarykanary2024", true),
+    ("iam-alice", "Gx7(kQ2#Kanary!1", false),
+];
+
+/// Typed at `rekey check`'s prompt on a terminal, in one write (auto-type).
+const PROMPTED: &str = "Pr0mpt#Kanary$8w-Auto-Type#Kanary";
+
+/// In `rekey check`'s environment: always in its memory (the initial stack), so the scan
+/// must find it.
+const CHECK_CONTROL: &str = "Env7#Control$Kq2!Zt";
 
 /// The shortest piece of a canary that counts as a copy.
 const PIECE: usize = 12;
@@ -71,6 +109,11 @@ struct Term {
 
 impl Term {
     fn spawn(env: &Env) -> Term {
+        Term::spawn_with(env, &[], &[])
+    }
+
+    /// `rekey --config CONFIG ARGS` in the pty, with `envs` added.
+    fn spawn_with(env: &Env, args: &[&str], envs: &[(&str, &str)]) -> Term {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: 40,
@@ -88,6 +131,10 @@ impl Term {
         cmd.env("XDG_CONFIG_HOME", env.dir.join("xdg-config"));
         cmd.env("XDG_DATA_HOME", env.dir.join("xdg-data"));
         cmd.env_remove("REKEY_CONFIG");
+        cmd.args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).expect("spawn rekey");
         drop(pair.slave);
         let pid = child.process_id().expect("a pid");
@@ -328,27 +375,75 @@ fn forms(secret: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// One hit: which canary, which form, where.
+/// What to look for: whose copy it would be, in which form, the bytes.
+struct Needle {
+    what: String,
+    form: String,
+    bytes: Vec<u8>,
+}
+
+/// Every form of each password in `canaries` ([`forms`]).
+fn password_needles(canaries: &[&str]) -> Vec<Needle> {
+    canaries
+        .iter()
+        .flat_map(|c| {
+            forms(c).into_iter().map(move |(form, bytes)| Needle {
+                what: format!("{c:?}"),
+                form,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// The length of a piece of a token that counts as a copy, and the step between pieces: any
+/// run of `TOKEN_PIECE + TOKEN_STEP` bytes of a token that survived holds one.
+const TOKEN_PIECE: usize = 16;
+const TOKEN_STEP: usize = 8;
+
+/// A token whole, and pieces of its random part (after its last `.`: the CIAM id token starts
+/// with the client id, which the config holds) as UTF-8 (tokens are ASCII: base64url, `.`, `_`).
+fn token_needles(kind: &str, token: &str) -> Vec<Needle> {
+    let what = format!("{kind} {}…", &token[..token.len().min(12)]);
+    let mut out = vec![Needle {
+        what: what.clone(),
+        form: "whole".into(),
+        bytes: token.as_bytes().to_vec(),
+    }];
+    let random = &token.as_bytes()[token.rfind('.').map_or(0, |i| i + 1)..];
+    assert!(
+        random.len() >= 32,
+        "{kind}: a token with too short a random part: {token}"
+    );
+    let mut start = 0;
+    while start + TOKEN_PIECE <= random.len() {
+        out.push(Needle {
+            what: what.clone(),
+            form: format!("piece @{start}"),
+            bytes: random[start..start + TOKEN_PIECE].to_vec(),
+        });
+        start += TOKEN_STEP;
+    }
+    out
+}
+
+/// One hit: whose copy, which form, where.
 #[derive(Debug)]
 struct Hit {
-    canary: &'static str,
+    what: String,
     form: String,
     region: String,
 }
 
-/// Scans every writable or anonymous readable mapping of `pid` for every form of `canaries`.
-/// Returns the hits and how many bytes were read.
-fn scan(pid: u32, canaries: &[&'static str]) -> (Vec<Hit>, usize) {
+/// Scans every writable or anonymous readable mapping of `pid` for every needle. Returns the
+/// hits and how many bytes were read.
+fn scan(pid: u32, needles: &[Needle]) -> (Vec<Hit>, usize) {
     use std::os::unix::fs::FileExt;
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("read maps");
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem");
-    let needles: Vec<(&'static str, String, Vec<u8>)> = canaries
-        .iter()
-        .flat_map(|c| forms(c).into_iter().map(move |(f, n)| (*c, f, n)))
-        .collect();
     let finders: Vec<_> = needles
         .iter()
-        .map(|(_, _, n)| memchr::memmem::Finder::new(n))
+        .map(|n| memchr::memmem::Finder::new(&n.bytes))
         .collect();
     let mut hits = Vec::new();
     let mut total = 0;
@@ -378,11 +473,11 @@ fn scan(pid: u32, canaries: &[&'static str]) -> (Vec<Hit>, usize) {
         };
         data.truncate(n);
         total += n;
-        for ((canary, form, _), finder) in needles.iter().zip(&finders) {
+        for (needle, finder) in needles.iter().zip(&finders) {
             for at in finder.find_iter(&data) {
                 hits.push(Hit {
-                    canary,
-                    form: form.clone(),
+                    what: needle.what.clone(),
+                    form: needle.form.clone(),
                     region: format!("{line} +{at:#x}"),
                 });
             }
@@ -391,10 +486,60 @@ fn scan(pid: u32, canaries: &[&'static str]) -> (Vec<Hit>, usize) {
     (hits, total)
 }
 
+/// Scans `pid` for `needles` and for `control` (which must be there: the scan can find
+/// things); asserts the control found and no needle. Prints what it measured.
+#[track_caller]
+fn assert_scan_clean(pid: u32, control: &str, needles: Vec<Needle>, what: &str) {
+    if let Err(copies) = scan_clean(pid, control, needles, what) {
+        panic!("{copies}");
+    }
+}
+
+/// [`assert_scan_clean`] that returns the copies found (as text) instead of failing on them;
+/// it still fails at once when the scan cannot work.
+#[track_caller]
+fn scan_clean(pid: u32, control: &str, needles: Vec<Needle>, what: &str) -> Result<(), String> {
+    let mut all = needles;
+    all.push(Needle {
+        what: "control".into(),
+        form: "utf-8".into(),
+        bytes: control.as_bytes().to_vec(),
+    });
+    let (hits, read) = scan(pid, &all);
+    let (kept, hits): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| h.what == "control");
+    let mut summary = std::collections::BTreeMap::<String, usize>::new();
+    for hit in &hits {
+        *summary
+            .entry(format!("{} {}", hit.what, hit.form))
+            .or_default() += 1;
+    }
+    eprintln!(
+        "memory scan of pid {pid} ({what}): {read} bytes read, {} copies of the control, {} copies: {summary:#?}",
+        kept.len(),
+        hits.len()
+    );
+    assert!(read > 0, "nothing of /proc/PID/mem could be read");
+    assert!(
+        !kept.is_empty(),
+        "the scan did not find the control: it cannot find anything"
+    );
+    if hits.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} copies of {what} left in rekey's memory:\n{}",
+        hits.len(),
+        hits.iter()
+            .map(|h| format!("{} {}: {}", h.what, h.form, h.region))
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+}
+
 // ---------------------------------------------------------------------------------------------
 
-/// Starts the console on a fresh simulator; returns it (the runtime serves the simulator).
-fn open() -> Option<(tokio::runtime::Runtime, Env, Term)> {
+/// A fresh simulator and its profiles, or `None` (skipped) where the test cannot run.
+fn setup() -> Option<(tokio::runtime::Runtime, Env)> {
     if !cfg!(target_os = "linux") {
         skip_or_fail("reads /proc/PID/mem, which only Linux has");
         return None;
@@ -412,6 +557,12 @@ fn open() -> Option<(tokio::runtime::Runtime, Env, Term)> {
         "memory-{:?}",
         std::thread::current().id()
     )));
+    Some((runtime, env))
+}
+
+/// Starts the console on a fresh simulator; returns it (the runtime serves the simulator).
+fn open() -> Option<(tokio::runtime::Runtime, Env, Term)> {
+    let (runtime, env) = setup()?;
     let term = Term::spawn(&env);
     term.wait_for("the profile list", |s| s.contains("Profiles (12)"));
     Some((runtime, env, term))
@@ -422,39 +573,21 @@ fn open() -> Option<(tokio::runtime::Runtime, Env, Term)> {
 /// works), no copy of `canaries`.
 #[track_caller]
 fn assert_no_copies(term: &mut Term, label: &str, canaries: &[&'static str]) {
+    assert_none_left(
+        term,
+        label,
+        password_needles(canaries),
+        &format!("{canaries:?}"),
+    );
+}
+
+/// [`assert_no_copies`] for any needles.
+#[track_caller]
+fn assert_none_left(term: &mut Term, label: &str, needles: Vec<Needle>, what: &str) {
     term.type_slowly(label, KEPT);
     // Let the console go idle (the worker's job and its connection finish).
     std::thread::sleep(Duration::from_millis(300));
-    let mut all_canaries = canaries.to_vec();
-    all_canaries.push(KEPT);
-    let (all, read) = scan(term.pid, &all_canaries);
-    let (kept, hits): (Vec<Hit>, Vec<Hit>) = all.into_iter().partition(|h| h.canary == KEPT);
-    let mut summary = std::collections::BTreeMap::<String, usize>::new();
-    for hit in &hits {
-        *summary
-            .entry(format!("{:?} {}", hit.canary, hit.form))
-            .or_default() += 1;
-    }
-    eprintln!(
-        "memory scan of pid {}: {read} bytes read, {} copies of the control, {} copies of {canaries:?}: {summary:#?}",
-        term.pid,
-        kept.len(),
-        hits.len()
-    );
-    assert!(read > 0, "nothing of /proc/PID/mem could be read");
-    assert!(
-        kept.iter().any(|h| h.form == "utf-8"),
-        "the scan did not find the password still in its field: it cannot find anything"
-    );
-    assert!(
-        hits.is_empty(),
-        "{} copies of canary passwords left in rekey's memory:\n{}",
-        hits.len(),
-        hits.iter()
-            .map(|h| format!("{:?} {}: {}", h.canary, h.form, h.region))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_scan_clean(term.pid, KEPT, needles, what);
 }
 
 #[test]
@@ -507,4 +640,208 @@ fn a_password_sent_form_encoded_is_gone_after_the_change_and_two_switches() {
     term.select("redis-aksk");
     term.focus("\r", "Current password");
     assert_no_copies(&mut term, "Current password", &[SENT_FORM]);
+}
+
+#[test]
+fn iam_and_ciam_tokens_are_gone_after_the_jobs_ended() {
+    let Some((_runtime, env, mut term)) = open() else {
+        return;
+    };
+    // IAM: a token from the current password (X-Subject-Token), then the change.
+    term.select("iam-alice");
+    term.fill(Some(&env.password("iam-alice")), SENT_IAM);
+    term.send("\r");
+    term.wait_for("the IAM change", |s| {
+        s.contains("iam-alice: Password changed")
+    });
+    assert_eq!(env.password("iam-alice"), SENT_IAM);
+    term.back_to_list();
+    // CIAM: the password grant (access, id and refresh tokens), then the change.
+    term.select("portal");
+    term.fill(Some(&env.password("portal")), SENT_CIAM);
+    term.send("\r");
+    term.wait_for("the CIAM change", |s| {
+        s.contains("portal: Password changed")
+    });
+    assert_eq!(env.password("portal"), SENT_CIAM);
+    term.back_to_list();
+    term.select("portal-web");
+    term.focus("\r", "Current password");
+
+    let tokens = env.sim.issued_tokens();
+    let kinds: Vec<&str> = tokens.iter().map(|(kind, _)| *kind).collect();
+    for kind in [
+        "X-Subject-Token",
+        "access_token",
+        "id_token",
+        "refresh_token",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} was issued: {kinds:?}");
+    }
+    let mut needles: Vec<Needle> = tokens
+        .iter()
+        .flat_map(|(kind, value)| token_needles(kind, value))
+        .collect();
+    needles.extend(password_needles(&[SENT_IAM, SENT_CIAM]));
+    assert_none_left(
+        &mut term,
+        "Current password",
+        needles,
+        &format!(
+            "the {} issued tokens {kinds:?} and the passwords",
+            tokens.len()
+        ),
+    );
+}
+
+/// Runs `rekey ARGS` (a `check`) with `candidate` on standard input and `CHECK_CONTROL` in
+/// its environment, and waits until the debug-build hook `REKEY_PAUSE_AT=check-exit` holds it
+/// just before it exits. Returns the child and its standard input: ending that input lets it
+/// exit.
+fn held_check(
+    env: &Env,
+    args: &[&str],
+    candidate: &str,
+) -> (std::process::Child, std::process::ChildStdin) {
+    let mut child = common::spawn_rekey(
+        args,
+        &env.config,
+        &env.dir.join("data"),
+        &[
+            ("REKEY_PAUSE_AT", "check-exit"),
+            ("REKEY_MEMORY_CONTROL", CHECK_CONTROL),
+        ],
+    );
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("{candidate}\n").as_bytes())
+        .and_then(|()| stdin.flush())
+        .expect("write the candidate");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("paused at check-exit") => break,
+            Ok(line) => seen.push(line),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("rekey {args:?} never paused before exit ({e}); stderr: {seen:#?}");
+            }
+        }
+    }
+    (child, stdin)
+}
+
+#[test]
+fn check_leaves_no_copy_of_a_candidate_read_from_stdin_at_exit() {
+    let Some((_runtime, env)) = setup() else {
+        return;
+    };
+    let mut left = Vec::new();
+    for (profile, candidate, json) in CHECK_CANDIDATES {
+        let mut args = vec!["check", "--profile", profile];
+        if json {
+            args.push("--json");
+        }
+        let (mut child, stdin) = held_check(&env, &args, candidate);
+        let pid = child.id();
+        let scanned = std::panic::catch_unwind(|| {
+            scan_clean(
+                pid,
+                CHECK_CONTROL,
+                password_needles(&[candidate]),
+                &format!("rekey {} <<< {candidate:?}", args.join(" ")),
+            )
+        });
+        match scanned {
+            Ok(Ok(())) => {}
+            Ok(Err(copies)) => left.push(copies),
+            Err(panic) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::panic::resume_unwind(panic);
+            }
+        }
+        // Standard input ends: the held process goes on and exits as it would have.
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "rekey {args:?}: {:?}, stdout {stdout}",
+            out.status
+        );
+        if json {
+            let v: serde_json::Value =
+                serde_json::from_str(stdout.trim()).expect("one JSON object");
+            assert!(v.is_object(), "{stdout}");
+        } else {
+            assert!(!stdout.trim().is_empty(), "no checklist printed");
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "{} of {} candidates left a copy in `rekey check`'s memory at exit:\n{}",
+        left.len(),
+        CHECK_CANDIDATES.len(),
+        left.join("\n\n")
+    );
+}
+
+#[test]
+fn check_leaves_no_copy_of_a_candidate_typed_at_its_prompt_at_exit() {
+    let Some((_runtime, env)) = setup() else {
+        return;
+    };
+    let mut term = Term::spawn_with(
+        &env,
+        &["check", "--profile", "iam-admin"],
+        &[
+            ("REKEY_PAUSE_AT", "check-exit"),
+            ("REKEY_MEMORY_CONTROL", CHECK_CONTROL),
+        ],
+    );
+    term.wait_for("the prompt", |s| s.contains("Candidate password"));
+    // In one write, as auto-type gives it, with its Enter.
+    term.send(&format!("{PROMPTED}\r"));
+    term.wait_for("the pause before exit", |s| {
+        s.contains("paused at check-exit")
+    });
+    assert_scan_clean(
+        term.pid,
+        CHECK_CONTROL,
+        password_needles(&[PROMPTED]),
+        &format!("rekey check at its prompt <<< {PROMPTED:?}"),
+    );
+    // End of input on the terminal (the prompt restored cooked mode): rekey exits.
+    term.send("\x04");
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = term.child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rekey check did not exit:\n{}",
+            term.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        matches!(status.exit_code(), 0 | 1),
+        "rekey check: {status:?}\n{}",
+        term.text()
+    );
 }

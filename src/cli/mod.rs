@@ -598,7 +598,25 @@ fn check(cli_path: Option<&Path>, name: &str, as_json: bool) -> u8 {
     if let Err(e) = written.and_then(|()| out.flush()) {
         return usage_error(format!("cannot write the result: {e}"));
     }
-    u8::from(!report.passed)
+    let code = u8::from(!report.passed);
+    drop(out);
+    drop(report);
+    // Tests only (debug builds): `REKEY_PAUSE_AT=check-exit` holds the process here, its work
+    // done, until standard input ends, so tests/memory.rs can read its memory just before it
+    // exits. Release builds have no such hook.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("REKEY_PAUSE_AT").is_some_and(|v| v == "check-exit") {
+        let _ = writeln!(io::stderr(), "rekey: paused at check-exit");
+        let mut byte = [0u8; 1];
+        loop {
+            match RawStdin.read(&mut byte) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(1..) => {}
+                Ok(0) | Err(_) => break,
+            }
+        }
+    }
+    code
 }
 
 /// Exit code for a change refused before sending because of the local policy.

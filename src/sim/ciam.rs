@@ -77,14 +77,24 @@ pub fn token(w: &mut World, req: &Request) -> Response {
         "sim_at_{}",
         world::random_string(43, world::B64URL)
     ));
+    let refresh = world::secret(&world::random_string(43, world::B64URL));
+    let id = world::secret(&format!(
+        "sim_id.{}.{}",
+        client_id,
+        world::random_string(43, world::B64URL)
+    ));
     let body = json!({
         "access_token": access.as_str(),
-        "refresh_token": world::random_string(43, world::B64URL),
-        "id_token": format!("sim_id.{}.{}", client_id, world::random_string(43, world::B64URL)),
+        "refresh_token": refresh.as_str(),
+        "id_token": id.as_str(),
         "token_type": "Bearer",
         "expires_in": CIAM_TOKEN_SECS,
         "scope": "openid",
     });
+    w.issued
+        .push(("access_token", world::secret(access.as_str())));
+    w.issued.push(("id_token", id));
+    w.issued.push(("refresh_token", refresh));
     let expires = w.now() + std::time::Duration::from_secs(CIAM_TOKEN_SECS);
     w.ciam_tokens.push(CiamToken {
         value: access,

@@ -423,6 +423,8 @@ fn iam_token_inner(w: &mut World, req: &Request) -> Response {
         token["catalog"] = json!([]);
     }
     let header_value = value.as_str().to_owned();
+    w.issued
+        .push(("X-Subject-Token", world::secret(value.as_str())));
     w.iam_tokens.push(IamToken {
         value,
         user_id,

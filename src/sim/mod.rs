@@ -371,6 +371,13 @@ impl Simulator {
         }
     }
 
+    /// Every token the simulator issued so far, oldest first: the kind (`X-Subject-Token` for
+    /// IAM, `access_token`, `id_token`, `refresh_token` for the CIAM password grant) and the
+    /// value. Tests use it to look for copies of tokens in a client's memory.
+    pub fn issued_tokens(&self) -> Vec<(&'static str, Zeroizing<String>)> {
+        self.shared.world().issued.clone()
+    }
+
     /// How many requests on `route` the server has read (a faulted one counts too).
     pub fn requests(&self, route: Route) -> usize {
         self.shared.world().counts.get(&route).copied().unwrap_or(0)

@@ -510,6 +510,9 @@ pub struct World {
     pub hold_next_change: Vec<String>,
     /// Requests held by [`Fault::Hold`], oldest first.
     pub held: Vec<Held>,
+    /// Every token issued, in order (what kind, its value), kept for tests
+    /// ([`super::Simulator::issued_tokens`]); never pruned.
+    pub issued: Vec<(&'static str, Zeroizing<String>)>,
 }
 
 impl World {
