@@ -52,7 +52,7 @@ mod key {
     pub const ENTER: &str = "\r";
     pub const TAB: &str = "\t";
     pub const BACKTAB: &str = "\x1b[Z";
-    /// Sent alone (and its effect waited for), crossterm reads it as Esc rather than as the
+    /// Sent alone (and its effect waited for), rekey reads it as Esc rather than as the
     /// start of a sequence.
     pub const ESC: &str = "\x1b";
     pub const DOWN: &str = "\x1b[B";
