@@ -194,6 +194,10 @@ fn empty_file_has_no_profiles() {
 fn spec_example_parses_with_defaults() {
     let config = load_valid("spec_example.toml");
     assert!(config.audit);
+    assert!(
+        config.mouse,
+        "the mouse is on unless the file says mouse = false"
+    );
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["bm-vpn", "redis-prod", "iam-alice", "portal"]);
@@ -261,6 +265,13 @@ fn spec_example_parses_with_defaults() {
     assert_eq!(c.auth_source_id, "auth-source-id");
     assert_eq!(c.username, "bob");
     assert!(c.client_secret.is_none() && c.access_token.is_none());
+}
+
+#[test]
+fn mouse_false_at_the_top_leaves_the_mouse_to_the_terminal() {
+    let config = load_valid("mouse_off.toml");
+    assert!(!config.mouse);
+    assert_eq!(config.profiles.len(), 1);
 }
 
 #[test]

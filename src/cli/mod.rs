@@ -47,6 +47,10 @@ pub struct Cli {
     /// Path of profiles.toml (else $REKEY_CONFIG, else the user config dir).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Leave the mouse to the terminal, so its own text selection works (also `mouse = false`
+    /// in profiles.toml).
+    #[arg(long, global = true)]
+    pub no_mouse: bool,
     /// What to do; without a command, open the console on your profiles.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -57,7 +61,8 @@ pub struct Cli {
 pub enum Command {
     /// Open the console on built-in demo profiles (never reads or writes your files).
     Demo,
-    /// Run the provider simulator alone: prints its URL, a profiles.toml and demo passwords.
+    /// Run the provider simulator alone: prints a profiles.toml on stdout (`rekey sim >
+    /// profiles.toml`), its URL and the demo passwords on stderr.
     Sim {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8707", value_name = "ADDR")]
@@ -134,6 +139,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a commented profiles.toml (one example of each kind) to the config path; never
+    /// overwrites an existing file.
+    Init,
+    /// Print a shell completion script on stdout (e.g. `rekey completions bash >
+    /// ~/.local/share/bash-completion/completions/rekey`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout (e.g. `rekey man | man -l -`).
+    Man,
 }
 
 /// Parses the command line and runs it.
@@ -144,9 +160,13 @@ pub fn main() -> ExitCode {
     // Before any thread exists: the local UTC offset can only be read safely now.
     crate::timefmt::init_local_offset();
     let cli = Cli::parse();
+    let mouse = !cli.no_mouse;
     let code = match cli.command {
-        None => run_console(cli.config.as_deref(), &hardening_warnings),
-        Some(Command::Demo) => run_demo(&hardening_warnings),
+        None => run_console(cli.config.as_deref(), mouse, &hardening_warnings),
+        Some(Command::Demo) => run_demo(mouse, &hardening_warnings),
+        Some(Command::Init) => init(cli.config.as_deref()),
+        Some(Command::Completions { shell }) => completions(shell),
+        Some(Command::Man) => man(),
         Some(Command::Check { profile, json }) => check(cli.config.as_deref(), &profile, json),
         Some(Command::Sim { listen }) => run_sim(listen),
         Some(Command::Change {
@@ -207,13 +227,95 @@ fn load_for_console(cli_path: Option<&Path>) -> (Option<PathBuf>, Loaded) {
     (Some(path), loaded)
 }
 
-fn run_console(cli_path: Option<&Path>, warnings: &[String]) -> u8 {
+fn run_console(cli_path: Option<&Path>, mouse: bool, warnings: &[String]) -> u8 {
     let (path, loaded) = load_for_console(cli_path);
-    open_console(path, Some(loaded), warnings)
+    // `mouse = false` in the file turns capture off as `--no-mouse` does; a broken file keeps
+    // the flag's choice.
+    let mouse = mouse && !matches!(&loaded, Loaded::Config(c) if !c.mouse);
+    open_console(path, Some(loaded), mouse, warnings)
 }
 
-fn run_demo(warnings: &[String]) -> u8 {
-    open_console(None, None, warnings)
+fn run_demo(mouse: bool, warnings: &[String]) -> u8 {
+    open_console(None, None, mouse, warnings)
+}
+
+/// Writes `bytes` to stdout; exit 2 when it cannot (the output is the command's only product).
+fn write_stdout(bytes: &[u8]) -> u8 {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) => usage_error(format!("cannot write: {e}")),
+    }
+}
+
+/// `rekey completions SHELL`: the completion script on stdout.
+fn completions(shell: clap_complete::Shell) -> u8 {
+    use clap::CommandFactory as _;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rekey", &mut script);
+    write_stdout(&script)
+}
+
+/// `rekey man`: the manual page (roff) on stdout.
+fn man() -> u8 {
+    use clap::CommandFactory as _;
+    let mut page = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        return usage_error(format!("cannot render the manual page: {e}"));
+    }
+    write_stdout(&page)
+}
+
+/// `rekey init`: writes the commented example profiles to the config path (`--config`, else
+/// `$REKEY_CONFIG`, else the user config dir), its folder created 0700 and the file 0600.
+/// An existing file (or link, or anything else at that path) is never overwritten: exit 2.
+fn init(cli_path: Option<&Path>) -> u8 {
+    let Some(path) = config::resolve_path(cli_path) else {
+        return usage_error("no config directory found; pass --config PATH or set REKEY_CONFIG");
+    };
+    let refuse = || {
+        usage_error(format!(
+            "{} already exists; rekey init never overwrites it. Edit it, or move it aside and run \
+             `rekey init` again",
+            path.display()
+        ))
+    };
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return refuse();
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        if let Err(e) = builder.create(dir) {
+            return usage_error(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    // create_new: never a file (or a link's target) that appeared since the check above.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&path).and_then(|mut file| {
+        file.write_all(DEMO_PROFILES.as_bytes())?;
+        file.sync_all()
+    });
+    match written {
+        Ok(()) => {
+            say!(
+                "rekey: wrote {}: one commented example of each kind; edit it, then run `rekey`",
+                path.display()
+            );
+            0
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => refuse(),
+        Err(e) => {
+            // Nothing half written is left behind for the next `rekey init` to refuse.
+            let _ = std::fs::remove_file(&path);
+            usage_error(format!("cannot write {}: {e}", path.display()))
+        }
+    }
 }
 
 fn run_sim(listen: std::net::SocketAddr) -> u8 {
@@ -235,7 +337,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 }
 
 /// Opens the console on `loaded`, or (demo) on an in-process simulator's profiles.
-fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[String]) -> u8 {
+fn open_console(
+    path: Option<PathBuf>,
+    loaded: Option<Loaded>,
+    mouse: bool,
+    warnings: &[String],
+) -> u8 {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return usage_error(
             "the console needs a terminal; for scripts use `rekey change` or `rekey check` (see --help)",
@@ -272,7 +379,7 @@ fn open_console(path: Option<PathBuf>, loaded: Option<Loaded>, warnings: &[Strin
         // Caught from before the terminal is entered: a signal at any moment after it restores
         // the terminal (one arriving before the loop runs waits in its stream).
         let signals = catch_signals();
-        let terminal = console::terminal::enter()?;
+        let terminal = console::terminal::enter(mouse)?;
         let size = terminal.size()?;
         let audit_enabled = !matches!(&loaded, Loaded::Config(c) if !c.audit);
         let mut app = App::new(path, loaded, (size.width, size.height));
@@ -517,9 +624,11 @@ pub fn prompt_secret(prompt: &str, out: &mut SecretBuf) -> Result<(), ReadSecret
     out.clear();
     // rekey's own reader: what it read is wiped as it is parsed (crossterm's keeps it).
     let mut tty = console::input::BlockingTty::open()?;
+    // Raw mode (no echo) before the prompt shows: a password typed as soon as it appears is
+    // never echoed.
+    crossterm::terminal::enable_raw_mode()?;
     let _ = write!(io::stderr(), "{prompt}");
     let _ = io::stderr().flush();
-    crossterm::terminal::enable_raw_mode()?;
     let result = loop {
         match tty.read() {
             Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => match key.code {
@@ -752,11 +861,17 @@ fn change(cli_path: Option<&Path>, name: &str, flags: ChangeFlags) -> u8 {
     let from_store = store
         .as_ref()
         .is_some_and(|s| s.read_current() && profile.kind.needs_current_password());
-    let secrets =
-        match read_change_secrets(&profile, interactive, &prompts, from_store, flags.generate) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
+    let secrets = match read_change_secrets(
+        &profile,
+        interactive,
+        &prompts,
+        from_store,
+        flags.generate,
+        force,
+    ) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     if !force {
         let policy = Policy::for_profile(&profile);
         let list = policy::check(
@@ -998,13 +1113,19 @@ fn write_profiles_table(out: &mut impl Write, rows: &[serde_json::Value]) -> io:
     Ok(())
 }
 
-/// Reads the secrets `rekey change` needs: from stdin lines, or prompts on a terminal.
+/// How many times `rekey change` asks for the new password on a terminal, as `passwd` does.
+pub const NEW_PASSWORD_TRIES: usize = 3;
+
+/// Reads the secrets `rekey change` needs: from stdin lines, or prompts on a terminal. On a
+/// terminal a new password typed differently twice, empty, or (without `force`) failing the
+/// policy is asked for again, up to [`NEW_PASSWORD_TRIES`] times.
 fn read_change_secrets(
     profile: &Profile,
     interactive: bool,
     prompts: &[&'static str],
     current_from_store: bool,
     generate: Option<Option<usize>>,
+    force: bool,
 ) -> Result<TypedSecrets, u8> {
     let fail = |what: &str, e: ReadSecretError| {
         usage_error(format!("cannot read {what}: {e}; nothing was sent"))
@@ -1051,14 +1172,49 @@ fn read_change_secrets(
             current = Some(buf);
         }
         if !generated {
-            prompt_secret("New password: ", &mut new).map_err(|e| fail("the new password", e))?;
-            let mut again = SecretBuf::password();
-            prompt_secret("New password again: ", &mut again)
-                .map_err(|e| fail("the new password", e))?;
-            if again.expose() != new.expose() {
-                return Err(usage_error(
-                    "the two new passwords differ; nothing was sent",
-                ));
+            let policy = Policy::for_profile(profile);
+            for attempt in 1..=NEW_PASSWORD_TRIES {
+                prompt_secret("New password: ", &mut new)
+                    .map_err(|e| fail("the new password", e))?;
+                let mut again = SecretBuf::password();
+                prompt_secret("New password again: ", &mut again)
+                    .map_err(|e| fail("the new password", e))?;
+                let differ = again.expose() != new.expose();
+                drop(again);
+                let problem = if differ {
+                    Some("the two new passwords differ".to_string())
+                } else if new.is_empty() {
+                    Some("the new password is empty".to_string())
+                } else if force {
+                    None
+                } else {
+                    let list = policy::check(
+                        &policy,
+                        &Candidate {
+                            new: new.expose(),
+                            confirm: new.expose(),
+                            current: current.as_ref().map(SecretBuf::expose),
+                        },
+                    );
+                    let failed: Vec<&str> = list.failures().map(|i| i.label.as_str()).collect();
+                    (!failed.is_empty()).then(|| {
+                        format!("the new password fails the policy: {}", failed.join("; "))
+                    })
+                };
+                let Some(problem) = problem else { break };
+                let left = NEW_PASSWORD_TRIES - attempt;
+                if left > 0 {
+                    say!(
+                        "rekey: {problem}; try again ({left} {} left)",
+                        if left == 1 { "try" } else { "tries" }
+                    );
+                } else if differ {
+                    return Err(usage_error(format!(
+                        "{problem} ({NEW_PASSWORD_TRIES} tries); nothing was sent"
+                    )));
+                }
+                // The last try's empty or failing password is refused below and by the
+                // policy check in `change`, as a piped one is.
             }
         }
     } else {

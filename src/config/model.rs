@@ -382,6 +382,9 @@ pub struct Config {
     pub path: PathBuf,
     /// Top-level `audit` (default true).
     pub audit: bool,
+    /// Top-level `mouse` (default true): `false` leaves the mouse to the terminal, so its own
+    /// text selection works (as `--no-mouse` does).
+    pub mouse: bool,
     /// Profiles in file order.
     pub profiles: Vec<Profile>,
     /// Non-fatal findings (e.g. a `value` secret with a non-loopback endpoint).

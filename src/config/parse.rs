@@ -26,7 +26,7 @@ type Key<'i> = Spanned<DeString<'i>>;
 type Result<T> = std::result::Result<T, ConfigError>;
 
 /// Keys allowed at the top of the file.
-const TOP_KEYS: &[&str] = &["audit", "profile"];
+const TOP_KEYS: &[&str] = &["audit", "mouse", "profile"];
 /// Keys every profile may have.
 const COMMON_KEYS: &[&str] = &[
     "name",
@@ -203,6 +203,7 @@ fn example(key: &str) -> String {
         "min_classes" => "min_classes = 3",
         "specials" => "specials = \"!#$%&*\"",
         "audit" => "audit = true",
+        "mouse" => "mouse = false",
         "profile" => "[[profile]]",
         "env" => "env = \"VARIABLE_NAME\"",
         "command" => "command = [\"pass\", \"show\", \"item\"]",
@@ -814,6 +815,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
     };
     top.check_keys(&cx, TOP_KEYS, |_| None)?;
     let audit = top.boolean(&cx, "audit")?.unwrap_or(true);
+    let mouse = top.boolean(&cx, "mouse")?.unwrap_or(true);
 
     let mut profiles: Vec<Profile> = Vec::new();
     if let Some(value) = top.get("profile") {
@@ -846,6 +848,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config> {
     Ok(Config {
         path: path.to_path_buf(),
         audit,
+        mouse,
         profiles,
         warnings: cx.warnings,
     })

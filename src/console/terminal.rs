@@ -97,17 +97,21 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Enters raw mode and the alternate screen with mouse capture and bracketed paste.
-pub fn enter() -> io::Result<Term> {
+/// Enters raw mode and the alternate screen with bracketed paste, and mouse capture when
+/// `mouse` (without it, `--no-mouse` or `mouse = false`, the terminal keeps the mouse and its
+/// own text selection works).
+pub fn enter(mouse: bool) -> io::Result<Term> {
     install_panic_hook();
     enable_raw_mode()?;
     let mut out = io::stdout();
-    if let Err(e) = execute!(
-        out,
-        EnterAlternateScreen,
-        EnableMouseCapture,
-        EnableBracketedPaste
-    ) {
+    let entered = execute!(out, EnterAlternateScreen, EnableBracketedPaste).and_then(|()| {
+        if mouse {
+            execute!(out, EnableMouseCapture)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = entered {
         restore();
         return Err(e);
     }

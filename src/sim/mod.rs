@@ -56,6 +56,7 @@ mod interop;
 #[cfg(test)]
 mod tests;
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -440,27 +441,36 @@ impl Simulator {
     }
 }
 
-/// Runs the simulator until Ctrl-C: prints the base URL, a ready profiles.toml and the demo
-/// credentials to stdout, then one line per request on stderr.
+/// Runs the simulator until Ctrl-C. Stdout gets exactly a ready profiles.toml, so
+/// `rekey sim > profiles.toml` saves a valid file; the banner (base URL), the demo credentials
+/// and then one line per request go to stderr.
 pub async fn serve_forever(addr: SocketAddr) -> std::io::Result<()> {
+    use std::io::Write;
     let sim = Simulator::start(addr).await?;
     let base = sim.base_url();
-    let mut out = String::new();
-    out.push_str(&format!("rekey provider simulator listening on {base}\n\n"));
-    out.push_str("# ---- profiles.toml (save it and run `rekey --config FILE`) ----\n");
-    out.push_str(&sim.profiles_toml());
-    out.push_str("# ---- end of profiles.toml ----\n\n");
-    out.push_str(&demo::credentials_text(&sim.credentials()));
-    out.push_str(
+    {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(sim.profiles_toml().as_bytes())?;
+        stdout.flush()?;
+    }
+    let mut banner = format!("rekey provider simulator listening on {base}\n");
+    if std::io::stdout().is_terminal() {
+        banner.push_str(
+            "The profiles.toml above is on stdout: `rekey sim > profiles.toml` saves it, then \
+             run `rekey --config profiles.toml`.\n\n",
+        );
+    } else {
+        banner.push_str(
+            "profiles.toml written to stdout; run `rekey --config FILE` on the saved file.\n\n",
+        );
+    }
+    banner.push_str(&demo::credentials_text(&sim.credentials()));
+    banner.push_str(
         "\nPasswords change as you change them (the simulator keeps state until it stops).\n\
          Press Ctrl-C to stop.\n",
     );
-    {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(out.as_bytes())?;
-        stdout.flush()?;
-    }
+    // Stderr only informs: a closed stderr does not stop the simulator.
+    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
     sim.set_access_log(true);
     tokio::signal::ctrl_c().await?;
     sim.shutdown();
