@@ -496,6 +496,10 @@ fn captures_mouse(args: &[&str], config: &str) -> bool {
             || s.split_once("\x1b[?2004h")
                 .is_some_and(|(_, after)| after.contains("\x1b[?25"))
     });
+    assert!(
+        out.contains("\x1b[?2004h"),
+        "the console did not open with {args:?}: {out:?}"
+    );
     pty.send("q");
     out.contains(MOUSE_ON)
 }
