@@ -129,7 +129,8 @@ async fn retries_count_down_and_the_last_attempts_ask_first() {
     let mut ui = Ui::with(&env, Arc::new(rekey::console::SystemClock), Some(&dir));
     ui.select("redis-aksk");
     for left in [4, 3, 2] {
-        ui.submit(Some("Wrong#Pass2024"), NEW);
+        // A different wrong password each time: the console refuses to resend a refused one.
+        ui.submit(Some(&format!("Wrong#Pass202{left}")), NEW);
         ui.wait("answer", |a| a.job.is_none()).await;
         let tries = format!("{left} tries left");
         assert!(ui.screen().contains(&tries), "{tries}\n{}", ui.screen());
@@ -140,7 +141,7 @@ async fn retries_count_down_and_the_last_attempts_ask_first() {
         ui.key(KeyCode::Esc);
     }
     // 2 left: Enter asks "This may be your last attempt before a lock. Send?"
-    ui.submit(Some("Wrong#Pass2024"), NEW);
+    ui.submit(Some("Wrong#Pass2021"), NEW);
     assert!(matches!(
         ui.app().overlay,
         Some(Overlay::Confirm {
@@ -179,7 +180,9 @@ async fn production_profiles_show_a_banner_and_ask_before_every_send() {
     ui.key(KeyCode::Esc);
     assert_eq!(env.sim.requests(Route::CiamToken), 0);
     ui.key(KeyCode::Enter);
-    ui.key(KeyCode::Char('y'));
+    // Production is confirmed by typing the profile's name (issue 9, trap 5), not a `y`.
+    ui.text("portal");
+    ui.key(KeyCode::Enter);
     ui.wait("answer", |a| a.job.is_none()).await;
     assert!(
         ui.outcome().contains("Password changed"),

@@ -163,9 +163,12 @@ async fn outcomes_are_told_in_words() {
         ui.outcome()
     );
     assert!(ui.screen().contains("4 attempts left"));
-    // The fields stay so the user can correct the current password.
+    // The refused current password is cleared (issue 9, trap 1: Enter must not resend it);
+    // the new password and its confirmation stay.
     let editor = ui.app().editor.as_ref().expect("editor");
-    assert!(editor.fields.iter().all(|f| !f.buf.is_empty()));
+    for f in &editor.fields {
+        assert_eq!(f.buf.is_empty(), f.role == FieldRole::Current, "{:?}", f.role);
+    }
 }
 
 #[tokio::test]

@@ -264,7 +264,7 @@ fn an_unsettled_profile_shows_a_badge_and_refuses_new_changes() {
     assert_eq!(h.app().overlay, Some(Overlay::AskApplied));
     assert!(
         h.screen()
-            .contains("a = applied, n = not applied, Esc = later"),
+            .contains("a  applied      n  not applied      Esc / Enter  later"),
         "{}",
         h.screen()
     );
@@ -508,7 +508,7 @@ async fn without_a_store_a_password_that_may_be_live_is_never_dropped_silently()
         screen.contains("reveal it (Ctrl-R), copy it (Ctrl-Y), or discard it?"),
         "{screen}"
     );
-    assert!(screen.contains("d  discard and switch      n / Esc  stay"));
+    assert!(screen.contains("d  discard and switch      n / Esc / Enter  stay"));
     assert!(!screen.contains(NEW));
     ui.key_mod(KeyCode::Char('r'), KeyModifiers::CONTROL);
     assert!(

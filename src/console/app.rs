@@ -230,6 +230,12 @@ pub struct App {
     pub clipboard_clear_at: Option<Instant>,
     /// Until when the discard question shows the kept password (Ctrl-R in it).
     pub discard_reveal: Option<Instant>,
+    /// The current password a provider just refused, as a keyed hash (never a copy).
+    refused_current: super::refused::RefusedCurrent,
+    /// The keyed hash of the current password the change in flight carries.
+    sent_current_mac: Option<[u8; 32]>,
+    /// What is typed into a production confirmation (the profile's name; not a secret).
+    pub confirm_input: String,
 }
 
 impl App {
@@ -272,6 +278,9 @@ impl App {
             clipboard_out: Vec::new(),
             clipboard_clear_at: None,
             discard_reveal: None,
+            refused_current: Default::default(),
+            sent_current_mac: None,
+            confirm_input: String::new(),
         };
         app.install(loaded);
         app
@@ -677,6 +686,16 @@ impl App {
     }
 
     fn on_event(&mut self, event: Event, now: Instant) {
+        // Below the minimum size nothing but the "too small" screen shows: only a resize, `q`
+        // and Ctrl-C act, so no key answers a hidden question or edits a hidden field.
+        if self.too_small() {
+            match event {
+                Event::Resize(w, h) => self.size = (w, h),
+                Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key_too_small(key),
+                _ => {}
+            }
+            return;
+        }
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key, now),
             Event::Paste(mut text) => {
@@ -711,6 +730,14 @@ impl App {
             ));
             return;
         };
+        if self.job.is_some() {
+            self.status = Some((
+                Level::Info,
+                "Paste refused: the fields are locked while a request is in flight (Esc cancels)"
+                    .into(),
+            ));
+            return;
+        }
         let Some(editor) = &mut self.editor else {
             return;
         };
@@ -723,6 +750,22 @@ impl App {
                 self.status = None;
             }
             Err(full) => self.status = Some((Level::Error, format!("Paste refused: {full}"))),
+        }
+    }
+
+    /// Keys on the "too small" screen: Ctrl-C as everywhere; `q` quits, asking first (the
+    /// screen shows the question) while a change is in flight or unknown; a second `q` quits.
+    fn on_key_too_small(&mut self, key: KeyEvent) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let quit_key = matches!(key.code, KeyCode::Char('c')) && ctrl
+            || matches!(key.code, KeyCode::Char('q')) && !ctrl;
+        if !quit_key {
+            return;
+        }
+        if self.overlay == Some(Overlay::ConfirmQuit) {
+            self.quit();
+        } else {
+            self.request_quit();
         }
     }
 
@@ -776,6 +819,23 @@ impl App {
     }
 
     fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent, now: Instant) {
+        // Enter and Space answer a question with its default, the safe answer: do not send,
+        // stay, keep, not now (Esc's answer). The production question takes a typed name.
+        let safe_default = match &overlay {
+            Overlay::Confirm { ask, .. } => *ask != Ask::Production,
+            Overlay::ConfirmQuit
+            | Overlay::ConfirmDiscard(_)
+            | Overlay::ConfirmResend
+            | Overlay::AskApplied
+            | Overlay::OfferCreate => true,
+            // Help, unlock (Enter unlocks), log detail, messages: no question to answer.
+            _ => false,
+        };
+        let key = if safe_default && matches!(key.code, KeyCode::Enter | KeyCode::Char(' ')) {
+            KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)
+        } else {
+            key
+        };
         match overlay {
             Overlay::Help => self.overlay = None,
             Overlay::LogDetail(i, scroll) => match key.code {
@@ -813,6 +873,11 @@ impl App {
                 }
                 _ => {}
             },
+            Overlay::Confirm {
+                ask: Ask::Production,
+                gate,
+                options,
+            } => self.on_production_key(gate, options, key, now),
             Overlay::Confirm { ask, gate, options } => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.overlay = None;
@@ -919,6 +984,46 @@ impl App {
                 }
                 _ => {}
             },
+        }
+    }
+
+    /// The production question (k9s-style): the profile's name typed in full sends; Enter
+    /// with nothing typed, or Esc, does not.
+    fn on_production_key(&mut self, gate: Gate, options: Options, key: KeyEvent, now: Instant) {
+        let name = self.profile().map_or(String::new(), |p| p.name.clone());
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => {
+                self.overlay = None;
+                self.confirm_input.clear();
+                self.status = Some((Level::Info, "Not sent".into()));
+            }
+            KeyCode::Enter if self.confirm_input.is_empty() => {
+                self.overlay = None;
+                self.status = Some((Level::Info, "Not sent".into()));
+            }
+            KeyCode::Enter if self.confirm_input == name => {
+                self.overlay = None;
+                self.confirm_input.clear();
+                let gate = Gate {
+                    production: true,
+                    ..gate
+                };
+                self.proceed(gate, options, now);
+            }
+            KeyCode::Enter => {
+                self.status = Some((
+                    Level::Error,
+                    format!("Not sent: type {name} exactly to send, or Esc"),
+                ));
+            }
+            KeyCode::Backspace => {
+                self.confirm_input.pop();
+            }
+            KeyCode::Char(c) if !ctrl && !c.is_control() && self.confirm_input.len() < 256 => {
+                self.confirm_input.push(c);
+            }
+            _ => {}
         }
     }
 
@@ -1098,12 +1203,34 @@ impl App {
 
     /// Keys for a focused field. Returns false when the key is not the field's (global keys).
     fn on_field_key(&mut self, i: usize, key: KeyEvent, now: Instant) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        // While a change is in flight the fields hold what was sent (after `unknown` that is
+        // what may now be live): every key that would edit them is refused until the answer.
+        let edits = match key.code {
+            KeyCode::Char('g' | 'x' | 'w' | 'u' | 'k') if ctrl => true,
+            KeyCode::Char('d') if alt => true,
+            KeyCode::Char(_) => !ctrl && !alt,
+            KeyCode::Backspace | KeyCode::Delete => true,
+            _ => false,
+        };
+        if edits && let Some(job) = self.job {
+            let name = self.profiles.get(job.profile).map_or("?", |p| p.name.as_str());
+            self.status = Some((
+                Level::Info,
+                format!(
+                    "The fields are locked while the request to {name} is in flight (Esc cancels)"
+                ),
+            ));
+            return true;
+        }
         let Some(editor) = &mut self.editor else {
             return false;
         };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let alt = key.modifiers.contains(KeyModifiers::ALT);
         let last = editor.fields.len() - 1;
+        // A masked field moves by character: jumping by word would show where the spaces and
+        // symbols are.
+        let by_word = (ctrl || alt) && editor.is_revealed(i, now);
         let buf = &mut editor.fields[i].buf;
         let mut changed = true;
         match key.code {
@@ -1158,7 +1285,7 @@ impl App {
             KeyCode::Delete => buf.delete(),
             KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End => {
                 changed = false;
-                match (key.code, ctrl || alt) {
+                match (key.code, by_word) {
                     (KeyCode::Left, true) => buf.move_word_left(),
                     (KeyCode::Left, false) => buf.move_left(),
                     (KeyCode::Right, true) => buf.move_word_right(),
@@ -1442,6 +1569,31 @@ impl App {
             self.focus = Focus::Field(empty);
             return;
         }
+        if let Some(i) = editor.index_of(FieldRole::Current)
+            && self
+                .refused_current
+                .is_refused(name, editor.fields[i].buf.expose())
+        {
+            let from_store = match &editor.current_from {
+                Some(CurrentSource::Store(label)) => Some(label.clone()),
+                _ => None,
+            };
+            let line = match from_store {
+                Some(label) => format!(
+                    "Not sent: {name}'s provider refused the current password from {label}; it is not resent. Type the right one, or fix it in {label}"
+                ),
+                None => format!(
+                    "Not sent: {name}'s provider just refused this current password; sending it again would spend another attempt. Type the right one"
+                ),
+            };
+            self.status = Some((Level::Error, line));
+            if let Some(editor) = &mut self.editor {
+                editor.fields[i].buf.clear();
+                editor.field_changed(i);
+            }
+            self.focus = Focus::Field(i);
+            return;
+        }
         let failures: Vec<String> = editor
             .checklist
             .failures()
@@ -1497,7 +1649,10 @@ impl App {
             None
         };
         match ask {
-            Some(ask) => self.overlay = Some(Overlay::Confirm { ask, gate, options }),
+            Some(ask) => {
+                self.confirm_input.clear();
+                self.overlay = Some(Overlay::Confirm { ask, gate, options });
+            }
             None => self.send(options, now),
         }
     }
@@ -1505,11 +1660,17 @@ impl App {
     /// Ctrl-O after a refusal because of a known lock: ask, then send anyway.
     fn offer_lock_override(&mut self) {
         if let Some(options) = self.lock_refused.take() {
+            self.confirm_input.clear();
             self.overlay = Some(Overlay::Confirm {
                 ask: Ask::Locked,
                 gate: Gate::default(),
                 options,
             });
+        } else {
+            self.status = Some((
+                Level::Info,
+                "Ctrl-O has nothing to override: it sends anyway only right after a send was refused because the profile is locked".into(),
+            ));
         }
     }
 
@@ -1524,6 +1685,10 @@ impl App {
             return;
         }
         let Some(index) = self.unknown else {
+            self.status = Some((
+                Level::Info,
+                "F5 has nothing to check: it checks a change whose outcome is unknown, and there is none".into(),
+            ));
             return;
         };
         if self.selected != Some(index) {
@@ -1596,6 +1761,12 @@ impl App {
             current: copy(FieldRole::Current, PASSWORD_CAPACITY),
             new,
             prompted,
+        };
+        // Which current password this change carries, as a keyed hash: a refusal of it is
+        // remembered without keeping a copy (trap 1).
+        self.sent_current_mac = match (&secrets.current, options.check) {
+            (Some(current), false) => Some(super::refused::mac(current.expose())),
+            _ => None,
         };
         let id = self.next_job;
         self.next_job += 1;
@@ -1734,6 +1905,7 @@ impl App {
             problems.push(format!("audit.jsonl not written: {e}"));
         }
         let same = self.selected == Some(flight.profile);
+        let refused_from_store = self.refuse_current(&flight, &report, same);
         if let (true, Some(editor)) = (same, &mut self.editor) {
             if let Some(policy) = &report.account_policy {
                 editor.policy.apply_account_policy(policy);
@@ -1791,6 +1963,15 @@ impl App {
             }
             self.sent_new = None;
         }
+        if report.outcome == Outcome::WrongOldPassword && !flight.check {
+            line.push_str(&match refused_from_store {
+                Some(label) => format!(
+                    " — the current password from {label} was refused: it will not be resent. Type the right one, or fix it in {label}"
+                ),
+                None => " — type the current password again: the refused one will not be resent"
+                    .to_string(),
+            });
+        }
         if let Some(w) = &warning {
             line.push_str(&format!(" (warning: {w})"));
         }
@@ -1814,6 +1995,44 @@ impl App {
                 resend: false,
             });
         }
+    }
+
+    /// After a wrong-current-password answer to a change: remembers the refused current
+    /// password by keyed hash, and (profile still selected) clears that field and focuses it,
+    /// so Enter cannot spend another attempt on it. Returns the store's label when the store
+    /// had filled it. A success forgets the refusal.
+    fn refuse_current(&mut self, flight: &InFlight, report: &Report, same: bool) -> Option<String> {
+        let mac = self.sent_current_mac.take();
+        let name = self.profiles.get(flight.profile)?.name.clone();
+        if flight.check {
+            return None;
+        }
+        if report.outcome.is_success() {
+            self.refused_current.forget(&name);
+            return None;
+        }
+        if report.outcome != Outcome::WrongOldPassword {
+            return None;
+        }
+        if let Some(mac) = mac {
+            self.refused_current.remember(&name, mac);
+        }
+        let editor = self.editor.as_mut().filter(|_| same)?;
+        let i = editor.index_of(FieldRole::Current)?;
+        let from_store = match &editor.current_from {
+            Some(CurrentSource::Store(label)) => Some(label.clone()),
+            _ => None,
+        };
+        editor.fields[i].buf.clear();
+        editor.reveal = None;
+        editor.field_changed(i);
+        self.focus = Focus::Field(i);
+        from_store
+    }
+
+    /// Whether the terminal is below the minimum size (only the "too small" screen shows).
+    fn too_small(&self) -> bool {
+        self.size.0 < MIN_SIZE.0 || self.size.1 < MIN_SIZE.1
     }
 
     fn on_mouse(&mut self, mouse: MouseEvent) {

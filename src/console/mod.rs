@@ -11,6 +11,7 @@ pub mod clock;
 pub mod editor;
 pub mod input;
 pub mod message;
+pub mod refused;
 pub mod terminal;
 pub mod ui;
 

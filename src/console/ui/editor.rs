@@ -29,11 +29,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: Sy
     let focused = matches!(app.focus, Focus::Field(_));
     let title = match app.profile() {
         Some(p) => {
-            let mut spans = vec![
-                Span::raw(" Change password — "),
-                Span::styled(p.name.as_str(), Style::new().add_modifier(Modifier::BOLD)),
-                Span::raw(format!(" ({}) ", p.kind)),
-            ];
+            // The production banner comes first, so a long name or a narrow pane cuts the
+            // name, never the banner.
+            let mut spans = Vec::with_capacity(4);
             if p.production {
                 spans.push(Span::styled(
                     " ⚠ PRODUCTION ",
@@ -43,6 +41,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: Sy
                         .add_modifier(Modifier::BOLD),
                 ));
             }
+            spans.push(Span::raw(" Change password — "));
+            spans.push(Span::styled(
+                p.name.as_str(),
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            spans.push(Span::raw(format!(" ({}) ", p.kind)));
             Line::from(spans)
         }
         None => Line::from(" Change password "),

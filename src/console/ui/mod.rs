@@ -63,7 +63,7 @@ pub(crate) fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
 pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant, wall: SystemTime) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        draw_too_small(frame, area);
+        draw_too_small(frame, app, area);
         return;
     }
     let panes = panes(area);
@@ -74,8 +74,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant, wall: SystemTime) {
     overlay::draw(frame, app, area);
 }
 
-fn draw_too_small(frame: &mut Frame<'_>, area: Rect) {
-    let text = vec![
+fn draw_too_small(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let mut text = vec![
         Line::from("Terminal too small").style(Style::new().add_modifier(Modifier::BOLD)),
         Line::from(format!(
             "{}×{} — rekey needs at least {}×{}.",
@@ -83,8 +83,16 @@ fn draw_too_small(frame: &mut Frame<'_>, area: Rect) {
         )),
         Line::from("Enlarge the window, or press q to quit."),
     ];
-    let y = area.height.saturating_sub(3) / 2;
-    let rect = Rect::new(area.x, area.y + y, area.width, area.height.min(3));
+    // The only question that can be answered here: quitting with a change open.
+    if app.overlay == Some(super::app::Overlay::ConfirmQuit) {
+        text.push(
+            Line::from("A change is open: q again quits anyway.")
+                .style(Style::new().add_modifier(Modifier::BOLD)),
+        );
+    }
+    let rows = text.len() as u16;
+    let y = area.height.saturating_sub(rows) / 2;
+    let rect = Rect::new(area.x, area.y + y, area.width, area.height.min(rows));
     frame.render_widget(
         Paragraph::new(text)
             .alignment(Alignment::Center)

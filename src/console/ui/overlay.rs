@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use crate::console::app::{App, Ask, Overlay, Then, countdown};
@@ -28,7 +28,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("type / paste", "field: edit (bracketed paste supported)"),
     (
         "← → Home End ^A ^E",
-        "field: move the cursor (Ctrl-← → by word)",
+        "field: move the cursor (Ctrl-← → by word only while shown)",
     ),
     (
         "Bksp Del",
@@ -55,7 +55,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Ctrl-O", "after a locked refusal: send anyway (asks first)"),
     ("F5", "after an unknown outcome: check it (IAM, CIAM)"),
     ("↑ ↓  Enter", "log: select an exchange / show it in full"),
-    ("y / n", "answer a question (Esc is no)"),
+    (
+        "y / n  Enter",
+        "answer a question (Esc and Enter give the safe answer)",
+    ),
     ("? or F1", "this help (F1 inside a field)"),
     ("q", "quit (outside a field; asks while a change is open)"),
     (
@@ -64,17 +67,67 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ),
 ];
 
-/// A question or notice: `lines` wrapped in a titled box `width` wide, centred, as tall as
-/// its lines.
-fn dialog(frame: &mut Frame<'_>, area: Rect, width: u16, title: &str, lines: Vec<Line<'_>>) {
-    let rect = centered(area, width, lines.len() as u16 + 2);
+/// A question or notice: `lines` wrapped in a titled box `width` wide (at most the screen),
+/// centred, as tall as its wrapped lines. The last line names the answer keys: it is pinned to
+/// the bottom row, so however the text wraps the keys are never cut off.
+fn dialog(frame: &mut Frame<'_>, area: Rect, width: u16, title: &str, mut lines: Vec<Line<'_>>) {
+    let keys = lines.pop().unwrap_or_default();
+    let inner_width = usize::from(width.min(area.width).saturating_sub(2)).max(1);
+    let body_rows: usize = lines.iter().map(|l| wrapped_rows(l, inner_width)).sum();
+    let keys_rows = wrapped_rows(&keys, inner_width);
+    let rect = centered(area, width, (body_rows + keys_rows) as u16 + 2);
     frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(modal(title)),
-        rect,
+    let block = modal(title);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let keys_height = (keys_rows as u16).min(inner.height);
+    let body = Rect::new(
+        inner.x,
+        inner.y,
+        inner.width,
+        inner.height - keys_height,
     );
+    let keys_rect = Rect::new(inner.x, body.bottom(), inner.width, keys_height);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), body);
+    frame.render_widget(Paragraph::new(keys).wrap(Wrap { trim: true }), keys_rect);
+}
+
+/// Rows `line` takes when word-wrapped to `width` columns (greedy, as ratatui wraps), counted
+/// from the spans in place: a revealed password is never copied to be measured.
+fn wrapped_rows(line: &Line<'_>, width: usize) -> usize {
+    let (mut rows, mut col, mut spaces, mut word) = (1usize, 0usize, 0usize, 0usize);
+    let place = |rows: &mut usize, col: &mut usize, spaces: usize, word: usize| {
+        if word == 0 {
+            return;
+        }
+        if *col == 0 {
+            *col = word;
+        } else if *col + spaces + word <= width {
+            *col += spaces + word;
+        } else {
+            *rows += 1;
+            *col = word;
+        }
+        while *col > width {
+            *rows += 1;
+            *col -= width;
+        }
+    };
+    for span in &line.spans {
+        for (k, piece) in span.content.split(' ').enumerate() {
+            if k > 0 {
+                if word > 0 {
+                    place(&mut rows, &mut col, spaces, word);
+                    spaces = 0;
+                    word = 0;
+                }
+                spaces += 1;
+            }
+            word += Span::raw(piece).width();
+        }
+    }
+    place(&mut rows, &mut col, spaces, word);
+    rows
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -119,7 +172,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
                 Line::from("Update failed. Create the account with this password instead?"),
                 Line::from(""),
-                Line::from("y  send with Create      n / Esc  not now"),
+                Line::from("y  send with Create      n / Esc / Enter  not now"),
             ];
             dialog(frame, area, 64, " Create the VPN account? ", lines);
         }
@@ -154,13 +207,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 app,
                 area,
                 " Quit? ",
-                "d  discard and quit      n / Esc  stay",
+                "d  discard and quit      n / Esc / Enter  stay",
             );
         }
         Some(Overlay::ConfirmDiscard(then)) => {
             let keys = match then {
-                Then::Select(_) => "d  discard and switch      n / Esc  stay",
-                Then::Reload => "d  discard and reload      n / Esc  stay",
+                Then::Select(_) => "d  discard and switch      n / Esc / Enter  stay",
+                Then::Reload => "d  discard and reload      n / Esc / Enter  stay",
             };
             kept_question(frame, app, area, " Discard the new password? ", keys);
         }
@@ -188,7 +241,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
                 Line::from("Setting the same password again is safe and settles the change."),
                 Line::from(""),
-                Line::from("y  resend      n / Esc  not now"),
+                Line::from("y  resend      n / Esc / Enter  not now"),
             ];
             dialog(frame, area, 70, " Settle ", lines);
         }
@@ -200,7 +253,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from("rekey cannot check without spending an attempt: verify by hand"),
                 Line::from("(DCS: redis-cli AUTH; VPN: log in), then answer."),
                 Line::from(""),
-                Line::from("a = applied, n = not applied, Esc = later"),
+                Line::from("a  applied      n  not applied      Esc / Enter  later"),
             ];
             dialog(frame, area, 70, " Settle ", lines);
         }
@@ -213,7 +266,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             let lines = vec![
                 Line::from(why).style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
                 Line::from(""),
-                Line::from("y  quit anyway      n / Esc  stay"),
+                Line::from("y  quit anyway      n / Esc / Enter  stay"),
             ];
             dialog(frame, area, 70, " Quit? ", lines);
         }
@@ -283,7 +336,7 @@ fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
 fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
     let warn = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
     let name = app.profile().map_or(String::new(), |p| p.name.clone());
-    let keys = Line::from("y  send      n / Esc  do not send");
+    let keys = Line::from("y  send      n / Esc / Enter  do not send");
     match ask {
         Ask::Weak { score, label } => (
             " Weak password ",
@@ -299,9 +352,12 @@ fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
             vec![
                 Line::from(format!("{name} is a PRODUCTION profile."))
                     .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
-                Line::from("Changing this password affects live systems. Send the change?"),
+                Line::from("Changing this password affects live systems."),
+                Line::from(format!("Type {name} to send: {}▏", escape(&app.confirm_input))),
                 Line::from(""),
-                keys,
+                Line::from(format!(
+                    "Enter  send once {name} is typed      Esc / Enter on nothing typed  do not send"
+                )),
             ],
         ),
         Ask::LastAttempt => {

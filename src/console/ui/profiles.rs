@@ -165,9 +165,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
             None => (kind.to_string(), Style::new().fg(Color::DarkGray)),
         };
         let tag_len = tag.chars().count();
-        let name_width = width.saturating_sub(2 + tag_len + 1).max(1);
+        // Production rows carry a ⚠ before the name: a sign, not only a colour.
+        let prod = if profile.production { "⚠ " } else { "" };
+        let prod_len = prod.chars().count();
+        let name_width = width.saturating_sub(2 + prod_len + tag_len + 1).max(1);
         let name = truncate(&profile.name, name_width);
-        let pad = width.saturating_sub(2 + name.chars().count() + tag_len);
+        let pad = width.saturating_sub(2 + prod_len + name.chars().count() + tag_len);
         let mut style = Style::new();
         if is_selected {
             style = style.add_modifier(Modifier::BOLD);
@@ -181,6 +184,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         lines.push(
             Line::from(vec![
                 Span::raw(marker),
+                Span::styled(
+                    prod,
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ),
                 Span::raw(name),
                 Span::raw(" ".repeat(pad)),
                 Span::styled(tag, tag_style),
