@@ -880,3 +880,64 @@ fn resolve_prompt_and_value() {
     let secret = c.client_secret.as_ref().unwrap().resolve("client_secret");
     assert_eq!(secret.unwrap().as_str(), "CANARY-s3cr3t-7Q-cs");
 }
+
+/// One broken profile does not hide the others: `load_each` (the console) loads every valid
+/// profile and returns each broken one with all of its errors; `load` (headless) still refuses
+/// the file with its first error, as SPEC §5 wants.
+#[test]
+fn each_profile_is_validated_on_its_own() {
+    let path = fixture_dir("partial").join("two_broken.toml");
+    let config = match config::load_each(&path) {
+        Ok(LoadOutcome::Loaded(config)) => config,
+        other => panic!("expected a config with broken profiles: {other:?}"),
+    };
+    let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["good-one", "good-two"]);
+    assert_eq!(config.broken.len(), 2, "{:#?}", config.broken);
+
+    let three = &config.broken[0];
+    assert_eq!(three.name.as_deref(), Some("three-mistakes"));
+    assert_eq!(three.line, 9);
+    let found: Vec<(usize, usize, &str)> = three
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!((found[0].0, found[0].1), (13, 1));
+    assert!(
+        found[0]
+            .2
+            .starts_with("unknown key `domian` in profile `three-mistakes`"),
+        "{found:#?}"
+    );
+    assert_eq!((found[1].0, found[1].1), (15, 16), "{found:#?}");
+    assert!(found[1].2.contains("timeout_secs"), "{found:#?}");
+    assert_eq!(found[2].0, 12, "{found:#?}");
+    assert!(found[2].2.contains("iam_endpoint"), "{found:#?}");
+
+    let slip = &config.broken[1];
+    assert_eq!(slip.name.as_deref(), Some("syntax-slip"));
+    assert_eq!(slip.line, 17);
+    assert_eq!(slip.errors.len(), 1);
+    assert_eq!(slip.errors[0].line, 20, "{}", slip.errors[0]);
+    assert!(
+        slip.errors[0].message.starts_with("invalid TOML"),
+        "{}",
+        slip.errors[0]
+    );
+
+    // Headless: the whole file is refused, with the first error.
+    let strict = config::load(&path).expect_err("strict load refuses a broken profile");
+    assert_eq!((strict.line, strict.column), (13, 1), "{strict}");
+}
+
+/// A syntax error outside every profile is still an error about the whole file.
+#[test]
+fn syntax_error_before_the_profiles_is_file_level() {
+    let text = "audit = tru\n\n[[profile]]\nname = \"a\"\nkind = \"huawei-iam\"\n\
+                iam_endpoint = \"https://iam.myhuaweicloud.com\"\ndomain = \"d\"\nuser = \"u\"\n";
+    let e = config::parse_each(Path::new("p.toml"), text).expect_err("file-level");
+    assert_eq!(e.line, 1, "{e}");
+    assert!(e.message.starts_with("invalid TOML"), "{e}");
+}

@@ -162,8 +162,14 @@ fn a_generated_password_is_sent_only_after_it_was_revealed_or_copied() {
         h.status(),
         Some((Level::Info, "copied — clipboard clears in 45 s".to_string()))
     );
-    let last_row = h.screen().lines().last().expect("rows").to_string();
-    assert_eq!(last_row.trim_end(), "copied — clipboard clears in 45 s");
+    // The message has its own line, above the key hints (which stay).
+    let screen = h.screen();
+    let rows: Vec<&str> = screen.lines().collect();
+    assert_eq!(
+        rows[rows.len() - 2].trim_end(),
+        "copied — clipboard clears in 45 s"
+    );
+    assert!(rows[rows.len() - 1].contains("^Y copy"), "{screen}");
     let now = h.clock.now();
     assert_eq!(
         h.app().next_deadline(now, h.clock.wall()),

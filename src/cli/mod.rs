@@ -219,7 +219,7 @@ fn load_for_console(cli_path: Option<&Path>) -> (Option<PathBuf>, Loaded) {
     let Some(path) = config::resolve_path(cli_path) else {
         return (None, Loaded::Missing);
     };
-    let loaded = match config::load(&path) {
+    let loaded = match config::load_each(&path) {
         Ok(LoadOutcome::Loaded(config)) => Loaded::Config(config),
         Ok(LoadOutcome::Missing(_)) => Loaded::Missing,
         Err(e) => Loaded::Broken(e),

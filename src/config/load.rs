@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::error::ConfigError;
 use super::model::Config;
-use super::parse::{parse, position};
+use super::parse::{parse, parse_each, position};
 
 /// What [`load`] found.
 #[derive(Debug)]
@@ -45,9 +45,23 @@ fn resolve_path_from(
     }
 }
 
-/// Reads, parses and validates the file at `path`. A file that does not exist is
-/// `Ok(LoadOutcome::Missing)`; one that cannot be read or is invalid is an error.
+/// Reads, parses and validates the file at `path`, strictly (the headless commands: any error
+/// is fatal). A file that does not exist is `Ok(LoadOutcome::Missing)`; one that cannot be read
+/// or is invalid is an error.
 pub fn load(path: &Path) -> Result<LoadOutcome, ConfigError> {
+    read_with(path, parse)
+}
+
+/// Like [`load`], but each profile is validated on its own ([`parse_each`]): the console loads
+/// the valid ones and marks the others. Only a problem with the whole file is an error.
+pub fn load_each(path: &Path) -> Result<LoadOutcome, ConfigError> {
+    read_with(path, parse_each)
+}
+
+fn read_with(
+    path: &Path,
+    parse: fn(&Path, &str) -> Result<Config, ConfigError>,
+) -> Result<LoadOutcome, ConfigError> {
     // The file may hold `{ value = "..." }` secrets: keep the raw text in zeroizing memory.
     let bytes = match std::fs::read(path) {
         Ok(bytes) => Zeroizing::new(bytes),

@@ -14,7 +14,7 @@ mod suggest;
 
 pub use endpoint::is_loopback_url;
 pub use error::{ConfigError, SecretError};
-pub use load::{LoadOutcome, load, resolve_path};
+pub use load::{LoadOutcome, load, load_each, resolve_path};
 pub use model::*;
-pub use parse::parse;
+pub use parse::{parse, parse_each};
 pub use source::MAX_COMMAND_OUTPUT;

@@ -375,6 +375,28 @@ impl StoreConfig {
     }
 }
 
+/// A `[[profile]]` table that failed validation: the console lists it, marked, with every
+/// error found in it, and loads the file's other profiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenProfile {
+    /// Its `name`, when that is present and valid.
+    pub name: Option<String>,
+    /// The line of its `[[profile]]` header.
+    pub line: usize,
+    /// Every error found in it, in the order a reader meets them (never empty).
+    pub errors: Vec<crate::config::ConfigError>,
+}
+
+impl BrokenProfile {
+    /// How the list names it: its name, or `line N` when it has no usable name.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => format!("line {}", self.line),
+        }
+    }
+}
+
 /// A whole `profiles.toml`.
 #[derive(Debug)]
 pub struct Config {
@@ -387,6 +409,9 @@ pub struct Config {
     pub mouse: bool,
     /// Profiles in file order.
     pub profiles: Vec<Profile>,
+    /// `[[profile]]` tables that failed validation, in file order, each with all its errors.
+    /// The strict [`crate::config::parse`] and [`crate::config::load`] never return any.
+    pub broken: Vec<BrokenProfile>,
     /// Non-fatal findings (e.g. a `value` secret with a non-loopback endpoint).
     pub warnings: Vec<String>,
 }

@@ -15,9 +15,9 @@ use zeroize::Zeroizing;
 use super::endpoint::{check_url, is_loopback_url};
 use super::error::ConfigError;
 use super::model::{
-    AkskVariant, Config, DcsAuth, HuaweiDcs, HuaweiIam, Kind, Operate, PolicyOverrides, Profile,
-    ProviderConfig, SecretSource, SignatureMethod, StoreBackend, StoreConfig, TencentApi,
-    TencentBmVpn, TencentCiam,
+    AkskVariant, BrokenProfile, Config, DcsAuth, HuaweiDcs, HuaweiIam, Kind, Operate,
+    PolicyOverrides, Profile, ProviderConfig, SecretSource, SignatureMethod, StoreBackend,
+    StoreConfig, TencentApi, TencentBmVpn, TencentCiam,
 };
 use super::suggest::closest;
 
@@ -349,13 +349,28 @@ impl<'t, 'i> Tbl<'t, 'i> {
         allowed: &[&str],
         misplaced: impl Fn(&str) -> Option<(String, String)>,
     ) -> Result<()> {
+        match self.key_errors(cx, allowed, misplaced).into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Every key not in `allowed`, one error each in file order (see [`Tbl::check_keys`]).
+    fn key_errors(
+        &self,
+        cx: &Cx<'_>,
+        allowed: &[&str],
+        misplaced: impl Fn(&str) -> Option<(String, String)>,
+    ) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
         for (key, _) in self.entries() {
             let k: &str = key.get_ref();
             if allowed.contains(&k) {
                 continue;
             }
             if let Some((message, fix)) = misplaced(k) {
-                return Err(cx.error(&key.span(), message, fix));
+                errors.push(cx.error(&key.span(), message, fix));
+                continue;
             }
             let (hint, fix) = match closest(k, allowed) {
                 Some(s) => (
@@ -370,13 +385,13 @@ impl<'t, 'i> Tbl<'t, 'i> {
                     ),
                 ),
             };
-            return Err(cx.error(
+            errors.push(cx.error(
                 &key.span(),
                 format!("unknown key `{}` in {}{hint}", show(k), self.name),
                 fix,
             ));
         }
-        Ok(())
+        errors
     }
 
     /// Like [`Tbl::check_keys`] for a secret source table, but an unknown key is named only when
@@ -800,57 +815,157 @@ fn join_words(words: &[&str], conjunction: &str) -> String {
 }
 
 /// Parses and validates the text of a `profiles.toml` read from `path` (used in messages and
-/// to resolve a relative `ca_file`).
+/// to resolve a relative `ca_file`). Strict, for the headless commands (SPEC §5: any error is
+/// fatal): the first error of the file, as [`parse_each`] finds them.
 pub fn parse(path: &Path, text: &str) -> Result<Config> {
+    let config = parse_each(path, text)?;
+    match config.broken.first().and_then(|b| b.errors.first()) {
+        Some(first) => Err(first.clone()),
+        None => Ok(config),
+    }
+}
+
+/// Parses `profiles.toml` validating each `[[profile]]` table on its own, for the console: the
+/// valid profiles load and the others come back in [`Config::broken`] with every error found
+/// in them. Only a problem outside every profile is an `Err`: TOML syntax before the first
+/// `[[profile]]`, an unknown or mistyped top-level key, a `profile` that is not an array of
+/// tables. A syntax error inside a profile's lines breaks that profile only.
+pub fn parse_each(path: &Path, text: &str) -> Result<Config> {
     let mut cx = Cx {
         path,
         text,
         warnings: Vec::new(),
     };
-    let root = toml::de::DeTable::parse(text).map_err(|e| cx.syntax(&e))?;
-    let top = Tbl {
-        map: root.get_ref(),
-        span: 0..0,
-        name: "the top level of the file".into(),
-    };
-    top.check_keys(&cx, TOP_KEYS, |_| None)?;
-    let audit = top.boolean(&cx, "audit")?.unwrap_or(true);
-    let mouse = top.boolean(&cx, "mouse")?.unwrap_or(true);
-
     let mut profiles: Vec<Profile> = Vec::new();
-    if let Some(value) = top.get("profile") {
-        let items = match value.get_ref() {
-            DeValue::Array(items) => items,
-            DeValue::Table(_) => {
-                return Err(cx.error(
-                    &value.span(),
-                    "`profile` is a single table; expected an array of tables",
-                    "write each profile header as [[profile]] (double brackets), not [profile]",
-                ));
+    let mut broken: Vec<BrokenProfile> = Vec::new();
+    let (audit, mouse) = match toml::de::DeTable::parse(text) {
+        Ok(root) => {
+            let (audit, mouse, items) = top_level(&cx, &root)?;
+            for item in items {
+                match parse_profile(&mut cx, item, &profiles) {
+                    Ok(profile) => profiles.push(profile),
+                    Err(b) => broken.push(b),
+                }
             }
-            _ => {
-                return Err(cx.error(
-                    &value.span(),
-                    format!(
-                        "`profile` must be an array of tables, found {}",
-                        a_type(value.get_ref())
-                    ),
-                    "start each profile with a [[profile]] line followed by its keys",
-                ));
-            }
-        };
-        for item in items.iter() {
-            let profile = parse_profile(&mut cx, item, &profiles)?;
-            profiles.push(profile);
+            (audit, mouse)
         }
-    }
-
+        Err(whole) => {
+            // Find which part holds the syntax error: the lines before the first [[profile]]
+            // (the whole file is unusable) or one profile's lines (that profile is).
+            let sections = profile_sections(text);
+            let Some((top, rest)) = sections.split_first().filter(|(_, rest)| !rest.is_empty())
+            else {
+                return Err(cx.syntax(&whole));
+            };
+            let top_text = masked(text, top.clone());
+            let root = toml::de::DeTable::parse(&top_text).map_err(|e| cx.syntax(&e))?;
+            let (audit, mouse, _) = top_level(&cx, &root)?;
+            for section in rest {
+                let section_text = masked(text, section.clone());
+                match toml::de::DeTable::parse(&section_text) {
+                    Ok(root) => {
+                        let (_, _, items) = top_level(&cx, &root)?;
+                        for item in items {
+                            match parse_profile(&mut cx, item, &profiles) {
+                                Ok(profile) => profiles.push(profile),
+                                Err(b) => broken.push(b),
+                            }
+                        }
+                    }
+                    Err(e) => broken.push(BrokenProfile {
+                        name: section_name(&text[section.clone()]),
+                        line: cx.line(section.start),
+                        errors: vec![cx.syntax(&e)],
+                    }),
+                }
+            }
+            (audit, mouse)
+        }
+    };
     Ok(Config {
         path: path.to_path_buf(),
         audit,
         mouse,
         profiles,
+        broken,
         warnings: cx.warnings,
+    })
+}
+
+/// The top-level keys of a parsed document: `audit`, `mouse` and the `profile` items.
+fn top_level<'t, 'i>(
+    cx: &Cx<'_>,
+    root: &'t Spanned<DeTable<'i>>,
+) -> Result<(bool, bool, Vec<&'t Value<'i>>)> {
+    let top = Tbl {
+        map: root.get_ref(),
+        span: 0..0,
+        name: "the top level of the file".into(),
+    };
+    top.check_keys(cx, TOP_KEYS, |_| None)?;
+    let audit = top.boolean(cx, "audit")?.unwrap_or(true);
+    let mouse = top.boolean(cx, "mouse")?.unwrap_or(true);
+    let Some(value) = top.get("profile") else {
+        return Ok((audit, mouse, Vec::new()));
+    };
+    match value.get_ref() {
+        DeValue::Array(items) => Ok((audit, mouse, items.iter().collect())),
+        DeValue::Table(_) => Err(cx.error(
+            &value.span(),
+            "`profile` is a single table; expected an array of tables",
+            "write each profile header as [[profile]] (double brackets), not [profile]",
+        )),
+        _ => Err(cx.error(
+            &value.span(),
+            format!(
+                "`profile` must be an array of tables, found {}",
+                a_type(value.get_ref())
+            ),
+            "start each profile with a [[profile]] line followed by its keys",
+        )),
+    }
+}
+
+/// The byte ranges of the lines before the first `[[profile]]` header, then of each profile
+/// (its header up to the next one).
+fn profile_sections(text: &str) -> Vec<Range<usize>> {
+    let mut bounds = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        if squeezed.starts_with("[[profile]]") {
+            bounds.push(offset);
+        }
+        offset += line.len();
+    }
+    bounds.push(text.len());
+    bounds.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// `text` with everything outside `keep` blanked (newlines kept), so a part parses on its own
+/// with the spans, lines and columns of the whole file. Zeroized: it may hold secret values.
+fn masked(text: &str, keep: Range<usize>) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    for (i, c) in text.char_indices() {
+        if keep.contains(&i) || c == '\n' {
+            out.push(c);
+        } else {
+            // One space per byte, so every offset stays where it was.
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    out
+}
+
+/// The `name = "..."` of a profile whose lines are not valid TOML, when a line says it plainly.
+fn section_name(section: &str) -> Option<String> {
+    section.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        if key.trim() != "name" {
+            return None;
+        }
+        let name = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+        valid_name(name).is_ok().then(|| name.to_string())
     })
 }
 
@@ -908,18 +1023,42 @@ struct StoredValue {
     endpoint_is_loopback: bool,
 }
 
-fn parse_profile(cx: &mut Cx<'_>, item: &Value<'_>, earlier: &[Profile]) -> Result<Profile> {
+/// Keeps `result`'s value, or records its error in `errors` (so one profile can report every
+/// independent mistake, not just the first).
+fn ok<T>(errors: &mut Vec<ConfigError>, result: Result<T>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
+/// Validates one `[[profile]]` table on its own. Its errors come in the order a reader meets
+/// them: keys nobody knows (in file order), `name`, `kind`, keys of another kind, then each
+/// value in schema order; a value that cannot be read (e.g. `policy`) does not hide the others.
+/// Nothing after `kind` is checked when the kind is unknown: which keys belong depends on it.
+fn parse_profile(
+    cx: &mut Cx<'_>,
+    item: &Value<'_>,
+    earlier: &[Profile],
+) -> std::result::Result<Profile, BrokenProfile> {
     let span = item.span();
     let line = cx.line(span.start);
     let DeValue::Table(map) = item.get_ref() else {
-        return Err(cx.error(
-            &span,
-            format!(
-                "each `profile` must be a table, found {}",
-                a_type(item.get_ref())
-            ),
-            "start each profile with a [[profile]] line followed by its keys",
-        ));
+        return Err(BrokenProfile {
+            name: None,
+            line,
+            errors: vec![cx.error(
+                &span,
+                format!(
+                    "each `profile` must be a table, found {}",
+                    a_type(item.get_ref())
+                ),
+                "start each profile with a [[profile]] line followed by its keys",
+            )],
+        });
     };
     let named = map
         .get("name")
@@ -933,46 +1072,85 @@ fn parse_profile(cx: &mut Cx<'_>, item: &Value<'_>, earlier: &[Profile]) -> Resu
             None => format!("the profile at line {line}"),
         },
     };
+    let broken = |errors: Vec<ConfigError>| BrokenProfile {
+        name: named.map(str::to_string),
+        line,
+        errors,
+    };
+    let mut errors: Vec<ConfigError> = Vec::new();
 
     // Keys no kind knows first, so a misspelt `nmae` is reported as such, not as "missing".
-    p.check_keys(cx, &all_profile_keys(), |_| None)?;
+    let known = all_profile_keys();
+    errors.extend(p.key_errors(cx, &known, |_| None));
 
-    let (name, name_span) = p.req(cx, "name", p.string(cx, "name")?)?;
-    if let Err((message, fix)) = valid_name(name) {
-        return Err(cx.error(&name_span, message, fix));
-    }
-    if let Some(first) = earlier.iter().find(|e| e.name == name) {
-        return Err(cx.error(
-            &name_span,
-            format!(
-                "duplicate profile name `{name}`; the first profile with this name starts at line {}",
-                first.line
-            ),
-            "give each [[profile]] a unique name",
-        ));
-    }
-
-    let (kind_text, kind_span) = p.req(cx, "kind", p.string(cx, "kind")?)?;
-    let Ok(kind) = kind_text.parse::<Kind>() else {
-        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        let hint = closest(kind_text, &names)
-            .map(|k| format!(" — did you mean `{k}`?"))
-            .unwrap_or_default();
-        return Err(cx.error(
-            &kind_span,
-            format!(
-                "unknown kind `{}` in {}; expected one of {}{hint}",
-                show(kind_text),
-                p.name,
-                kind_list()
-            ),
-            "set kind to one of tencent-bm-vpn, huawei-dcs, huawei-iam, tencent-ciam",
-        ));
+    let name = match p
+        .string(cx, "name")
+        .and_then(|found| p.req(cx, "name", found))
+    {
+        Ok((name, name_span)) => {
+            if let Err((message, fix)) = valid_name(name) {
+                errors.push(cx.error(&name_span, message, fix));
+            } else if let Some(first) = earlier.iter().find(|e| e.name == name) {
+                errors.push(cx.error(
+                    &name_span,
+                    format!(
+                        "duplicate profile name `{name}`; the first profile with this name starts at line {}",
+                        first.line
+                    ),
+                    "give each [[profile]] a unique name",
+                ));
+            }
+            name
+        }
+        Err(e) => {
+            errors.push(e);
+            ""
+        }
     };
 
+    let kind = match p
+        .string(cx, "kind")
+        .and_then(|found| p.req(cx, "kind", found))
+    {
+        Ok((kind_text, kind_span)) => match kind_text.parse::<Kind>() {
+            Ok(kind) => Some(kind),
+            Err(()) => {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                let hint = closest(kind_text, &names)
+                    .map(|k| format!(" — did you mean `{k}`?"))
+                    .unwrap_or_default();
+                errors.push(cx.error(
+                    &kind_span,
+                    format!(
+                        "unknown kind `{}` in {}; expected one of {}{hint}",
+                        show(kind_text),
+                        p.name,
+                        kind_list()
+                    ),
+                    "set kind to one of tencent-bm-vpn, huawei-dcs, huawei-iam, tencent-ciam",
+                ));
+                None
+            }
+        },
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let Some(kind) = kind else {
+        return Err(broken(errors));
+    };
+
+    // Keys of another kind (the unknown ones were reported above).
     let mut allowed: Vec<&str> = COMMON_KEYS.to_vec();
     allowed.extend_from_slice(kind_keys(kind));
-    p.check_keys(cx, &allowed, |key| {
+    for (key, _) in p.entries() {
+        let k: &str = key.get_ref();
+        if !known.contains(&k) {
+            allowed.push(k);
+        }
+    }
+    errors.extend(p.key_errors(cx, &allowed, |key| {
         if kind == Kind::HuaweiDcs && AUTH_KEYS.contains(&key) {
             let method = if AKSK_KEYS.contains(&key) {
                 "aksk"
@@ -1000,57 +1178,84 @@ fn parse_profile(cx: &mut Cx<'_>, item: &Value<'_>, earlier: &[Profile]) -> Resu
                 kinds_using(key)
             ),
         ))
-    })?;
+    }));
 
-    let endpoint = p.url(cx, "endpoint")?.map(|(s, _)| s.to_string());
+    let endpoint = ok(&mut errors, p.url(cx, "endpoint"))
+        .flatten()
+        .map(|(s, _)| s.to_string());
     let endpoint_is_loopback = endpoint.as_deref().is_some_and(is_loopback_url);
-    let timeout_secs = p
-        .integer(cx, "timeout_secs", 1..=300)?
+    let timeout_secs = ok(&mut errors, p.integer(cx, "timeout_secs", 1..=300))
+        .flatten()
         .map_or(15, |(n, _)| n);
-    let ca_file = match p.text(cx, "ca_file")? {
+    let ca_file = match ok(&mut errors, p.text(cx, "ca_file")).flatten() {
         Some((s, span)) => {
             let file = PathBuf::from(s);
             let file = match cx.path.parent() {
                 Some(dir) if file.is_relative() => dir.join(file),
                 _ => file,
             };
-            check_ca_file(cx, &file, &span)?;
+            ok(&mut errors, check_ca_file(cx, &file, &span));
             Some(file)
         }
         None => None,
     };
-    let production = p.boolean(cx, "production")?.unwrap_or(false);
-    let notes = p.string(cx, "notes")?.map(|(s, _)| s.to_string());
-    let policy = match p.table(cx, "policy", format!("`policy` in {}", p.name))? {
-        Some(t) => parse_policy(cx, &t)?,
+    let production = ok(&mut errors, p.boolean(cx, "production"))
+        .flatten()
+        .unwrap_or(false);
+    let notes = ok(&mut errors, p.string(cx, "notes"))
+        .flatten()
+        .map(|(s, _)| s.to_string());
+    let policy = match ok(
+        &mut errors,
+        p.table(cx, "policy", format!("`policy` in {}", p.name)),
+    )
+    .flatten()
+    {
+        Some(t) => ok(&mut errors, parse_policy(cx, &t)).unwrap_or_default(),
         None => PolicyOverrides::default(),
     };
 
     let mut stored = Vec::new();
-    let store = match p.table(cx, "store", format!("`store` in {}", p.name))? {
-        Some(t) => Some(parse_store(cx, &t, &mut stored)?),
+    let store = match ok(
+        &mut errors,
+        p.table(cx, "store", format!("`store` in {}", p.name)),
+    )
+    .flatten()
+    {
+        Some(t) => ok(&mut errors, parse_store(cx, &t, &mut stored)),
         None => None,
     };
     let provider = match kind {
-        Kind::TencentBmVpn => {
-            ProviderConfig::TencentBmVpn(parse_bm(cx, &p, endpoint_is_loopback, &mut stored)?)
-        }
-        Kind::HuaweiDcs => {
-            ProviderConfig::HuaweiDcs(parse_dcs(cx, &p, endpoint_is_loopback, &mut stored)?)
-        }
-        Kind::HuaweiIam => ProviderConfig::HuaweiIam(parse_iam(cx, &p)?),
+        Kind::TencentBmVpn => ok(
+            &mut errors,
+            parse_bm(cx, &p, endpoint_is_loopback, &mut stored),
+        )
+        .map(ProviderConfig::TencentBmVpn),
+        Kind::HuaweiDcs => ok(
+            &mut errors,
+            parse_dcs(cx, &p, endpoint_is_loopback, &mut stored),
+        )
+        .map(ProviderConfig::HuaweiDcs),
+        Kind::HuaweiIam => ok(&mut errors, parse_iam(cx, &p)).map(ProviderConfig::HuaweiIam),
         Kind::TencentCiam => {
             // The portal URL is required for CIAM: there is no default.
-            if endpoint.is_none() {
-                return Err(cx.error(
+            if endpoint.is_none() && p.get("endpoint").is_none() {
+                errors.push(cx.error(
                     &span,
                     format!("{} is missing the required key `endpoint`", p.name),
                     "add endpoint = \"https://sample.portal.tencentciam.com\" (the tenant's CIAM \
                      portal URL)",
                 ));
             }
-            ProviderConfig::TencentCiam(parse_ciam(cx, &p, endpoint_is_loopback, &mut stored)?)
+            ok(
+                &mut errors,
+                parse_ciam(cx, &p, endpoint_is_loopback, &mut stored),
+            )
+            .map(ProviderConfig::TencentCiam)
         }
+    };
+    let Some(provider) = provider.filter(|_| errors.is_empty()) else {
+        return Err(broken(errors));
     };
 
     for value in stored.iter().filter(|v| !v.endpoint_is_loopback) {

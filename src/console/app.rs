@@ -14,11 +14,12 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::clipboard;
 use super::editor::{CurrentSource, Editor, FieldRole};
+use super::history::History;
 use super::message::{Message, Unsettled};
 use super::ui;
 use crate::change::journal::{Open, Step};
 use crate::change::settle::{self, Answers, Settled};
-use crate::config::{Config, ConfigError, Kind, Operate, Profile};
+use crate::config::{BrokenProfile, Config, ConfigError, Kind, Operate, Profile};
 use crate::policy;
 use crate::provider::{FollowUp, LogEntry, Options, Outcome, Report, TypedSecrets};
 use crate::secret::{PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
@@ -84,6 +85,8 @@ pub enum Overlay {
     OfferCreate,
     /// One log entry in full (index into the log), scrolled by this many lines.
     LogDetail(usize, u16),
+    /// The message history (`m`), scrolled back from the newest by this many lines.
+    Messages(u16),
 }
 
 /// What to do once the only copy of a password that may be live was dealt with.
@@ -164,6 +167,10 @@ pub struct App {
     pub config_missing: bool,
     /// Non-fatal config findings.
     pub warnings: Vec<String>,
+    /// Profiles of the file that failed validation, each with all its errors (not loaded).
+    pub broken: Vec<BrokenProfile>,
+    /// Every message shown on the message line, the last 100 (`m` shows them).
+    pub history: History,
     /// The profiles, in file order (shared with jobs in flight).
     pub profiles: Vec<Arc<Profile>>,
     /// The highlighted profile (index into `profiles`); its editor is shown.
@@ -246,6 +253,8 @@ impl App {
             config_error: None,
             config_missing: false,
             warnings: Vec::new(),
+            broken: Vec::new(),
+            history: History::default(),
             profiles: Vec::new(),
             selected: None,
             filter: String::new(),
@@ -283,6 +292,7 @@ impl App {
             confirm_input: String::new(),
         };
         app.install(loaded);
+        app.record_status(None);
         app
     }
 
@@ -295,14 +305,22 @@ impl App {
         self.config_error = None;
         self.config_missing = false;
         self.warnings.clear();
+        self.broken.clear();
         self.focus = Focus::Profiles;
         match loaded {
             Loaded::Config(config) => {
                 self.audit.set_enabled(config.audit);
                 self.profiles = config.profiles.into_iter().map(Arc::new).collect();
                 self.warnings = config.warnings;
+                self.broken = config.broken;
+                for warning in self.warnings.iter().skip(1) {
+                    self.history.push(Level::Warn, warning.clone());
+                }
                 if let Some(first) = self.warnings.first() {
                     self.status = Some((Level::Warn, first.clone()));
+                }
+                if !self.broken.is_empty() {
+                    self.report_broken();
                 }
             }
             Loaded::Missing => self.config_missing = true,
@@ -618,6 +636,41 @@ impl App {
 
     /// Handles one message at `now` (monotonic) and `wall` (wall clock).
     pub fn update(&mut self, message: Message, now: Instant, wall: SystemTime) {
+        let said = self.status.clone();
+        self.handle(message, now, wall);
+        self.record_status(said);
+    }
+
+    /// Adds the message line to the history when it now says something new.
+    fn record_status(&mut self, said: Option<(Level, String)>) {
+        if let Some((level, text)) = &self.status
+            && said.as_ref() != self.status.as_ref()
+        {
+            self.history.push(*level, text.clone());
+        }
+    }
+
+    /// Puts every error of every broken profile in the history, and a summary on the message
+    /// line (the history holds it whole).
+    fn report_broken(&mut self) {
+        for broken in &self.broken {
+            for error in &broken.errors {
+                self.history.push(Level::Error, error.to_string());
+            }
+        }
+        let errors: usize = self.broken.iter().map(|b| b.errors.len()).sum();
+        let names: Vec<String> = self.broken.iter().map(|b| b.label()).collect();
+        self.status = Some((
+            Level::Error,
+            format!(
+                "Not loaded, {errors} error{} (m shows them): {}",
+                if errors == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+        ));
+    }
+
+    fn handle(&mut self, message: Message, now: Instant, wall: SystemTime) {
         self.wall = wall;
         match message {
             Message::Input(event) => self.on_event(event, now),
@@ -810,6 +863,7 @@ impl App {
             KeyCode::Char('q') if !ctrl => self.request_quit(),
             KeyCode::Char('o') if ctrl => self.offer_lock_override(),
             KeyCode::F(5) => self.check_unknown(now),
+            KeyCode::Char('m') if !ctrl => self.overlay = Some(Overlay::Messages(0)),
             _ => match self.focus {
                 Focus::Profiles => self.on_profiles_key(key),
                 Focus::Log => self.on_log_key(key),
@@ -838,6 +892,21 @@ impl App {
         };
         match overlay {
             Overlay::Help => self.overlay = None,
+            Overlay::Messages(scroll) => {
+                self.overlay = match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        Some(Overlay::Messages(scroll.saturating_add(1)))
+                    }
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        Some(Overlay::Messages(scroll.saturating_sub(1)))
+                    }
+                    KeyCode::PageUp => Some(Overlay::Messages(scroll.saturating_add(10))),
+                    KeyCode::PageDown => Some(Overlay::Messages(scroll.saturating_sub(10))),
+                    KeyCode::Home | KeyCode::Char('g') => Some(Overlay::Messages(u16::MAX)),
+                    KeyCode::End | KeyCode::Char('G') => Some(Overlay::Messages(0)),
+                    _ => None,
+                }
+            }
             Overlay::LogDetail(i, scroll) => match key.code {
                 KeyCode::Down | KeyCode::Char('j') => {
                     self.overlay = Some(Overlay::LogDetail(i, scroll.saturating_add(1)))
@@ -1144,11 +1213,29 @@ impl App {
             self.status = Some((Level::Info, "The demo's profiles are built in".into()));
             return;
         };
-        let loaded = match crate::config::load(&path) {
+        let loaded = match crate::config::load_each(&path) {
             Ok(crate::config::LoadOutcome::Loaded(config)) => Loaded::Config(config),
             Ok(crate::config::LoadOutcome::Missing(_)) => Loaded::Missing,
             Err(e) => Loaded::Broken(e),
         };
+        // A file that cannot be used at all (or is gone) does not throw away what was loaded.
+        if !self.profiles.is_empty() && !matches!(loaded, Loaded::Config(_)) {
+            let why = match &loaded {
+                Loaded::Broken(e) => e.to_string(),
+                _ => format!("{} is missing", path.display()),
+            };
+            let kept = self.profiles.len();
+            self.history.push(Level::Error, why.clone());
+            let first = why.lines().next().unwrap_or_default().to_string();
+            self.status = Some((
+                Level::Error,
+                format!(
+                    "Reload failed, kept the {kept} profile{} loaded before: {first}",
+                    if kept == 1 { "" } else { "s" }
+                ),
+            ));
+            return;
+        }
         self.status = None;
         let unknown = self
             .unknown
@@ -1163,6 +1250,11 @@ impl App {
         self.load_journals();
         if self.status.is_none() {
             self.status = Some((Level::Info, format!("Reloaded {}", path.display())));
+        }
+        if !self.broken.is_empty()
+            && let Some((_, line)) = &mut self.status
+        {
+            *line = format!("Reloaded {} with errors: {line}", path.display());
         }
     }
 
@@ -1215,7 +1307,10 @@ impl App {
             _ => false,
         };
         if edits && let Some(job) = self.job {
-            let name = self.profiles.get(job.profile).map_or("?", |p| p.name.as_str());
+            let name = self
+                .profiles
+                .get(job.profile)
+                .map_or("?", |p| p.name.as_str());
             self.status = Some((
                 Level::Info,
                 format!(
@@ -1515,7 +1610,7 @@ impl App {
                 } else {
                     Level::Warn
                 };
-                (level, format!("{name}: {}", settled.did))
+                (level, format!("{name}: {}{problem}", settled.did))
             }
             Err(e) => (Level::Error, format!("{name}: cannot settle: {e}")),
         };

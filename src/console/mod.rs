@@ -9,6 +9,7 @@ pub mod app;
 pub mod clipboard;
 pub mod clock;
 pub mod editor;
+pub mod history;
 pub mod input;
 pub mod message;
 pub mod refused;

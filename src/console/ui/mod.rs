@@ -1,6 +1,7 @@
 //! Drawing: a pure function of the app state and the time. No I/O, no clock reads, no locks.
 
 pub mod editor;
+pub mod messages;
 pub mod overlay;
 pub mod profiles;
 
@@ -12,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
-use super::app::{App, Focus, Level, MIN_SIZE};
+use super::app::{App, Focus, MIN_SIZE};
 use crate::text::escape;
 
 /// Where each pane sits for a terminal area.
@@ -24,13 +25,20 @@ pub struct Panes {
     pub editor: Rect,
     /// Request/response log.
     pub log: Rect,
-    /// Status bar (one row).
+    /// The message line (one row): the latest message, blank when there is none.
+    pub message: Rect,
+    /// Status bar (one row): the key hints, always.
     pub status: Rect,
 }
 
 /// The layout, shared by drawing and mouse hit-testing.
 pub fn panes(area: Rect) -> Panes {
-    let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [main, message, status] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     let left = (main.width * 3 / 10).clamp(24, 40);
     let [profiles, right] =
         Layout::horizontal([Constraint::Length(left), Constraint::Min(1)]).areas(main);
@@ -41,6 +49,7 @@ pub fn panes(area: Rect) -> Panes {
         profiles,
         editor,
         log,
+        message,
         status,
     }
 }
@@ -70,6 +79,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant, wall: SystemTime) {
     profiles::draw(frame, app, panes.profiles, wall);
     editor::draw(frame, app, panes.editor, now, wall);
     draw_log(frame, app, panes.log);
+    messages::draw_message(frame, app, panes.message);
     draw_status(frame, app, panes.status);
     overlay::draw(frame, app, area);
 }
@@ -196,19 +206,6 @@ fn hints(app: &App) -> &'static str {
 }
 
 fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let line = match &app.status {
-        Some((level, text)) => {
-            let (tag, style) = match level {
-                Level::Info => ("", Style::new().fg(Color::Cyan)),
-                Level::Warn => ("warning: ", Style::new().fg(Color::Yellow)),
-                Level::Error => ("error: ", Style::new().fg(Color::Red)),
-            };
-            Line::from(vec![
-                Span::styled(tag, style.add_modifier(Modifier::BOLD)),
-                Span::styled(escape(text), style),
-            ])
-        }
-        None => Line::from(hints(app)).style(Style::new().fg(Color::DarkGray)),
-    };
+    let line = Line::from(hints(app)).style(Style::new().fg(Color::DarkGray));
     frame.render_widget(Paragraph::new(line), area);
 }

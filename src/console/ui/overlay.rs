@@ -59,6 +59,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "y / n  Enter",
         "answer a question (Esc and Enter give the safe answer)",
     ),
+    ("m", "the last 100 messages, whole (↑↓ PgUp PgDn scroll)"),
     ("? or F1", "this help (F1 inside a field)"),
     ("q", "quit (outside a field; asks while a change is open)"),
     (
@@ -81,12 +82,7 @@ fn dialog(frame: &mut Frame<'_>, area: Rect, width: u16, title: &str, mut lines:
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let keys_height = (keys_rows as u16).min(inner.height);
-    let body = Rect::new(
-        inner.x,
-        inner.y,
-        inner.width,
-        inner.height - keys_height,
-    );
+    let body = Rect::new(inner.x, inner.y, inner.width, inner.height - keys_height);
     let keys_rect = Rect::new(inner.x, body.bottom(), inner.width, keys_height);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), body);
     frame.render_widget(Paragraph::new(keys).wrap(Wrap { trim: true }), keys_rect);
@@ -153,6 +149,7 @@ fn modal(title: &str) -> Block<'_> {
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     match &app.overlay {
         None => {}
+        Some(Overlay::Messages(scroll)) => super::messages::draw_history(frame, app, area, *scroll),
         Some(Overlay::Help) => {
             let mut lines: Vec<Line<'_>> = BINDINGS
                 .iter()
@@ -353,7 +350,10 @@ fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
                 Line::from(format!("{name} is a PRODUCTION profile."))
                     .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
                 Line::from("Changing this password affects live systems."),
-                Line::from(format!("Type {name} to send: {}▏", escape(&app.confirm_input))),
+                Line::from(format!(
+                    "Type {name} to send: {}▏",
+                    escape(&app.confirm_input)
+                )),
                 Line::from(""),
                 Line::from(format!(
                     "Enter  send once {name} is typed      Esc / Enter on nothing typed  do not send"

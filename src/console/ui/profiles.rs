@@ -125,7 +125,13 @@ pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
     let focused = app.focus == Focus::Profiles;
     let visible = app.visible();
-    let title = if app.filter.is_empty() {
+    let title = if !app.broken.is_empty() {
+        format!(
+            " Profiles ({}, {} bad) ",
+            app.profiles.len(),
+            app.broken.len()
+        )
+    } else if app.filter.is_empty() {
         format!(" Profiles ({}) ", app.profiles.len())
     } else {
         format!(" Profiles ({}/{}) ", visible.len(), app.profiles.len())
@@ -194,6 +200,26 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
             ])
             .style(style),
         );
+    }
+    // Broken profiles are listed (not selectable) after the others, marked, with how many
+    // errors they have; the message history (`m`) holds every error in full.
+    if app.filter.is_empty() {
+        for broken in &app.broken {
+            let errors = broken.errors.len();
+            let tag = format!("{errors} error{}", if errors == 1 { "" } else { "s" });
+            let name_width = width.saturating_sub(2 + tag.len() + 1).max(1);
+            let name = truncate(&broken.label(), name_width);
+            let pad = width.saturating_sub(2 + name.chars().count() + tag.len());
+            lines.push(Line::from(vec![
+                Span::styled(
+                    "✗ ",
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(name, Style::new().fg(Color::DarkGray)),
+                Span::raw(" ".repeat(pad)),
+                Span::styled(tag, Style::new().fg(Color::Red)),
+            ]));
+        }
     }
     frame.render_widget(Paragraph::new(lines), list);
     if filter_shown {

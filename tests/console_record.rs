@@ -1,0 +1,255 @@
+//! Issue 9, traps 7–9 through the real message loop (TestBackend, injected clock, no sleeps):
+//! a broken profile hides only itself and a broken reload keeps the last good config (7); the
+//! key hints stay, messages have their own line and a history (8); the record has no gaps (9).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rekey::config::{self, LoadOutcome};
+use rekey::console::{App, Console, Loaded, ManualClock, Message};
+
+/// Two valid profiles around two broken ones: one with three mistakes, one with a TOML slip.
+const PARTLY_BROKEN: &str = include_str!("fixtures/partial/two_broken.toml");
+
+struct Harness {
+    console: Console<TestBackend>,
+    #[allow(dead_code)]
+    clock: ManualClock,
+}
+
+impl Harness {
+    fn new(path: Option<PathBuf>, loaded: Loaded, width: u16, height: u16) -> Harness {
+        let clock = ManualClock::default();
+        let terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+        let app = App::new(path, loaded, (width, height));
+        let mut console = Console::new(terminal, app, Arc::new(clock.clone()));
+        console.draw().expect("first frame");
+        Harness { console, clock }
+    }
+
+    fn send(&mut self, message: Message) {
+        self.console.sender().send(message).expect("queue open");
+        self.console.process_queue().expect("draw");
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.send(Message::Input(Event::Key(KeyEvent::new(
+            code,
+            KeyModifiers::NONE,
+        ))));
+    }
+
+    fn app(&self) -> &App {
+        self.console.app()
+    }
+
+    fn screen(&self) -> String {
+        common::screen_text(self.console.terminal().backend().buffer())
+    }
+
+    fn rows(&self) -> Vec<String> {
+        self.screen()
+            .lines()
+            .map(|r| r.trim_end().to_string())
+            .collect()
+    }
+
+    /// The message line (above the key hints).
+    fn message_line(&self) -> String {
+        let rows = self.rows();
+        rows[rows.len() - 2].clone()
+    }
+
+    /// The key hints (the last row).
+    fn hints_line(&self) -> String {
+        self.rows().last().cloned().unwrap_or_default()
+    }
+}
+
+/// A private directory for one test's files.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rekey-record-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn load_each(path: &Path) -> Loaded {
+    match config::load_each(path) {
+        Ok(LoadOutcome::Loaded(config)) => Loaded::Config(config),
+        Ok(LoadOutcome::Missing(_)) => Loaded::Missing,
+        Err(e) => Loaded::Broken(e),
+    }
+}
+
+/// Trap 7: one config mistake used to empty the console. Every valid profile loads, the broken
+/// ones are listed and marked with how many errors they have, the message line says which,
+/// and `m` shows every error (not just the first) with its line and column.
+#[test]
+fn a_broken_profile_hides_only_itself_and_every_error_is_shown() {
+    let config = config::parse_each(Path::new("profiles.toml"), PARTLY_BROKEN).expect("usable");
+    let mut h = Harness::new(Some("profiles.toml".into()), Loaded::Config(config), 80, 24);
+    let rows = h.rows();
+    let list: Vec<String> = rows[..6]
+        .iter()
+        .map(|r| r.chars().take(24).collect())
+        .collect();
+    assert_eq!(
+        list,
+        [
+            "┏ Profiles (2, 2 bad) ━┓",
+            "┃▶ good-one         iam┃",
+            "┃  good-two         iam┃",
+            "┃✗ three-mist… 3 errors┃",
+            "┃✗ syntax-slip  1 error┃",
+            "┃                      ┃",
+        ],
+        "{}",
+        h.screen()
+    );
+    assert_eq!(
+        h.message_line(),
+        "error: Not loaded, 4 errors (m shows them): three-mistakes, syntax-slip"
+    );
+    assert_eq!(
+        h.hints_line(),
+        "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit"
+    );
+
+    h.key(KeyCode::Char('m'));
+    // Every error of both broken profiles, whole (wrapped), with line and column; the summary
+    // the message line showed is the newest entry.
+    let shown: Vec<String> = h.rows()[1..16]
+        .iter()
+        .map(|r| r.chars().skip(1).take(78).collect())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "╭ Messages (5/100) — ↑↓ PgUp PgDn scroll, any other key closes ──────────────╮",
+            "│error: profiles.toml:13:1: unknown key `domian` in profile `three-mistakes` │",
+            "│— did you mean `domain`?                                                    │",
+            "│fix: rename it to `domain`                                                  │",
+            "│error: profiles.toml:15:16: `timeout_secs` in profile `three-mistakes` must │",
+            "│be between 1 and 300, found 0                                               │",
+            "│fix: write timeout_secs = 15                                                │",
+            "│error: profiles.toml:12:16: `iam_endpoint` in profile `three-mistakes` must │",
+            "│start with `https://`                                                       │",
+            "│fix: write it like \"https://host.example.com\" or \"https://host:8443/path\";  │",
+            "│http:// is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost)   │",
+            "│error: profiles.toml:20:15: invalid TOML: invalid basic string, expected `\"`│",
+            "│fix: fix the TOML syntax here: strings are quoted (\"...\"), an inline table  │",
+            "│`{ ... }` stays on one line, and each profile starts with a [[profile]] line│",
+            "│error: Not loaded, 4 errors (m shows them): three-mistakes, syntax-slip     │",
+        ],
+        "{}",
+        h.screen()
+    );
+    // Any other key closes it.
+    h.key(KeyCode::Char('x'));
+    assert_eq!(h.app().overlay, None);
+}
+
+/// Two valid profiles.
+const GOOD: &str = r#"
+[[profile]]
+name = "good-one"
+kind = "huawei-iam"
+iam_endpoint = "https://iam.myhuaweicloud.com"
+domain = "acct"
+user = "alice"
+
+[[profile]]
+name = "good-two"
+kind = "huawei-iam"
+iam_endpoint = "https://iam.myhuaweicloud.com"
+domain = "acct"
+user = "dave"
+"#;
+
+/// Trap 7: `r` on a file broken mid-session used to throw the loaded profiles away and say
+/// "Reloaded". A file that cannot be used keeps the last good config and says so; a file with
+/// a broken profile loads the rest and says it was reloaded *with errors*.
+#[test]
+fn a_reload_of_a_broken_file_keeps_the_last_good_config() {
+    use rekey::console::app::Level;
+    let dir = temp_dir("reload");
+    let path = dir.join("profiles.toml");
+    std::fs::write(&path, GOOD).expect("write");
+    let mut h = Harness::new(Some(path.clone()), load_each(&path), 80, 24);
+    assert_eq!(h.app().profiles.len(), 2);
+
+    // Broken mid-session: a syntax error before the first profile.
+    std::fs::write(&path, format!("audit = tru\n{GOOD}")).expect("write");
+    h.key(KeyCode::Char('r'));
+    let p = path.display();
+    let status = h.app().status.clone().expect("a message");
+    assert_eq!(status.0, Level::Error);
+    assert!(
+        status
+            .1
+            .starts_with("Reload failed, kept the 2 profiles loaded before: ")
+            && status.1.contains(&format!("{p}:1:")),
+        "{status:?}"
+    );
+    assert!(!h.screen().contains("Reloaded"), "{}", h.screen());
+    let names: Vec<&str> = h.app().profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["good-one", "good-two"]);
+    assert!(
+        h.rows()[1].starts_with("┃▶ good-one         iam┃"),
+        "{}",
+        h.screen()
+    );
+    assert!(
+        h.message_line()
+            .starts_with("error: Reload failed, kept the 2 profiles")
+    );
+    assert_eq!(
+        h.hints_line(),
+        "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit"
+    );
+
+    // Deleted mid-session: kept as well.
+    std::fs::remove_file(&path).expect("remove");
+    h.key(KeyCode::Char('r'));
+    assert_eq!(
+        h.app().status,
+        Some((
+            Level::Error,
+            format!("Reload failed, kept the 2 profiles loaded before: {p} is missing")
+        ))
+    );
+    assert_eq!(h.app().profiles.len(), 2);
+
+    // One profile broken: the valid ones load, the broken one is marked, and the line says so.
+    std::fs::write(&path, PARTLY_BROKEN).expect("write");
+    h.key(KeyCode::Char('r'));
+    assert_eq!(
+        h.app().status,
+        Some((
+            Level::Error,
+            format!(
+                "Reloaded {p} with errors: Not loaded, 4 errors (m shows them): \
+                 three-mistakes, syntax-slip"
+            )
+        ))
+    );
+    assert_eq!(h.app().profiles.len(), 2);
+    assert!(
+        h.rows()[3].starts_with("┃✗ three-mist… 3 errors┃"),
+        "{}",
+        h.screen()
+    );
+
+    // Fixed: a plain "Reloaded".
+    std::fs::write(&path, GOOD).expect("write");
+    h.key(KeyCode::Char('r'));
+    assert_eq!(h.app().status, Some((Level::Info, format!("Reloaded {p}"))));
+    assert!(h.app().broken.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
