@@ -253,3 +253,84 @@ fn a_reload_of_a_broken_file_keeps_the_last_good_config() {
     assert!(h.app().broken.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A profile whose secret key is stored in the file: rekey warns at start-up, in a message too
+/// long for 80 columns.
+const STORED_SECRET: &str = r#"
+[[profile]]
+name = "bm-vpn"
+kind = "tencent-bm-vpn"
+region = "ap-guangzhou"
+secret_id = { env = "TENCENTCLOUD_SECRET_ID" }
+secret_key = { value = "kept-in-the-file" }
+"#;
+
+/// Trap 8: the key hints vanished after the first message and long messages were cut
+/// mid-word. The hints line stays whatever is said; a message has its own line, is cut only
+/// between words and then says where the rest is; `m` shows the last 100 messages whole.
+#[test]
+fn hints_stay_and_every_message_can_be_read_whole() {
+    let config = config::parse_each(Path::new("profiles.toml"), STORED_SECRET).expect("valid");
+    let mut h = Harness::new(None, Loaded::Config(config), 80, 24);
+    let hints = "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit";
+    assert_eq!(
+        h.message_line(),
+        "warning: profiles.toml:7:14: profile `bm-vpn`: secret_key is … (m: read all)"
+    );
+    assert_eq!(h.hints_line(), hints);
+
+    // The history holds it whole.
+    h.key(KeyCode::Char('m'));
+    assert_eq!(
+        h.rows()[1..4],
+        [
+            "┃╭ Messages (1/100) — ↑↓ PgUp PgDn scroll, any other key closes ──────────────╮│",
+            "┃│warning: profiles.toml:7:14: profile `bm-vpn`: secret_key is stored in the  ││",
+            "┃│file; prefer env/command/prompt                                             ││",
+        ],
+        "{}",
+        h.screen()
+    );
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app().overlay, None);
+
+    // Messages come and go; the hints never do.
+    h.send(Message::Input(Event::Paste("text".into())));
+    assert_eq!(
+        h.message_line(),
+        "Paste ignored: select a password field first (Tab)"
+    );
+    assert_eq!(h.hints_line(), hints);
+    h.key(KeyCode::Char('r'));
+    assert_eq!(h.message_line(), "The demo's profiles are built in");
+    assert_eq!(h.hints_line(), hints);
+
+    // The last 100 are kept, newest at the bottom; the first warning has gone.
+    for _ in 0..60 {
+        h.send(Message::Input(Event::Paste("text".into())));
+        h.key(KeyCode::Char('r'));
+    }
+    assert_eq!(h.app().history.len(), 100);
+    h.key(KeyCode::Char('m'));
+    let rows = h.rows();
+    assert!(
+        rows[1].starts_with("┃╭ Messages (100/100) — "),
+        "{}",
+        h.screen()
+    );
+    assert_eq!(
+        rows[21],
+        "┗│The demo's profiles are built in                                            │┘"
+    );
+    assert_eq!(
+        rows[20],
+        "┃│Paste ignored: select a password field first (Tab)                          ││"
+    );
+    assert!(!h.screen().contains("secret_key is stored"));
+    // Home goes to the oldest kept message.
+    h.key(KeyCode::Home);
+    assert_eq!(
+        h.rows()[2],
+        "┃│Paste ignored: select a password field first (Tab)                          ││"
+    );
+}
