@@ -167,7 +167,12 @@ async fn outcomes_are_told_in_words() {
     // the new password and its confirmation stay.
     let editor = ui.app().editor.as_ref().expect("editor");
     for f in &editor.fields {
-        assert_eq!(f.buf.is_empty(), f.role == FieldRole::Current, "{:?}", f.role);
+        assert_eq!(
+            f.buf.is_empty(),
+            f.role == FieldRole::Current,
+            "{:?}",
+            f.role
+        );
     }
 }
 

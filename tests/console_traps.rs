@@ -114,7 +114,10 @@ fn resize(console: &mut Console<TestBackend>, width: u16, height: u16) {
 }
 
 fn status(app: &App) -> String {
-    app.status.as_ref().map(|(_, s)| s.clone()).unwrap_or_default()
+    app.status
+        .as_ref()
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default()
 }
 
 /// The rows of the dialog box titled `title`, from its top border to its last row inside
@@ -167,9 +170,7 @@ async fn trap1_a_refused_current_password_is_cleared_focused_and_never_resent() 
     assert_eq!(env.sim.requests(Route::DcsPassword), 1);
     let outcome = ui.outcome();
     assert!(
-        outcome.ends_with(
-            " — type the current password again: the refused one will not be resent"
-        ),
+        outcome.ends_with(" — type the current password again: the refused one will not be resent"),
         "{outcome}"
     );
     // The refused text is gone and the cursor is in its field: Enter cannot resend it.
@@ -199,7 +200,11 @@ async fn trap1_a_refused_current_password_is_cleared_focused_and_never_resent() 
         ui.key(KeyCode::Enter);
     }
     ui.wait("answer", |a| a.job.is_none()).await;
-    assert!(ui.outcome().contains("Password changed"), "{}", ui.outcome());
+    assert!(
+        ui.outcome().contains("Password changed"),
+        "{}",
+        ui.outcome()
+    );
     assert_eq!(env.sim.requests(Route::DcsPassword), 2);
 }
 
@@ -285,7 +290,11 @@ async fn trap3_fields_are_locked_while_a_change_is_in_flight() {
     assert_eq!(texts[texts.len() - 3..], [current.as_str(), NEW, NEW]);
     env.sim.release_held();
     ui.wait("answer", |a| a.job.is_none()).await;
-    assert!(ui.outcome().contains("Password changed"), "{}", ui.outcome());
+    assert!(
+        ui.outcome().contains("Password changed"),
+        "{}",
+        ui.outcome()
+    );
 }
 
 // Trap 4 -------------------------------------------------------------------------------------
@@ -394,11 +403,18 @@ async fn trap5_a_production_send_is_confirmed_by_typing_the_profile_name() {
     ui.select("portal");
     ui.submit(Some(&env.password("portal")), NEW);
     assert!(matches!(ui.app().overlay, Some(Overlay::Confirm { .. })));
-    assert!(ui.screen().contains("Type portal to send: ▏"), "{}", ui.screen());
+    assert!(
+        ui.screen().contains("Type portal to send: ▏"),
+        "{}",
+        ui.screen()
+    );
     // A single y is only a letter of the name.
     ui.key(KeyCode::Char('y'));
     ui.key(KeyCode::Enter);
-    assert_eq!(status(ui.app()), "Not sent: type portal exactly to send, or Esc");
+    assert_eq!(
+        status(ui.app()),
+        "Not sent: type portal exactly to send, or Esc"
+    );
     assert!(matches!(ui.app().overlay, Some(Overlay::Confirm { .. })));
     assert_eq!(env.sim.requests(Route::CiamPassword), 0);
     ui.key(KeyCode::Backspace);
@@ -406,7 +422,11 @@ async fn trap5_a_production_send_is_confirmed_by_typing_the_profile_name() {
     assert!(ui.screen().contains("Type portal to send: portal▏"));
     ui.key(KeyCode::Enter);
     ui.wait("answer", |a| a.job.is_none()).await;
-    assert!(ui.outcome().contains("Password changed"), "{}", ui.outcome());
+    assert!(
+        ui.outcome().contains("Password changed"),
+        "{}",
+        ui.outcome()
+    );
 }
 
 // Trap 10 ------------------------------------------------------------------------------------
@@ -432,11 +452,10 @@ fn trap10_silent_keys_say_why_and_masked_fields_move_by_character() {
     h.text("Y");
     h.ctrl('r');
     let screen = h.screen();
-    assert_eq!(
-        rows_with(&screen, "(shown)").len(),
-        1,
+    assert_eq!(rows_with(&screen, "(shown)").len(), 1, "{screen}");
+    // By word, the Y would have gone before the c's word start and the X before "cd".
+    assert!(
+        screen.contains("Current password   ab YcXd (shown)"),
         "{screen}"
     );
-    // By word, the Y would have gone before the c's word start and the X before "cd".
-    assert!(screen.contains("Current password   ab YcXd (shown)"), "{screen}");
 }
