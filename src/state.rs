@@ -300,6 +300,10 @@ pub struct AuditLine {
     pub request_id: Option<String>,
     /// How long the attempt took.
     pub duration_ms: u64,
+    /// True for a check of an unknown outcome (F5, `rekey check`), not a change; left out of
+    /// the line for a change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
 }
 
 /// The audit trail: appended with O_APPEND (never through a link, only to a regular file), one
@@ -328,6 +332,27 @@ impl Audit {
 
     /// Appends one line for an attempt on `profile`.
     pub fn append(&self, profile: &Profile, report: &Report, at: SystemTime) -> io::Result<()> {
+        self.write(profile, report, at, false)
+    }
+
+    /// Appends one line for a check (F5, `rekey check`) of whether a change whose outcome was
+    /// unknown was applied: marked `"check": true`; `changed` means the new password works.
+    pub fn append_check(
+        &self,
+        profile: &Profile,
+        report: &Report,
+        at: SystemTime,
+    ) -> io::Result<()> {
+        self.write(profile, report, at, true)
+    }
+
+    fn write(
+        &self,
+        profile: &Profile,
+        report: &Report,
+        at: SystemTime,
+        check: bool,
+    ) -> io::Result<()> {
         let Some(path) = self.path.as_ref().filter(|_| self.enabled) else {
             return Ok(());
         };
@@ -343,6 +368,7 @@ impl Audit {
             provider_code: report.provider_code.clone(),
             request_id: report.request_id.clone(),
             duration_ms: u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+            check,
         };
         let mut text = crate::text::to_json_safe(&line);
         text.push(b'\n');

@@ -334,3 +334,142 @@ fn hints_stay_and_every_message_can_be_read_whole() {
         "┃│Paste ignored: select a password field first (Tab)                          ││"
     );
 }
+
+/// The text of the screen row holding `needle`, from `needle` to the end of the pane.
+fn row_from(screen: &str, needle: &str) -> Option<String> {
+    let row = screen.lines().find(|l| l.contains(needle))?;
+    let at = row.find(needle)?;
+    Some(row[at..].trim_end_matches([' ', '│', '┃']).to_string())
+}
+
+/// The lines of `audit.jsonl` in `dir`, parsed.
+fn audit_lines(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join(rekey::state::AUDIT_FILE))
+        .expect("audit.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+const NEW: &str = "New#Pass2025x";
+
+/// Trap 9: an Esc-cancelled change request was missing from the log and audited with
+/// `duration_ms: 0`, and F5's answer never reached `audit.jsonl`. Now the request that was
+/// sent is in the log (no answer: cancelled), the audit line has the attempt's duration on the
+/// console's clock, and the check is audited, marked `"check": true`.
+#[tokio::test]
+async fn a_cancelled_change_and_its_check_are_on_the_record() {
+    use common::Env;
+    use common::ui::Ui;
+    use rekey::sim::{Fault, Route};
+    let env = Env::start("record-cancel").await;
+    let clock = ManualClock::default();
+    let dir = env.dir.join("data");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let mut ui = Ui::with(&env, Arc::new(clock.clone()), Some(&dir));
+    ui.select("portal");
+    env.sim.inject(Route::CiamPassword, Fault::Hold);
+    ui.submit(Some(&env.password("portal")), NEW);
+    env.sim.wait_requests(Route::CiamPassword, 1).await;
+    clock.advance(std::time::Duration::from_millis(1500));
+    ui.key(KeyCode::Esc);
+    ui.wait("cancel", |a| a.job.is_none()).await;
+    assert!(
+        ui.outcome().contains("MAY have been applied"),
+        "{}",
+        ui.outcome()
+    );
+
+    // The log: the token request, then the change request that never got its answer.
+    let log = &ui.app().log;
+    assert_eq!(log.len(), 2, "{log:#?}");
+    let change = &log[1];
+    assert_eq!(change.method, "POST");
+    assert_eq!(change.status, None);
+    assert_eq!(
+        change.error.as_deref(),
+        Some("cancelled while waiting for the answer")
+    );
+    let screen = ui.screen();
+    assert!(screen.contains("Requests (2)"), "{screen}");
+
+    // The audit line: unknown, with the 1.5 s the attempt lasted on the console's clock.
+    let lines = audit_lines(&dir);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["outcome"], "unknown");
+    assert_eq!(lines[0]["duration_ms"], 1500);
+    assert_eq!(lines[0].get("check"), None, "a change is not marked");
+
+    // F5: the check's answer is audited too, marked as a check.
+    ui.key(KeyCode::F(5));
+    ui.wait("check", |a| a.job.is_none()).await;
+    assert!(ui.outcome().contains("NOT applied"), "{}", ui.outcome());
+    let lines = audit_lines(&dir);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert_eq!(lines[1]["profile"], "portal");
+    assert_eq!(lines[1]["check"], true);
+    assert_eq!(lines[1]["outcome"], "failed", "not applied: {:?}", lines[1]);
+}
+
+/// Trap 9: `0 retries left` stayed after a lock had ended (the provider counts afresh then).
+#[tokio::test]
+async fn retries_left_is_not_shown_after_the_lock_ended() {
+    use common::Env;
+    use common::ui::Ui;
+    use rekey::provider::{Outcome, Report};
+    use rekey::timefmt::local_minute;
+    let env = Env::start("record-lock").await;
+    let clock = ManualClock::default();
+    let dir = env.dir.join("data");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let at = rekey::console::Clock::wall(&clock);
+    let mut locked = Report::new(Outcome::Locked, "");
+    locked.lock_minutes_left = Some(3);
+    let (mut state, _) = rekey::state::State::load(&dir);
+    state.record("redis-aksk", &locked, at).expect("seed");
+    let until = at + std::time::Duration::from_secs(180);
+
+    let mut ui = Ui::with(&env, Arc::new(clock.clone()), Some(&dir));
+    ui.select("redis-aksk");
+    assert_eq!(
+        row_from(&ui.screen(), "last: locked").as_deref(),
+        Some(&*format!(
+            "last: locked at {} · 0 retries left · locked until {} (03:00 left)",
+            local_minute(at),
+            local_minute(until)
+        )),
+        "{}",
+        ui.screen()
+    );
+    clock.advance(std::time::Duration::from_secs(181));
+    ui.console.sender().send(Message::Tick).expect("queue");
+    ui.console.process_queue().expect("draw");
+    assert_eq!(
+        row_from(&ui.screen(), "last: locked").as_deref(),
+        Some(&*format!("last: locked at {}", local_minute(at))),
+        "{}",
+        ui.screen()
+    );
+}
+
+/// Trap 9: a refusal by rekey's own policy check (here the IAM account policy, read before
+/// sending) said "The provider refused". It says it was not sent, and why.
+#[tokio::test]
+async fn a_local_policy_refusal_never_blames_the_provider() {
+    use common::Env;
+    use common::ui::Ui;
+    use rekey::sim::Route;
+    let env = Env::start("record-policy").await;
+    let mut ui = Ui::new(&env);
+    ui.select("iam-admin");
+    let sent = env.sim.requests(Route::IamPassword);
+    ui.submit(Some(&env.password("iam-admin")), "Short#Pass1");
+    ui.wait("answer", |a| a.job.is_none()).await;
+    assert_eq!(env.sim.requests(Route::IamPassword), sent, "nothing sent");
+    assert_eq!(
+        ui.outcome(),
+        "iam-admin: Refused before sending: the account's password policy refuses it: \
+         12–32 characters (now 11); nothing was sent"
+    );
+    assert!(!ui.screen().contains("provider refused"), "{}", ui.screen());
+}

@@ -696,7 +696,7 @@ impl App {
                 }
             }
             Message::Terminate => self.quit(),
-            Message::Worker(event) => self.on_worker(*event),
+            Message::Worker(event) => self.on_worker(*event, now),
             Message::CurrentRead {
                 selection,
                 label,
@@ -1736,7 +1736,11 @@ impl App {
         }
         let ask = if profile.production && !gate.production {
             Some(Ask::Production)
-        } else if known.and_then(|s| s.retries_left).is_some_and(|r| r <= 2) && !gate.last_attempt {
+        } else if known
+            .and_then(|s| s.retries_known(self.wall))
+            .is_some_and(|r| r <= 2)
+            && !gate.last_attempt
+        {
             Some(Ask::LastAttempt)
         } else if let (Some((score, label)), false) = (weak, gate.weak) {
             Some(Ask::Weak { score, label })
@@ -1899,7 +1903,7 @@ impl App {
         ));
     }
 
-    fn on_worker(&mut self, event: WorkerEvent) {
+    fn on_worker(&mut self, event: WorkerEvent, now: Instant) {
         match event {
             WorkerEvent::Log { entry, .. } => {
                 let follow = self.log.is_empty() || self.log_selected + 1 == self.log.len();
@@ -1950,7 +1954,14 @@ impl App {
                     self.job = None;
                     self.load_journals();
                     match report {
-                        Some(report) => self.finish(flight, report, None, None),
+                        Some(mut report) => {
+                            // The worker stopped waiting, so it timed nothing: the attempt
+                            // lasted from the send to this cancel.
+                            if report.duration.is_zero() {
+                                report.duration = now.saturating_duration_since(flight.started);
+                            }
+                            self.finish(flight, report, None, None)
+                        }
                         None => {
                             if !flight.check {
                                 self.sent_new = None;
@@ -1994,9 +2005,13 @@ impl App {
         if let Err(e) = self.state.record(&profile.name, &report, self.wall) {
             problems.push(format!("state.json not saved: {e}"));
         }
-        if !flight.check
-            && let Err(e) = self.audit.append(&profile, &report, self.wall)
-        {
+        // A check (F5) is recorded too, marked `"check": true` (README, audit).
+        let audited = if flight.check {
+            self.audit.append_check(&profile, &report, self.wall)
+        } else {
+            self.audit.append(&profile, &report, self.wall)
+        };
+        if let Err(e) = audited {
             problems.push(format!("audit.jsonl not written: {e}"));
         }
         let same = self.selected == Some(flight.profile);

@@ -313,7 +313,7 @@ impl Session {
         request: Request,
         code_of: impl Fn(&Response) -> Option<String>,
     ) -> Result<Response, Failure> {
-        let mut entry = LogEntry {
+        let entry = LogEntry {
             at: SystemTime::now(),
             profile: self.profile.clone(),
             method: request.method.to_string(),
@@ -351,7 +351,17 @@ impl Session {
             self.change_sent.store(true, Ordering::SeqCst);
         }
         let start = Instant::now();
+        // Cancelled (Esc, a signal) while waiting for the answer, this future is dropped: the
+        // guard still logs the request that was sent, with how long it waited.
+        let mut pending = Unfinished {
+            entry: Some(entry),
+            start,
+            log: &self.log,
+        };
         let result = exchange(builder).await;
+        let Some(mut entry) = pending.entry.take() else {
+            unreachable!("the entry is taken only here")
+        };
         entry.duration = start.elapsed();
         match result {
             Ok(response) => {
@@ -372,6 +382,23 @@ impl Session {
                 (self.log)(entry);
                 Err(unanswered.failure)
             }
+        }
+    }
+}
+
+/// A request on the wire whose answer has not come: logged when dropped still holding it.
+struct Unfinished<'a> {
+    entry: Option<LogEntry>,
+    start: Instant,
+    log: &'a LogSink,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.duration = self.start.elapsed();
+            entry.error = Some("cancelled while waiting for the answer".into());
+            (self.log)(entry);
         }
     }
 }

@@ -285,7 +285,14 @@ impl Report {
     /// One line for the console and stderr, e.g. "Wrong current password — 4 attempts left
     /// before a 5-minute lock".
     pub fn summary(&self) -> String {
-        let mut out = String::from(self.outcome.words());
+        // A refusal with no HTTP answer behind it is rekey's own policy check (the client-side
+        // rules, or an account policy read before sending): the provider refused nothing.
+        let local_refusal = self.outcome == Outcome::PolicyRejected && self.http_status.is_none();
+        let mut out = String::from(if local_refusal {
+            "Refused before sending"
+        } else {
+            self.outcome.words()
+        });
         match self.outcome {
             Outcome::WrongOldPassword => {
                 if let Some(n) = self.retries_left {

@@ -304,7 +304,8 @@ fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
             crate::timefmt::local_minute(at)
         ));
     }
-    if let Some(n) = state.retries_left {
+    // After a lock has ended the provider counts afresh: the old count is not shown.
+    if let Some(n) = state.retries_known(wall) {
         parts.push(format!("{n} retries left"));
     }
     if let (Some(left), Some(until)) = (app.lock_left(index, wall), state.locked_until) {

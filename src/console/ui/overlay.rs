@@ -364,7 +364,7 @@ fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
             let left = app
                 .profile()
                 .and_then(|p| app.state.get(&p.name))
-                .and_then(|s| s.retries_left)
+                .and_then(|s| s.retries_known(app.wall()))
                 .map_or(String::new(), |n| format!(" ({n} left)"));
             (
                 " Last attempt? ",
