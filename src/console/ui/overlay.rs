@@ -155,13 +155,20 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .iter()
                 .map(|(keys, what)| Line::from(format!("{keys:<19} {what}")))
                 .collect();
-            lines.push(Line::from(""));
-            lines.push(
-                Line::from("any key closes this help").style(Style::new().fg(Color::DarkGray)),
-            );
+            // Where the footer does not fit (80×24), it moves into the title so every
+            // binding stays on screen.
+            let title = if lines.len() + 4 <= usize::from(area.height) {
+                lines.push(Line::from(""));
+                lines.push(
+                    Line::from("any key closes this help").style(Style::new().fg(Color::DarkGray)),
+                );
+                " Keys "
+            } else {
+                " Keys — any key closes this help "
+            };
             let rect = centered(area, 80, lines.len() as u16 + 2);
             frame.render_widget(Clear, rect);
-            frame.render_widget(Paragraph::new(lines).block(modal(" Keys ")), rect);
+            frame.render_widget(Paragraph::new(lines).block(modal(title)), rect);
         }
         Some(Overlay::OfferCreate) => {
             let lines = vec![
