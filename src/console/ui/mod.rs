@@ -42,7 +42,13 @@ pub fn panes(area: Rect) -> Panes {
     let left = (main.width * 3 / 10).clamp(24, 40);
     let [profiles, right] =
         Layout::horizontal([Constraint::Length(left), Constraint::Min(1)]).areas(main);
-    let log_height = (right.height * 3 / 10).max(6);
+    // At the smallest size the log gives the message line its row, so the editor keeps its
+    // height (a log of 5 rows still shows 3 exchanges).
+    let log_height = if right.height < 23 {
+        5
+    } else {
+        (right.height * 3 / 10).max(6)
+    };
     let [editor, log] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(log_height)]).areas(right);
     Panes {
