@@ -96,6 +96,17 @@ impl ProfileState {
         }
     }
 
+    /// Records how a settle decided a change whose outcome was `unknown`: applied is a change
+    /// made at `at`; not applied leaves the password as it was, so the `unknown` is dropped
+    /// (the attempt's time stays).
+    pub fn settle(&mut self, applied: bool, at: SystemTime) {
+        if applied {
+            self.record(&Report::new(Outcome::Changed, "settled: applied"), at);
+        } else if self.last_outcome == Some(Outcome::Unknown) {
+            self.last_outcome = None;
+        }
+    }
+
     /// Updates the state with the outcome of an attempt that ended at `at`.
     pub fn record(&mut self, report: &Report, at: SystemTime) {
         self.last_attempt_at = Some(at);
@@ -202,8 +213,17 @@ impl State {
     /// Records an attempt and saves the file (when there is one). The file is read again first,
     /// so an attempt another rekey recorded meanwhile is kept.
     pub fn record(&mut self, profile: &str, report: &Report, at: SystemTime) -> io::Result<()> {
-        // Read, change and write under the state lock, so parallel rekey processes never
-        // overwrite each other's records.
+        self.update(profile, |p| p.record(report, at))
+    }
+
+    /// Records how a settle decided `profile`'s unknown change (see [`ProfileState::settle`]).
+    pub fn settle(&mut self, profile: &str, applied: bool, at: SystemTime) -> io::Result<()> {
+        self.update(profile, |p| p.settle(applied, at))
+    }
+
+    /// Reads the file again, changes `profile`'s state, and saves, all under the state lock,
+    /// so parallel rekey processes never overwrite each other's records.
+    fn update(&mut self, profile: &str, change: impl FnOnce(&mut ProfileState)) -> io::Result<()> {
         let _lock = match &self.dir {
             Some(dir) => Some(crate::change::lock::wait(&dir.join(STATE_LOCK))?),
             None => None,
@@ -214,10 +234,7 @@ impl State {
         {
             self.profiles = doc.profiles;
         }
-        self.profiles
-            .entry(profile.to_string())
-            .or_default()
-            .record(report, at);
+        change(self.profiles.entry(profile.to_string()).or_default());
         self.save()
     }
 

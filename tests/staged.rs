@@ -464,6 +464,19 @@ async fn unknown_leaves_the_profile_unsettled_until_recover_settles_it() {
             }
         };
         assert_eq!(run.json[0]["settled"], true, "{profile}: {run:?}");
+        let listed = s.rekey(&["profiles", "--json"], "", &[]).await;
+        let row = listed
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == profile)
+            .cloned();
+        assert_eq!(
+            row.unwrap()["last_outcome"],
+            "changed",
+            "{profile}: applied is a change"
+        );
         assert_eq!(
             s.slot(profile, "current").as_deref(),
             Some(live.as_str()),
@@ -824,6 +837,16 @@ async fn the_demo_store_and_the_held_demo_change_settle_as_the_demo_shows() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json[0]["applied"], false, "{run:?}");
     assert!(!store.join("iam-admin.pending").exists());
+    // Decided: the state no longer says `unknown` (the console's `unknown!` badge goes).
+    let run = env.rekey(&["profiles", "--json"], "").await;
+    let row = run
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "iam-admin")
+        .cloned();
+    assert_eq!(row.unwrap()["last_outcome"], serde_json::Value::Null);
     // The hold was one shot: the next change goes through and is saved.
     let run = env
         .rekey(

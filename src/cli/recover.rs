@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{load_config, load_state, runtime, usage_error};
 use crate::change::settle::{self, Answers};
-use crate::provider::{self, Outcome, Report};
+use crate::provider;
 use crate::store::Store;
 
 /// Runs `rekey recover`.
@@ -105,14 +105,10 @@ pub fn recover(cli_path: Option<&Path>, only: Option<&str>, as_json: bool, answe
                 if s.found.is_empty() && only.is_none() {
                     continue;
                 }
-                if s.applied == Some(true) && s.settled {
-                    let report = Report::new(
-                        Outcome::Changed,
-                        "settled: the pending password was applied",
-                    );
-                    if let Err(e) = known.record(&profile.name, &report, SystemTime::now()) {
-                        say!("rekey: warning: state.json not saved: {e}");
-                    }
+                if let (Some(applied), true) = (s.applied, s.settled)
+                    && let Err(e) = known.settle(&profile.name, applied, SystemTime::now())
+                {
+                    say!("rekey: warning: state.json not saved: {e}");
                 }
                 open_left |= !s.settled;
                 let store = label.map(|l| l.to_string());

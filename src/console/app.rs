@@ -1594,6 +1594,14 @@ impl App {
             .map_or_else(|| "?".to_string(), |p| p.name.clone());
         let (level, line) = match result {
             Ok(settled) => {
+                // The state no longer says `unknown!` for a change that is now decided.
+                let mut problem = String::new();
+                if let (Some(applied), true, Some(profile)) =
+                    (settled.applied, settled.settled, self.profiles.get(index))
+                    && let Err(e) = self.state.settle(&profile.name, applied, self.wall)
+                {
+                    problem = format!(" (warning: state.json not saved: {e})");
+                }
                 if settled.settled && self.unknown == Some(index) {
                     self.unknown = None;
                     self.sent_new = None;
