@@ -104,8 +104,8 @@ pub enum Command {
         /// current, pending or previous.
         slot: String,
     },
-    /// Settle unsettled changes (SPEC §10.2): decide whether the provider took each pending
-    /// password, then promote or abort it.
+    /// Settle changes that may have been applied: find out whether the provider took each
+    /// pending password, then save it as current or drop it.
     Recover {
         /// Only this profile.
         #[arg(long)]
