@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rekey::config::{
     self, AkskVariant, Config, ConfigError, DcsAuth, Kind, LoadOutcome, Operate, PolicyOverrides,
     ProviderConfig, SecretError, SecretSource, SignatureMethod, StoreBackend, TencentApi,
+    ThemeName,
 };
 
 /// Part of the canary `CANARY-s3cr3t-7Q` that fixtures put in every secret value. It must never
@@ -272,6 +273,22 @@ fn mouse_false_at_the_top_leaves_the_mouse_to_the_terminal() {
     let config = load_valid("mouse_off.toml");
     assert!(!config.mouse);
     assert_eq!(config.profiles.len(), 1);
+}
+
+#[test]
+fn theme_at_the_top_picks_the_console_colours() {
+    let config = load_valid("theme_light.toml");
+    assert_eq!(config.theme, ThemeName::Light);
+    assert_eq!(config.profiles.len(), 1);
+    let config = load_valid("mouse_off.toml");
+    assert_eq!(
+        config.theme,
+        ThemeName::Default,
+        "no theme key means the default theme"
+    );
+    let text = "theme = \"high-contrast\"\n";
+    let config = config::parse(Path::new("t.toml"), text).expect("valid");
+    assert_eq!(config.theme, ThemeName::HighContrast);
 }
 
 #[test]

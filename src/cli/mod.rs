@@ -383,6 +383,7 @@ fn open_console(
         let size = terminal.size()?;
         let audit_enabled = !matches!(&loaded, Loaded::Config(c) if !c.audit);
         let mut app = App::new(path, loaded, (size.width, size.height));
+        app.no_color = console::ui::theme::no_color_from_env();
         let mut state_warning = None;
         let mut unsafe_dir = None;
         if let Some(dir) = &demo {
@@ -423,11 +424,7 @@ fn open_console(
         // rekey reads the terminal itself: its buffers are wiped after every event.
         let result = console.run(console::input::TtyInput::open()?).await;
         console::terminal::restore();
-        // What quitting could not record (an `unknown` outcome's state or audit line) is said
-        // here, on the restored terminal.
-        for problem in console.into_app().take_quit_problems() {
-            eprintln!("rekey: {problem}");
-        }
+        drop(console.into_app());
         result
     });
     console::terminal::restore();

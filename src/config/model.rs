@@ -397,6 +397,33 @@ impl BrokenProfile {
     }
 }
 
+/// The console's colours, top-level `theme` in `profiles.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThemeName {
+    /// `"default"`: for dark terminals.
+    #[default]
+    Default,
+    /// `"light"`: for light backgrounds.
+    Light,
+    /// `"high-contrast"`: bright colours, no grey text.
+    HighContrast,
+}
+
+impl ThemeName {
+    /// The names accepted in the config, in order.
+    pub const NAMES: [&'static str; 3] = ["default", "light", "high-contrast"];
+
+    /// The theme called `name` in the config.
+    pub fn from_name(name: &str) -> Option<ThemeName> {
+        match name {
+            "default" => Some(ThemeName::Default),
+            "light" => Some(ThemeName::Light),
+            "high-contrast" => Some(ThemeName::HighContrast),
+            _ => None,
+        }
+    }
+}
+
 /// A whole `profiles.toml`.
 #[derive(Debug)]
 pub struct Config {
@@ -407,6 +434,8 @@ pub struct Config {
     /// Top-level `mouse` (default true): `false` leaves the mouse to the terminal, so its own
     /// text selection works (as `--no-mouse` does).
     pub mouse: bool,
+    /// Top-level `theme` (default `"default"`): the console's colours.
+    pub theme: ThemeName,
     /// Profiles in file order.
     pub profiles: Vec<Profile>,
     /// `[[profile]]` tables that failed validation, in file order, each with all its errors.

@@ -17,7 +17,7 @@ use super::error::ConfigError;
 use super::model::{
     AkskVariant, BrokenProfile, Config, DcsAuth, HuaweiDcs, HuaweiIam, Kind, Operate,
     PolicyOverrides, Profile, ProviderConfig, SecretSource, SignatureMethod, StoreBackend,
-    StoreConfig, TencentApi, TencentBmVpn, TencentCiam,
+    StoreConfig, TencentApi, TencentBmVpn, TencentCiam, ThemeName,
 };
 use super::suggest::closest;
 
@@ -26,7 +26,7 @@ type Key<'i> = Spanned<DeString<'i>>;
 type Result<T> = std::result::Result<T, ConfigError>;
 
 /// Keys allowed at the top of the file.
-const TOP_KEYS: &[&str] = &["audit", "mouse", "profile"];
+const TOP_KEYS: &[&str] = &["audit", "mouse", "theme", "profile"];
 /// Keys every profile may have.
 const COMMON_KEYS: &[&str] = &[
     "name",
@@ -204,6 +204,7 @@ fn example(key: &str) -> String {
         "specials" => "specials = \"!#$%&*\"",
         "audit" => "audit = true",
         "mouse" => "mouse = false",
+        "theme" => "theme = \"default\" (or \"light\", \"high-contrast\")",
         "profile" => "[[profile]]",
         "env" => "env = \"VARIABLE_NAME\"",
         "command" => "command = [\"pass\", \"show\", \"item\"]",
@@ -838,16 +839,20 @@ pub fn parse_each(path: &Path, text: &str) -> Result<Config> {
     };
     let mut profiles: Vec<Profile> = Vec::new();
     let mut broken: Vec<BrokenProfile> = Vec::new();
-    let (audit, mouse) = match toml::de::DeTable::parse(text) {
+    let Top {
+        audit,
+        mouse,
+        theme,
+    } = match toml::de::DeTable::parse(text) {
         Ok(root) => {
-            let (audit, mouse, items) = top_level(&cx, &root)?;
+            let (top, items) = top_level(&cx, &root)?;
             for item in items {
                 match parse_profile(&mut cx, item, &profiles) {
                     Ok(profile) => profiles.push(profile),
                     Err(b) => broken.push(b),
                 }
             }
-            (audit, mouse)
+            top
         }
         Err(whole) => {
             // Find which part holds the syntax error: the lines before the first [[profile]]
@@ -859,12 +864,12 @@ pub fn parse_each(path: &Path, text: &str) -> Result<Config> {
             };
             let top_text = masked(text, top.clone());
             let root = toml::de::DeTable::parse(&top_text).map_err(|e| cx.syntax(&e))?;
-            let (audit, mouse, _) = top_level(&cx, &root)?;
+            let (top, _) = top_level(&cx, &root)?;
             for section in rest {
                 let section_text = masked(text, section.clone());
                 match toml::de::DeTable::parse(&section_text) {
                     Ok(root) => {
-                        let (_, _, items) = top_level(&cx, &root)?;
+                        let (_, items) = top_level(&cx, &root)?;
                         for item in items {
                             match parse_profile(&mut cx, item, &profiles) {
                                 Ok(profile) => profiles.push(profile),
@@ -879,24 +884,32 @@ pub fn parse_each(path: &Path, text: &str) -> Result<Config> {
                     }),
                 }
             }
-            (audit, mouse)
+            top
         }
     };
     Ok(Config {
         path: path.to_path_buf(),
         audit,
         mouse,
+        theme,
         profiles,
         broken,
         warnings: cx.warnings,
     })
 }
 
-/// The top-level keys of a parsed document: `audit`, `mouse` and the `profile` items.
+/// The top-level settings of a file (everything but its profiles).
+struct Top {
+    audit: bool,
+    mouse: bool,
+    theme: ThemeName,
+}
+
+/// The top-level keys of a parsed document: `audit`, `mouse`, `theme` and the `profile` items.
 fn top_level<'t, 'i>(
     cx: &Cx<'_>,
     root: &'t Spanned<DeTable<'i>>,
-) -> Result<(bool, bool, Vec<&'t Value<'i>>)> {
+) -> Result<(Top, Vec<&'t Value<'i>>)> {
     let top = Tbl {
         map: root.get_ref(),
         span: 0..0,
@@ -905,11 +918,30 @@ fn top_level<'t, 'i>(
     top.check_keys(cx, TOP_KEYS, |_| None)?;
     let audit = top.boolean(cx, "audit")?.unwrap_or(true);
     let mouse = top.boolean(cx, "mouse")?.unwrap_or(true);
+    let theme = match top.string(cx, "theme")? {
+        None => ThemeName::default(),
+        Some((name, span)) => ThemeName::from_name(name).ok_or_else(|| {
+            cx.error(
+                &span,
+                format!(
+                    "unknown theme `{}`; expected one of {}",
+                    show(name),
+                    ThemeName::NAMES.join(", ")
+                ),
+                format!("write {}", example("theme")),
+            )
+        })?,
+    };
+    let settings = Top {
+        audit,
+        mouse,
+        theme,
+    };
     let Some(value) = top.get("profile") else {
-        return Ok((audit, mouse, Vec::new()));
+        return Ok((settings, Vec::new()));
     };
     match value.get_ref() {
-        DeValue::Array(items) => Ok((audit, mouse, items.iter().collect())),
+        DeValue::Array(items) => Ok((settings, items.iter().collect())),
         DeValue::Table(_) => Err(cx.error(
             &value.span(),
             "`profile` is a single table; expected an array of tables",

@@ -5,11 +5,12 @@ use std::time::{Instant, SystemTime};
 
 use ratatui::Frame;
 use ratatui::layout::{Margin, Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::pane_block;
+use super::theme::Theme;
 use crate::console::app::{App, Focus, Level, SPINNER_STEP, countdown};
 use crate::console::editor::Editor;
 use crate::policy::Strength;
@@ -26,6 +27,7 @@ pub fn field_at(area: Rect, at: Position) -> Option<usize> {
 
 /// Draws the pane.
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: SystemTime) {
+    let t = app.styles();
     let focused = matches!(app.focus, Focus::Field(_));
     let title = match app.profile() {
         Some(p) => {
@@ -35,10 +37,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: Sy
             if p.production {
                 spans.push(Span::styled(
                     " ⚠ PRODUCTION ",
-                    Style::new()
-                        .fg(Color::White)
-                        .bg(Color::Red)
-                        .add_modifier(Modifier::BOLD),
+                    t.production.add_modifier(Modifier::BOLD),
                 ));
             }
             spans.push(Span::raw(" Change password — "));
@@ -51,7 +50,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: Sy
         }
         None => Line::from(" Change password "),
     };
-    frame.render_widget(pane_block(title, focused), area);
+    frame.render_widget(pane_block(title, focused, t), area);
     let inner = area.inner(Margin::new(1, 1));
     match &app.editor {
         Some(editor) => draw_editor(frame, app, editor, inner, now, wall),
@@ -60,7 +59,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: Sy
 }
 
 fn draw_placeholder(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let dim = Style::new().fg(Color::DarkGray);
+    let t = app.styles();
+    let dim = t.dim;
     let path = app
         .config_path
         .as_ref()
@@ -68,7 +68,7 @@ fn draw_placeholder(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let lines: Vec<Line<'_>> = if let Some(err) = &app.config_error {
         vec![
             Line::from("The config file could not be loaded")
-                .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+                .style(t.error.add_modifier(Modifier::BOLD)),
             Line::from(""),
             Line::from(crate::text::escape_multiline(&err.to_string())),
             Line::from(""),
@@ -79,7 +79,7 @@ fn draw_placeholder(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Line::from("Welcome to rekey").style(Style::new().add_modifier(Modifier::BOLD)),
             Line::from(""),
             Line::from("No profiles yet. Add one to:"),
-            Line::from(format!("  {}", escape(&path))).style(Style::new().fg(Color::Cyan)),
+            Line::from(format!("  {}", escape(&path))).style(t.accent),
             Line::from(""),
             Line::from("  [[profile]]"),
             Line::from("  name = \"iam-alice\""),
@@ -106,6 +106,7 @@ fn draw_editor(
     now: Instant,
     wall: SystemTime,
 ) {
+    let t = app.styles();
     let mut lines: Vec<Line<'_>> = Vec::with_capacity(24);
     let value_width = (area.width as usize).saturating_sub(LABEL_WIDTH + 1).max(1);
     let mut cursor = None;
@@ -135,7 +136,7 @@ fn draw_editor(
             )
         };
         let label_style = if is_focused {
-            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+            t.accent.add_modifier(Modifier::BOLD)
         } else {
             Style::new()
         };
@@ -152,15 +153,15 @@ fn draw_editor(
             .as_ref()
             .filter(|_| field.role == crate::console::editor::FieldRole::Current);
         if revealed {
-            spans.push(Span::styled(" (shown)", Style::new().fg(Color::Yellow)));
+            spans.push(Span::styled(" (shown)", t.warn));
         } else if let Some(source) = source {
             let gap = if n == 0 { "" } else { " " };
             spans.push(Span::styled(
                 format!("{gap}{}", escape(&source.describe())),
-                Style::new().fg(Color::Cyan),
+                t.accent,
             ));
         } else if n == 0 && !is_focused {
-            spans.push(Span::styled("(empty)", Style::new().fg(Color::DarkGray)));
+            spans.push(Span::styled("(empty)", t.dim));
         }
         if is_focused {
             let x = area.x + (LABEL_WIDTH + 1 + cursor_at - offset) as u16;
@@ -174,23 +175,20 @@ fn draw_editor(
     lines.push(Line::from(""));
     for item in &editor.checklist.items {
         let (mark, style) = if item.passed {
-            ("✓ ", Style::new().fg(Color::Green))
+            ("✓ ", t.ok)
         } else {
-            ("✗ ", Style::new().fg(Color::Red))
+            ("✗ ", t.error)
         };
         lines.push(Line::from(vec![
             Span::styled(mark, style.add_modifier(Modifier::BOLD)),
             Span::styled(item.label.as_str(), style),
-            Span::styled(
-                format!("  · {}", item.source.label()),
-                Style::new().fg(Color::DarkGray),
-            ),
+            Span::styled(format!("  · {}", item.source.label()), t.dim),
         ]));
     }
     if let Some(note) = editor.checklist.note {
-        lines.push(Line::from(note).style(Style::new().fg(Color::DarkGray)));
+        lines.push(Line::from(note).style(t.dim));
     }
-    strength_lines(&mut lines, editor.strength.as_ref());
+    strength_lines(&mut lines, editor.strength.as_ref(), t);
     if let Some(job) = app.job {
         const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
         let elapsed = now.saturating_duration_since(job.started);
@@ -206,13 +204,13 @@ fn draw_editor(
                 FRAMES[frame_at],
                 elapsed.as_secs_f32()
             ))
-            .style(Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+            .style(t.accent.add_modifier(Modifier::BOLD)),
         );
     } else if let Some((level, text)) = &app.outcome {
         let style = match level {
-            Level::Info => Style::new().fg(Color::Green),
-            Level::Warn => Style::new().fg(Color::Yellow),
-            Level::Error => Style::new().fg(Color::Red),
+            Level::Info => t.ok,
+            Level::Warn => t.warn,
+            Level::Error => t.error,
         };
         lines.push(Line::from(""));
         lines.push(Line::from(escape(text)).style(style.add_modifier(Modifier::BOLD)));
@@ -220,9 +218,7 @@ fn draw_editor(
     details(&mut lines, app, wall);
     if let Some(notes) = app.profile().and_then(|p| p.notes.as_deref()) {
         lines.push(Line::from(""));
-        lines.push(
-            Line::from(format!("Notes: {}", escape(notes))).style(Style::new().fg(Color::DarkGray)),
-        );
+        lines.push(Line::from(format!("Notes: {}", escape(notes))).style(t.dim));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
     if let Some(pos) = cursor
@@ -232,48 +228,43 @@ fn draw_editor(
     }
 }
 
-fn strength_lines<'a>(lines: &mut Vec<Line<'a>>, strength: Option<&'a Strength>) {
+fn strength_lines<'a>(lines: &mut Vec<Line<'a>>, strength: Option<&'a Strength>, t: &Theme) {
     let Some(s) = strength else {
-        lines.push(
-            Line::from("Strength  ▱▱▱▱▱ — type a new password")
-                .style(Style::new().fg(Color::DarkGray)),
-        );
+        lines.push(Line::from("Strength  ▱▱▱▱▱ — type a new password").style(t.dim));
         return;
     };
     let color = match s.score {
-        0 | 1 => Color::Red,
-        2 => Color::Yellow,
-        _ => Color::Green,
+        0 | 1 => t.error,
+        2 => t.warn,
+        _ => t.ok,
     };
     let filled = usize::from(s.score) + 1;
     let bar: String = "▰".repeat(filled) + &"▱".repeat(5 - filled);
     lines.push(Line::from(vec![
         Span::raw("Strength  "),
-        Span::styled(bar, Style::new().fg(color)),
+        Span::styled(bar, color),
         Span::styled(
             format!(" {} ({}/4)", s.label, s.score),
-            Style::new().fg(color).add_modifier(Modifier::BOLD),
+            color.add_modifier(Modifier::BOLD),
         ),
-        Span::styled(
-            format!(" · offline crack ~{}", s.crack_time),
-            Style::new().fg(Color::DarkGray),
-        ),
+        Span::styled(format!(" · offline crack ~{}", s.crack_time), t.dim),
     ]));
     if let Some(w) = &s.warning {
-        lines.push(Line::from(format!("  ⚠ {w}")).style(Style::new().fg(Color::Yellow)));
+        lines.push(Line::from(format!("  ⚠ {w}")).style(t.warn));
     }
     for tip in &s.suggestions {
-        lines.push(Line::from(format!("  → {tip}")).style(Style::new().fg(Color::DarkGray)));
+        lines.push(Line::from(format!("  → {tip}")).style(t.dim));
     }
 }
 
 /// The selected profile's details: where it goes, how it authenticates, and what rekey knows
 /// of its state.
 fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
+    let t = app.styles();
     let (Some(profile), Some(index)) = (app.profile(), app.selected) else {
         return;
     };
-    let dim = Style::new().fg(Color::DarkGray);
+    let dim = t.dim;
     lines.push(Line::from(""));
     lines.push(
         Line::from(format!(
@@ -290,7 +281,7 @@ fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
                 "Unsettled: {} — R (in the profile list) settles it",
                 escape(&open.describe())
             ))
-            .style(Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)),
+            .style(t.unsettled.add_modifier(Modifier::BOLD)),
         );
     }
     let Some(state) = app.state.get(&profile.name) else {

@@ -4,10 +4,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
+use super::theme::Theme;
 use crate::console::app::{App, Level};
 use crate::text::escape;
 
@@ -15,11 +16,11 @@ use crate::text::escape;
 const CUT: &str = " … (m: read all)";
 
 /// The tag and colour of a level.
-fn look(level: Level) -> (&'static str, Style) {
+fn look(level: Level, t: &Theme) -> (&'static str, Style) {
     match level {
-        Level::Info => ("", Style::new().fg(Color::Cyan)),
-        Level::Warn => ("warning: ", Style::new().fg(Color::Yellow)),
-        Level::Error => ("error: ", Style::new().fg(Color::Red)),
+        Level::Info => ("", t.accent),
+        Level::Warn => ("warning: ", t.warn),
+        Level::Error => ("error: ", t.error),
     }
 }
 
@@ -43,7 +44,8 @@ pub fn draw_message(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let Some((level, text)) = &app.status else {
         return;
     };
-    let (tag, style) = look(*level);
+    let t = app.styles();
+    let (tag, style) = look(*level, t);
     let room = (area.width as usize).saturating_sub(tag.chars().count());
     let line = Line::from(vec![
         Span::styled(tag, style.add_modifier(Modifier::BOLD)),
@@ -55,6 +57,7 @@ pub fn draw_message(frame: &mut Frame<'_>, app: &App, area: Rect) {
 /// The history overlay: every kept message, wrapped, newest at the bottom, scrolled back by
 /// `scroll` rows.
 pub fn draw_history(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
+    let t = app.styles();
     let rect = Rect::new(
         area.x + 1,
         area.y + 1,
@@ -64,7 +67,7 @@ pub fn draw_history(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
     let block = Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(Color::Cyan))
+        .border_style(t.accent)
         .title(format!(
             " Messages ({}/{}) — ↑↓ PgUp PgDn scroll, any other key closes ",
             app.history.len(),
@@ -76,10 +79,10 @@ pub fn draw_history(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
     let width = usize::from(inner.width.max(1));
     let mut rows: Vec<Line<'_>> = Vec::new();
     if app.history.is_empty() {
-        rows.push(Line::from("No messages yet.").style(Style::new().fg(Color::DarkGray)));
+        rows.push(Line::from("No messages yet.").style(t.dim));
     }
     for (level, text) in app.history.iter() {
-        let (tag, style) = look(*level);
+        let (tag, style) = look(*level, t);
         // A message of several lines (an error and its fix) keeps its lines.
         let wrapped = format!("{tag}{text}")
             .split('\n')

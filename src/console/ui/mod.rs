@@ -4,17 +4,19 @@ pub mod editor;
 pub mod messages;
 pub mod overlay;
 pub mod profiles;
+pub mod theme;
 
 use std::time::{Instant, SystemTime};
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
 use super::app::{App, Focus, MIN_SIZE};
 use crate::text::escape;
+use theme::Theme;
 
 /// Where each pane sits for a terminal area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,11 +63,11 @@ pub fn panes(area: Rect) -> Panes {
 }
 
 /// A pane's frame, highlighted when it has the focus.
-pub(crate) fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
+pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, t: &Theme) -> Block<'a> {
     let (border, kind) = if focused {
-        (Style::new().fg(Color::Cyan), BorderType::Thick)
+        (t.border_focused, BorderType::Thick)
     } else {
-        (Style::new().fg(Color::DarkGray), BorderType::Plain)
+        (t.border, BorderType::Plain)
     };
     Block::new()
         .borders(Borders::ALL)
@@ -130,14 +132,15 @@ pub fn log_row_at(app: &App, area: Rect, at: ratatui::layout::Position) -> Optio
 }
 
 fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let t = app.styles();
     let focused = app.focus == Focus::Log;
     let title = format!(" Requests ({}) ", app.log.len());
-    let block = pane_block(Line::from(title), focused);
+    let block = pane_block(Line::from(title), focused, t);
     if app.log.is_empty() {
         let hint = Paragraph::new(vec![
-            Line::from("No requests yet.").style(Style::new().fg(Color::DarkGray)),
+            Line::from("No requests yet.").style(t.dim),
             Line::from("Every HTTP exchange of a change appears here, with secrets redacted.")
-                .style(Style::new().fg(Color::DarkGray)),
+                .style(t.dim),
         ])
         .wrap(Wrap { trim: true })
         .block(block);
@@ -160,9 +163,9 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 (None, _) => "---".to_string(),
             };
             let status_style = match e.status {
-                Some(200..=299) => Style::new().fg(Color::Green),
-                Some(_) => Style::new().fg(Color::Red),
-                None => Style::new().fg(Color::Yellow),
+                Some(200..=299) => t.ok,
+                Some(_) => t.error,
+                None => t.warn,
             };
             let mut style = Style::new();
             if i == app.log_selected && focused {
@@ -172,17 +175,14 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Span::raw(format!("{} ", crate::timefmt::clock_time(e.at))),
                 Span::styled(
                     format!("{:<12} ", profiles::truncate(&e.profile, 12)),
-                    Style::new().fg(Color::Cyan),
+                    t.accent,
                 ),
                 Span::raw(format!("{:<4} ", e.method)),
                 Span::styled(format!("{status:>3} "), status_style),
                 Span::raw(format!("{:>5}ms ", e.duration.as_millis())),
-                Span::styled(
-                    escape(e.provider_code.as_deref().unwrap_or("")),
-                    Style::new().fg(Color::Yellow),
-                ),
+                Span::styled(escape(e.provider_code.as_deref().unwrap_or("")), t.warn),
                 Span::raw(" "),
-                Span::styled(escape(&e.url), Style::new().fg(Color::DarkGray)),
+                Span::styled(escape(&e.url), t.dim),
             ])
             .style(style)
         })
@@ -212,6 +212,7 @@ fn hints(app: &App) -> &'static str {
 }
 
 fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let line = Line::from(hints(app)).style(Style::new().fg(Color::DarkGray));
+    let t = app.styles();
+    let line = Line::from(hints(app)).style(t.dim);
     frame.render_widget(Paragraph::new(line), area);
 }

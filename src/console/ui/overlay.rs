@@ -2,10 +2,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
+use super::theme::Theme;
 use crate::console::app::{App, Ask, Overlay, Then, countdown};
 use crate::provider::LogEntry;
 use crate::text::escape;
@@ -71,14 +72,21 @@ pub const BINDINGS: &[(&str, &str)] = &[
 /// A question or notice: `lines` wrapped in a titled box `width` wide (at most the screen),
 /// centred, as tall as its wrapped lines. The last line names the answer keys: it is pinned to
 /// the bottom row, so however the text wraps the keys are never cut off.
-fn dialog(frame: &mut Frame<'_>, area: Rect, width: u16, title: &str, mut lines: Vec<Line<'_>>) {
+fn dialog(
+    frame: &mut Frame<'_>,
+    t: &Theme,
+    area: Rect,
+    width: u16,
+    title: &str,
+    mut lines: Vec<Line<'_>>,
+) {
     let keys = lines.pop().unwrap_or_default();
     let inner_width = usize::from(width.min(area.width).saturating_sub(2)).max(1);
     let body_rows: usize = lines.iter().map(|l| wrapped_rows(l, inner_width)).sum();
     let keys_rows = wrapped_rows(&keys, inner_width);
     let rect = centered(area, width, (body_rows + keys_rows) as u16 + 2);
     frame.render_widget(Clear, rect);
-    let block = modal(title);
+    let block = modal(title, t);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let keys_height = (keys_rows as u16).min(inner.height);
@@ -137,16 +145,17 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-fn modal(title: &str) -> Block<'_> {
+fn modal<'a>(title: &'a str, t: &Theme) -> Block<'a> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
-        .border_style(Style::new().fg(Color::Cyan))
+        .border_style(t.accent)
         .title(title)
 }
 
 /// Draws the overlay, if any.
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let t = app.styles();
     match &app.overlay {
         None => {}
         Some(Overlay::Messages(scroll)) => super::messages::draw_history(frame, app, area, *scroll),
@@ -159,26 +168,24 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             // binding stays on screen.
             let title = if lines.len() + 4 <= usize::from(area.height) {
                 lines.push(Line::from(""));
-                lines.push(
-                    Line::from("any key closes this help").style(Style::new().fg(Color::DarkGray)),
-                );
+                lines.push(Line::from("any key closes this help").style(t.dim));
                 " Keys "
             } else {
                 " Keys — any key closes this help "
             };
             let rect = centered(area, 80, lines.len() as u16 + 2);
             frame.render_widget(Clear, rect);
-            frame.render_widget(Paragraph::new(lines).block(modal(title)), rect);
+            frame.render_widget(Paragraph::new(lines).block(modal(title, t)), rect);
         }
         Some(Overlay::OfferCreate) => {
             let lines = vec![
                 Line::from("The VPN account does not exist yet.")
-                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                    .style(t.warn.add_modifier(Modifier::BOLD)),
                 Line::from("Update failed. Create the account with this password instead?"),
                 Line::from(""),
                 Line::from("y  send with Create      n / Esc / Enter  not now"),
             ];
-            dialog(frame, area, 64, " Create the VPN account? ", lines);
+            dialog(frame, t, area, 64, " Create the VPN account? ", lines);
         }
         Some(Overlay::LogDetail(index, scroll)) => {
             let Some(entry) = app.log.get(*index) else {
@@ -192,18 +199,19 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             );
             frame.render_widget(Clear, rect);
             frame.render_widget(
-                Paragraph::new(detail_lines(entry))
+                Paragraph::new(detail_lines(entry, t))
                     .wrap(Wrap { trim: false })
                     .scroll((*scroll, 0))
                     .block(modal(
                         " Exchange (secrets masked) — ↑↓ scroll, any other key closes ",
+                        t,
                     )),
                 rect,
             );
         }
         Some(Overlay::Confirm { ask, .. }) => {
             let (title, lines) = confirm_text(app, *ask);
-            dialog(frame, area, 70, title, lines);
+            dialog(frame, t, area, 70, title, lines);
         }
         Some(Overlay::ConfirmQuit) if app.job.is_none() && app.holds_only_copy() => {
             kept_question(
@@ -228,7 +236,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .map_or(String::new(), |s| s.label());
             let lines = vec![
                 Line::from(format!("{} needs its database password.", escape(&label)))
-                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                    .style(t.warn.add_modifier(Modifier::BOLD)),
                 Line::from(format!(
                     "Password: {}▏",
                     "•".repeat(app.unlock_input.char_count().min(50))
@@ -236,30 +244,30 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from(""),
                 Line::from("Enter  unlock      Esc  type the current password instead"),
             ];
-            dialog(frame, area, 70, " Unlock the store ", lines);
+            dialog(frame, t, area, 70, " Unlock the store ", lines);
         }
         Some(Overlay::ConfirmResend) => {
             let name = app.profile().map_or(String::new(), |p| p.name.clone());
             let lines = vec![
                 Line::from(format!("{name}: resend Update with the pending password?"))
-                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                    .style(t.warn.add_modifier(Modifier::BOLD)),
                 Line::from("Setting the same password again is safe and settles the change."),
                 Line::from(""),
                 Line::from("y  resend      n / Esc / Enter  not now"),
             ];
-            dialog(frame, area, 70, " Settle ", lines);
+            dialog(frame, t, area, 70, " Settle ", lines);
         }
         Some(Overlay::AskApplied) => {
             let name = app.profile().map_or(String::new(), |p| p.name.clone());
             let lines = vec![
                 Line::from(format!("{name}: does the new password work?"))
-                    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                    .style(t.warn.add_modifier(Modifier::BOLD)),
                 Line::from("rekey cannot check without spending an attempt: verify by hand"),
                 Line::from("(DCS: redis-cli AUTH; VPN: log in), then answer."),
                 Line::from(""),
                 Line::from("a  applied      n  not applied      Esc / Enter  later"),
             ];
-            dialog(frame, area, 70, " Settle ", lines);
+            dialog(frame, t, area, 70, " Settle ", lines);
         }
         Some(Overlay::ConfirmQuit) => {
             let why = if app.job.is_some() {
@@ -268,11 +276,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 "The last change may have been applied (outcome unknown) and was not checked."
             };
             let lines = vec![
-                Line::from(why).style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Line::from(why).style(t.warn.add_modifier(Modifier::BOLD)),
                 Line::from(""),
                 Line::from("y  quit anyway      n / Esc / Enter  stay"),
             ];
-            dialog(frame, area, 70, " Quit? ", lines);
+            dialog(frame, t, area, 70, " Quit? ", lines);
         }
     }
 }
@@ -280,9 +288,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
 /// The question before dropping the only copy of a password that may be live: reveal it, copy
 /// it, or discard it.
 fn kept_question(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, keys: &str) {
+    let t = app.styles();
     let mut lines = vec![
         Line::from("The new password may be live and rekey holds the only copy:")
-            .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+            .style(t.warn.add_modifier(Modifier::BOLD)),
         Line::from("reveal it (Ctrl-R), copy it (Ctrl-Y), or discard it?"),
     ];
     match app.kept_password() {
@@ -294,13 +303,13 @@ fn kept_question(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, keys
         _ => lines.push(Line::from("")),
     }
     lines.push(Line::from(keys));
-    dialog(frame, area, 70, title, lines);
+    dialog(frame, t, area, 70, title, lines);
 }
 
 /// The full exchange, every server-supplied text escaped of control characters.
-fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
+fn detail_lines(entry: &LogEntry, t: &Theme) -> Vec<Line<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let dim = Style::new().fg(Color::DarkGray);
+    let dim = t.dim;
     let mut lines = vec![
         Line::from(format!("{} {}", entry.method, escape(&entry.url))).style(bold),
         Line::from(match (entry.status, &entry.error) {
@@ -338,7 +347,8 @@ fn detail_lines(entry: &LogEntry) -> Vec<Line<'static>> {
 
 /// The title and words of a safety rail's question.
 fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
-    let warn = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    let t = app.styles();
+    let warn = t.warn.add_modifier(Modifier::BOLD);
     let name = app.profile().map_or(String::new(), |p| p.name.clone());
     let keys = Line::from("y  send      n / Esc / Enter  do not send");
     match ask {
@@ -355,7 +365,7 @@ fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
             " Production profile ",
             vec![
                 Line::from(format!("{name} is a PRODUCTION profile."))
-                    .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+                    .style(t.error.add_modifier(Modifier::BOLD)),
                 Line::from("Changing this password affects live systems."),
                 Line::from(format!(
                     "Type {name} to send: {}▏",
@@ -395,7 +405,7 @@ fn confirm_text(app: &App, ask: Ask) -> (&'static str, Vec<Line<'static>>) {
                 " Send although locked? ",
                 vec![
                     Line::from(format!("{name} is known to be locked for another {left}."))
-                        .style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+                        .style(t.error.add_modifier(Modifier::BOLD)),
                     Line::from(
                         "The provider will most likely refuse, and an attempt may extend the lock.",
                     ),

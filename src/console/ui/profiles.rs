@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -64,35 +64,30 @@ pub fn row_at(app: &App, area: Rect, at: Position) -> Option<usize> {
 /// The badge for profile `index`: its last known state in a few characters, and a colour.
 /// Text carries the meaning; colour only repeats it.
 pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style)> {
+    let t = app.styles();
     let name = &app.profiles.get(index)?.name;
     if app.unsettled.contains_key(name) {
-        return Some((
-            "unsettled".into(),
-            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
-        ));
+        return Some(("unsettled".into(), t.unsettled.add_modifier(Modifier::BOLD)));
     }
     let state = app.state.get(name)?;
     let days = |d: Duration| d.as_secs() / 86_400;
     if let Some(left) = state.lock_left(wall) {
         return Some((
             format!("locked {}", countdown(left)),
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            t.error.add_modifier(Modifier::BOLD),
         ));
     }
     if state.last_outcome == Some(Outcome::Frozen) {
-        return Some((
-            "frozen".into(),
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ));
+        return Some(("frozen".into(), t.error.add_modifier(Modifier::BOLD)));
     }
     if state.last_outcome == Some(Outcome::WrongOldPassword)
         && let Some(n) = state.retries_known(wall)
     {
         let tries = if n == 1 { "try" } else { "tries" };
-        return Some((format!("{n} {tries} left"), Style::new().fg(Color::Yellow)));
+        return Some((format!("{n} {tries} left"), t.warn));
     }
     if state.last_outcome == Some(Outcome::Unknown) {
-        return Some(("unknown!".into(), Style::new().fg(Color::Yellow)));
+        return Some(("unknown!".into(), t.warn));
     }
     let expiry = state
         .password_expires_at
@@ -101,10 +96,8 @@ pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style
             Err(_) => (0, true),
         });
     match (expiry, state.last_changed_at) {
-        (Some((_, true)), _) => Some(("expired".into(), Style::new().fg(Color::Red))),
-        (Some((d, false)), _) if d <= 30 => {
-            Some((format!("expires in {d}d"), Style::new().fg(Color::Yellow)))
-        }
+        (Some((_, true)), _) => Some(("expired".into(), t.error)),
+        (Some((d, false)), _) if d <= 30 => Some((format!("expires in {d}d"), t.warn)),
         (_, Some(changed)) => {
             let ago = wall.duration_since(changed).map_or(0, days);
             let text = if ago == 0 {
@@ -112,17 +105,16 @@ pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style
             } else {
                 format!("changed {ago}d ago")
             };
-            Some((text, Style::new().fg(Color::Green)))
+            Some((text, t.ok))
         }
-        (Some((d, false)), None) => {
-            Some((format!("expires in {d}d"), Style::new().fg(Color::DarkGray)))
-        }
+        (Some((d, false)), None) => Some((format!("expires in {d}d"), t.dim)),
         (None, None) => None,
     }
 }
 
 /// Draws the list.
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
+    let t = app.styles();
     let focused = app.focus == Focus::Profiles;
     let visible = app.visible();
     let title = if !app.broken.is_empty() {
@@ -136,7 +128,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
     } else {
         format!(" Profiles ({}/{}) ", visible.len(), app.profiles.len())
     };
-    frame.render_widget(pane_block(Line::from(title), focused), area);
+    frame.render_widget(pane_block(Line::from(title), focused, t), area);
     let filter_shown = app.filter_editing || !app.filter.is_empty();
     let list = list_area(area, filter_shown);
     let width = list.width as usize;
@@ -148,9 +140,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         } else {
             "No profiles yet"
         };
-        lines.push(Line::from(msg).style(Style::new().fg(Color::DarkGray)));
+        lines.push(Line::from(msg).style(t.dim));
     } else if visible.is_empty() {
-        lines.push(Line::from("No profile matches").style(Style::new().fg(Color::DarkGray)));
+        lines.push(Line::from("No profile matches").style(t.dim));
     }
     let offset = scroll_offset(app, &visible, list.height);
     for (row, &index) in visible.iter().enumerate().skip(offset) {
@@ -168,7 +160,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
                 (format!("{kind} {badge}"), style)
             }
             Some((badge, style)) => (badge, style),
-            None => (kind.to_string(), Style::new().fg(Color::DarkGray)),
+            None => (kind.to_string(), t.dim),
         };
         let tag_len = tag.chars().count();
         // Production rows carry a ⚠ before the name: a sign, not only a colour.
@@ -181,7 +173,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         if is_selected {
             style = style.add_modifier(Modifier::BOLD);
             if focused {
-                style = style.bg(Color::Blue).fg(Color::White);
+                style = style.patch(t.selected);
             } else {
                 style = style.add_modifier(Modifier::REVERSED);
             }
@@ -190,10 +182,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         lines.push(
             Line::from(vec![
                 Span::raw(marker),
-                Span::styled(
-                    prod,
-                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(prod, t.error.add_modifier(Modifier::BOLD)),
                 Span::raw(name),
                 Span::raw(" ".repeat(pad)),
                 Span::styled(tag, tag_style),
@@ -211,13 +200,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
             let name = truncate(&broken.label(), name_width);
             let pad = width.saturating_sub(2 + name.chars().count() + tag.len());
             lines.push(Line::from(vec![
-                Span::styled(
-                    "✗ ",
-                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-                ),
-                Span::styled(name, Style::new().fg(Color::DarkGray)),
+                Span::styled("✗ ", t.error.add_modifier(Modifier::BOLD)),
+                Span::styled(name, t.dim),
                 Span::raw(" ".repeat(pad)),
-                Span::styled(tag, Style::new().fg(Color::Red)),
+                Span::styled(tag, t.error),
             ]));
         }
     }
@@ -228,7 +214,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         let cursor = if app.filter_editing { "▏" } else { "" };
         frame.render_widget(
             Paragraph::new(Line::from(vec![
-                Span::styled("/", Style::new().fg(Color::Cyan)),
+                Span::styled("/", t.accent),
                 Span::raw(crate::text::escape(&app.filter)),
                 Span::raw(cursor),
             ])),
