@@ -1,0 +1,398 @@
+//! Exact frames of the main screens at 80×24 and 120×40: first run, four profiles, each kind's
+//! editor, a lock countdown, the dialogs, help, the too-small screen and an unsettled profile.
+//! Each screen is compared whole, line by line, with `tests/screens/NAME-WxH.txt`; a mismatch
+//! prints the differing lines. `REKEY_BLESS=1 cargo test --test screens` rewrites the files
+//! (read the diff before committing them).
+//!
+//! Deterministic: a fixed clock (monotonic and wall), profiles written here with fixed
+//! loopback endpoints where nothing is ever sent (`http://127.0.0.1:1`), state and journal
+//! seeded in a temp dir. The tests drive keys and read the screen only.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use rekey::change::journal::{Journal, Record, Step};
+use rekey::config;
+use rekey::console::{App, Clock, Console, Loaded, Message};
+use rekey::provider::{Outcome, Report};
+use rekey::state::State;
+
+const PROFILES: &str = r#"
+[[profile]]
+name = "bm-vpn"
+kind = "tencent-bm-vpn"
+endpoint = "http://127.0.0.1:1"
+region = "ap-guangzhou"
+secret_id = { value = "AKIDfixed" }
+secret_key = { value = "fixed-key" }
+
+[[profile]]
+name = "redis-prod"
+kind = "huawei-dcs"
+production = true
+endpoint = "http://127.0.0.1:1"
+region = "cn-north-4"
+project_id = "0123456789abcdef0123456789abcdef"
+instance_id = "11111111-2222-3333-4444-555555555555"
+auth = { method = "token", iam_endpoint = "http://127.0.0.1:1", domain = "acct", user = "ops", password = { value = "fixed" } }
+
+[[profile]]
+name = "iam-alice"
+kind = "huawei-iam"
+iam_endpoint = "http://127.0.0.1:1"
+domain = "my-account"
+user = "alice"
+
+[[profile]]
+name = "portal"
+kind = "tencent-ciam"
+endpoint = "http://127.0.0.1:1"
+client_id = "app-client-id"
+auth_source_id = "auth-source-id"
+username = "bob"
+"#;
+
+/// A current password (never sent: every dialog here is answered no or left open).
+const CURRENT: &str = "Old#Pass2024x";
+
+/// A strong password that meets every kind's rules.
+const STRONG: &str = "Vq8#Lm2$Tz9!Rw4k";
+
+/// 2026-05-28 08:53:20 UTC, and a monotonic instant fixed for the whole test.
+struct FixedClock(Instant);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Instant {
+        self.0
+    }
+    fn wall(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_779_958_400)
+    }
+}
+
+struct Screen {
+    console: Console<TestBackend>,
+}
+
+impl Screen {
+    fn open(loaded: Loaded, size: (u16, u16), data: Option<&Path>, no_color: bool) -> Screen {
+        let clock = Arc::new(FixedClock(Instant::now()));
+        let terminal = Terminal::new(TestBackend::new(size.0, size.1)).expect("backend");
+        let mut app = App::new(
+            Some("/home/admin/.config/rekey/profiles.toml".into()),
+            loaded,
+            size,
+        );
+        app.no_color = no_color;
+        if let Some(dir) = data {
+            let (state, warning) = State::load(dir);
+            assert!(warning.is_none(), "{warning:?}");
+            app.state = state;
+            app.data_dir = Some(dir.to_path_buf());
+        }
+        let mut console = Console::new(terminal, app, clock);
+        console.draw().expect("first frame");
+        Screen { console }
+    }
+
+    fn with(text: &str, size: (u16, u16), data: Option<&Path>) -> Screen {
+        let config = config::parse(Path::new("profiles.toml"), text).expect("valid");
+        Screen::open(Loaded::Config(config), size, data, false)
+    }
+
+    fn key_mod(&mut self, code: KeyCode, modifiers: KeyModifiers) {
+        let event = Message::Input(Event::Key(KeyEvent::new(code, modifiers)));
+        self.console.sender().send(event).expect("queue");
+        self.console.process_queue().expect("draw");
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.key_mod(code, KeyModifiers::NONE);
+    }
+
+    fn text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn resize(&mut self, width: u16, height: u16) {
+        self.console
+            .terminal_mut()
+            .backend_mut()
+            .resize(width, height);
+        self.console
+            .sender()
+            .send(Message::Input(Event::Resize(width, height)))
+            .expect("queue");
+        self.console.process_queue().expect("draw");
+    }
+
+    /// Moves down the list to the row naming `name` (read from the screen: the ▶ row).
+    fn select(&mut self, name: &str) {
+        self.key(KeyCode::Home);
+        for _ in 0..8 {
+            // The selected row's name, maybe cut short (…) beside a badge.
+            let on = self.text_lines().iter().any(|l| {
+                let Some((_, rest)) = l.split_once("▶ ") else {
+                    return false;
+                };
+                let shown = rest
+                    .trim_start_matches("⚠ ")
+                    .split(' ')
+                    .next()
+                    .unwrap_or("");
+                shown == name
+                    || shown
+                        .strip_suffix('…')
+                        .is_some_and(|head| !head.is_empty() && name.starts_with(head))
+            });
+            if on {
+                return;
+            }
+            self.key(KeyCode::Down);
+        }
+        panic!("no row for {name}:\n{}", self.text_lines().join("\n"));
+    }
+
+    fn text_lines(&self) -> Vec<String> {
+        common::screen_text(self.console.terminal().backend().buffer())
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn size(&self) -> (u16, u16) {
+        let area = self.console.terminal().backend().buffer().area;
+        (area.width, area.height)
+    }
+
+    /// The whole frame equals `tests/screens/NAME-WxH.txt`, line by line.
+    fn assert(&self, name: &str) {
+        let (w, h) = self.size();
+        assert_frame(&format!("{name}-{w}x{h}"), &self.text_lines());
+    }
+}
+
+fn screens_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screens")
+}
+
+/// Compares a frame with its expected text, printing every differing line (with its row and
+/// `·` for trailing spaces so they show) before failing.
+fn assert_frame(name: &str, actual: &[String]) {
+    let path = screens_dir().join(format!("{name}.txt"));
+    if std::env::var_os("REKEY_BLESS").is_some() {
+        std::fs::create_dir_all(screens_dir()).expect("dir");
+        std::fs::write(&path, actual.join("\n") + "\n").expect("bless");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (REKEY_BLESS=1 writes it)\nactual:\n{}",
+            path.display(),
+            actual.join("\n")
+        )
+    });
+    let expected: Vec<&str> = expected.lines().collect();
+    let show = |l: &str| {
+        let trimmed = l.trim_end_matches(' ');
+        format!("{trimmed}{}", "·".repeat(l.len() - trimmed.len()))
+    };
+    let mut diff = String::new();
+    for row in 0..expected.len().max(actual.len()) {
+        let e = expected.get(row).copied();
+        let a = actual.get(row).map(String::as_str);
+        if e != a {
+            diff.push_str(&format!(
+                "row {row:>2} - {}\n",
+                e.map_or("(none)".into(), show)
+            ));
+            diff.push_str(&format!(
+                "row {row:>2} + {}\n",
+                a.map_or("(none)".into(), show)
+            ));
+        }
+    }
+    assert!(
+        diff.is_empty(),
+        "{name}: the frame differs from {} (- expected, + actual):\n{diff}\nwhole frame:\n{}",
+        path.display(),
+        actual.join("\n")
+    );
+}
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rekey-screens-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn first_run() {
+    for size in SIZES {
+        Screen::open(Loaded::Missing, size, None, false).assert("first-run");
+    }
+}
+
+#[test]
+fn four_profiles() {
+    for size in SIZES {
+        Screen::with(PROFILES, size, None).assert("four-profiles");
+    }
+}
+
+#[test]
+fn each_kind_has_its_editor() {
+    for size in SIZES {
+        for name in ["bm-vpn", "redis-prod", "iam-alice", "portal"] {
+            let mut s = Screen::with(PROFILES, size, None);
+            s.select(name);
+            s.key(KeyCode::Enter);
+            s.assert(&format!("editor-{name}"));
+        }
+    }
+}
+
+#[test]
+fn a_lock_counts_down() {
+    for size in SIZES {
+        let dir = temp_dir(&format!("lock-{}", size.0));
+        let mut report = Report::new(Outcome::Locked, "");
+        report.lock_minutes_left = Some(3);
+        let (mut state, _) = State::load(&dir);
+        state
+            .record("iam-alice", &report, FixedClock(Instant::now()).wall())
+            .expect("seed");
+        let mut s = Screen::with(PROFILES, size, Some(&dir));
+        s.select("iam-alice");
+        s.assert("locked");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn an_unsettled_profile() {
+    for size in SIZES {
+        let dir = temp_dir(&format!("unsettled-{}", size.0));
+        let journal = Journal::new(&dir, "redis-prod");
+        let mut begin = Record::new("c1", Step::Begin);
+        begin.kind = Some("huawei-dcs".into());
+        begin.at = "2026-05-28T08:50:00Z".into();
+        journal.append(&begin).expect("journal");
+        let mut sending = Record::new("c1", Step::Sending);
+        sending.at = "2026-05-28T08:50:01Z".into();
+        journal.append(&sending).expect("journal");
+        let mut s = Screen::with(PROFILES, size, Some(&dir));
+        s.select("redis-prod");
+        s.assert("unsettled");
+        // R asks whether the change was applied.
+        s.key_mod(KeyCode::Char('R'), KeyModifiers::SHIFT);
+        s.assert("dialog-ask-applied");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn help_and_messages() {
+    for size in SIZES {
+        let mut s = Screen::with(PROFILES, size, None);
+        s.key(KeyCode::Char('?'));
+        s.assert("help");
+        s.key(KeyCode::Esc);
+        s.key(KeyCode::Char('m'));
+        s.assert("messages");
+    }
+}
+
+#[test]
+fn production_send_asks_for_the_name() {
+    for size in SIZES {
+        let mut s = Screen::with(PROFILES, size, None);
+        s.select("redis-prod");
+        s.key(KeyCode::Enter);
+        // Current, new, confirm, Enter after each: the last sends.
+        for text in [CURRENT, STRONG, STRONG] {
+            s.text(text);
+            s.key(KeyCode::Enter);
+        }
+        s.assert("dialog-production");
+    }
+}
+
+#[test]
+fn a_weak_password_asks_first() {
+    for size in SIZES {
+        let mut s = Screen::with(PROFILES, size, None);
+        s.select("iam-alice");
+        s.key(KeyCode::Enter);
+        for text in [CURRENT, "Password123!", "Password123!"] {
+            s.text(text);
+            s.key(KeyCode::Enter);
+        }
+        s.assert("dialog-weak");
+    }
+}
+
+#[test]
+fn too_small() {
+    let mut s = Screen::with(PROFILES, (80, 24), None);
+    s.resize(60, 16);
+    s.assert("too-small");
+}
+
+/// Every theme draws the same text; the colours differ; NO_COLOR leaves every cell without a
+/// colour.
+#[test]
+fn themes_draw_the_same_text_and_no_color_has_none() {
+    let frame = |theme: &str, no_color: bool| {
+        let text = format!("theme = \"{theme}\"\n{PROFILES}");
+        let config = config::parse(Path::new("profiles.toml"), &text).expect("valid");
+        let mut s = Screen::open(Loaded::Config(config), (120, 40), None, no_color);
+        s.select("redis-prod");
+        s.key(KeyCode::Enter);
+        s.text("Password123!");
+        let buffer = s.console.terminal().backend().buffer().clone();
+        (s.text_lines(), buffer)
+    };
+    let (default_text, default_buf) = frame("default", false);
+    let colours = |b: &ratatui::buffer::Buffer| {
+        b.content()
+            .iter()
+            .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+            .count()
+    };
+    assert!(colours(&default_buf) > 0, "the default theme has colours");
+    for theme in ["light", "high-contrast"] {
+        let (text, buf) = frame(theme, false);
+        assert_eq!(text, default_text, "{theme} draws other text");
+        assert!(colours(&buf) > 0, "{theme} has colours");
+        assert_ne!(buf, default_buf, "{theme} looks like the default");
+    }
+    for theme in ["default", "light", "high-contrast"] {
+        let (text, buf) = frame(theme, true);
+        assert_eq!(text, default_text, "NO_COLOR changes the text");
+        let coloured: Vec<_> = buf
+            .content()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.fg != Color::Reset || c.bg != Color::Reset)
+            .map(|(i, c)| (i % 120, i / 120, c.symbol().to_string(), c.fg, c.bg))
+            .take(5)
+            .collect();
+        assert!(
+            coloured.is_empty(),
+            "NO_COLOR with {theme}: cells with a colour {coloured:?}"
+        );
+    }
+}
