@@ -958,3 +958,52 @@ fn syntax_error_before_the_profiles_is_file_level() {
     assert_eq!(e.line, 1, "{e}");
     assert!(e.message.starts_with("invalid TOML"), "{e}");
 }
+
+#[test]
+fn keys_at_the_top_override_the_console_keys() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use rekey::console::keymap::{Action, Context};
+    let config = load_valid("keys.toml");
+    let keys = &config.keys;
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    let plain = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    assert_eq!(
+        keys.action_for(&ctrl('q'), Context::Global),
+        Some(Action::Quit)
+    );
+    assert_eq!(keys.action_for(&plain('q'), Context::Global), None);
+    assert_eq!(
+        keys.action_for(&plain('R'), Context::Profiles),
+        Some(Action::Settle)
+    );
+    assert_eq!(
+        keys.action_for(&ctrl('s'), Context::Profiles),
+        Some(Action::Settle)
+    );
+    let alt_g = KeyEvent::new(KeyCode::Char('g'), KeyModifiers::ALT);
+    assert_eq!(
+        keys.action_for(&alt_g, Context::Field),
+        Some(Action::Generate)
+    );
+    assert_eq!(keys.action_for(&ctrl('g'), Context::Field), None);
+    // The help shows the keys in force.
+    let help = keys.help();
+    assert!(
+        help.iter()
+            .any(|(k, w)| k == "Ctrl-Q" && w.starts_with("quit")),
+        "{help:?}"
+    );
+    assert!(help.iter().any(|(k, _)| k.contains("R Ctrl-S")), "{help:?}");
+}
+
+#[test]
+fn an_unknown_action_in_keys_lists_every_action() {
+    let err = config::parse(Path::new("p.toml"), "[keys]\nquit = \"q\"\nsend = \"s\"\n")
+        .expect_err("unknown action");
+    assert_eq!((err.line, err.column), (3, 1));
+    for action in rekey::console::keymap::action_names() {
+        assert!(err.fix.contains(action), "{action} not in {}", err.fix);
+    }
+    let err = config::parse(Path::new("p.toml"), "keys = \"q\"\n").expect_err("not a table");
+    assert!(err.message.contains("`keys` must be a table"), "{err}");
+}

@@ -581,8 +581,33 @@ fn help_fits_every_binding_at_80x24() {
     let mut h = Harness::new(Loaded::Config(config), 80, 24);
     h.key(KeyCode::Char('?'));
     let screen = h.screen();
-    for (keys, what) in rekey::console::ui::overlay::BINDINGS {
+    for (keys, what) in &rekey::console::keymap::Keymap::default().help() {
         assert!(screen.contains(keys), "{keys} missing at 80x24\n{screen}");
         assert!(screen.contains(what), "{what} missing at 80x24\n{screen}");
     }
+}
+
+#[test]
+fn a_key_override_works_through_the_loop_and_shows_in_help() {
+    let text = format!("[keys]\nquit = \"ctrl-q\"\nhelp = \"f2\"\n{FOUR_PROFILES}");
+    let mut h = Harness::with_config(&text);
+    // The hints line shows the keys in force.
+    let screen = h.screen();
+    assert!(screen.contains("F2 help · ^Q quit"), "{screen}");
+    // `q` no longer quits, `?` no longer opens help; F2 does.
+    h.key(KeyCode::Char('q'));
+    assert!(!h.app().should_quit);
+    h.key(KeyCode::Char('?'));
+    assert_eq!(h.app().overlay, None);
+    h.key(KeyCode::F(2));
+    assert_eq!(h.app().overlay, Some(Overlay::Help));
+    let screen = h.screen();
+    assert!(
+        screen.contains("Ctrl-Q") && screen.contains("F2"),
+        "{screen}"
+    );
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app().overlay, None);
+    h.ctrl('q');
+    assert!(h.app().should_quit);
 }

@@ -898,7 +898,7 @@ fn help_shows_every_binding_at_80x24() {
 /// Each binding of the help table is on one row of the screen, keys and words.
 #[track_caller]
 fn assert_every_binding(s: &Screen) {
-    for (keys, what) in rekey::console::ui::overlay::BINDINGS {
+    for (keys, what) in &rekey::console::keymap::Keymap::default().help() {
         assert!(
             row_with(s, &[keys, what]).is_some(),
             "{keys:?} {what:?} on one row of the help:\n{}",

@@ -436,6 +436,8 @@ pub struct Config {
     pub mouse: bool,
     /// Top-level `theme` (default `"default"`): the console's colours.
     pub theme: ThemeName,
+    /// Top-level `[keys]`: the console's keys, the defaults with the file's overrides.
+    pub keys: crate::console::keymap::Keymap,
     /// Profiles in file order.
     pub profiles: Vec<Profile>,
     /// `[[profile]]` tables that failed validation, in file order, each with all its errors.

@@ -20,13 +20,14 @@ use super::model::{
     StoreConfig, TencentApi, TencentBmVpn, TencentCiam, ThemeName,
 };
 use super::suggest::closest;
+use crate::console::keymap::{self, Keymap};
 
 type Value<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<DeString<'i>>;
 type Result<T> = std::result::Result<T, ConfigError>;
 
 /// Keys allowed at the top of the file.
-const TOP_KEYS: &[&str] = &["audit", "mouse", "theme", "profile"];
+const TOP_KEYS: &[&str] = &["audit", "mouse", "theme", "keys", "profile"];
 /// Keys every profile may have.
 const COMMON_KEYS: &[&str] = &[
     "name",
@@ -204,6 +205,7 @@ fn example(key: &str) -> String {
         "specials" => "specials = \"!#$%&*\"",
         "audit" => "audit = true",
         "mouse" => "mouse = false",
+        "keys" => "[keys] with lines like quit = \"q\" or settle = [\"R\", \"ctrl-s\"]",
         "theme" => "theme = \"default\" (or \"light\", \"high-contrast\")",
         "profile" => "[[profile]]",
         "env" => "env = \"VARIABLE_NAME\"",
@@ -843,6 +845,7 @@ pub fn parse_each(path: &Path, text: &str) -> Result<Config> {
         audit,
         mouse,
         theme,
+        keys,
     } = match toml::de::DeTable::parse(text) {
         Ok(root) => {
             let (top, items) = top_level(&cx, &root)?;
@@ -892,6 +895,7 @@ pub fn parse_each(path: &Path, text: &str) -> Result<Config> {
         audit,
         mouse,
         theme,
+        keys,
         profiles,
         broken,
         warnings: cx.warnings,
@@ -903,6 +907,7 @@ struct Top {
     audit: bool,
     mouse: bool,
     theme: ThemeName,
+    keys: Keymap,
 }
 
 /// The top-level keys of a parsed document: `audit`, `mouse`, `theme` and the `profile` items.
@@ -932,10 +937,15 @@ fn top_level<'t, 'i>(
             )
         })?,
     };
+    let keys = match top.get("keys") {
+        None => Keymap::default(),
+        Some(value) => parse_keys(cx, value)?,
+    };
     let settings = Top {
         audit,
         mouse,
         theme,
+        keys,
     };
     let Some(value) = top.get("profile") else {
         return Ok((settings, Vec::new()));
@@ -956,6 +966,82 @@ fn top_level<'t, 'i>(
             "start each profile with a [[profile]] line followed by its keys",
         )),
     }
+}
+
+/// The top-level `[keys]` table: per action, a key or an array of keys replacing its defaults.
+fn parse_keys(cx: &Cx<'_>, value: &Value<'_>) -> Result<Keymap> {
+    let DeValue::Table(table) = value.get_ref() else {
+        return Err(cx.error(
+            &value.span(),
+            format!("`keys` must be a table, found {}", a_type(value.get_ref())),
+            format!("write {}", example("keys")),
+        ));
+    };
+    let every = || format!("the actions are {}", keymap::action_names().join(", "));
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let mut overrides = Vec::new();
+    let mut spans = Vec::new();
+    for (key, value) in entries {
+        let name: &str = key.get_ref();
+        let Some(action) = keymap::action_named(name) else {
+            let hint = closest(name, &keymap::action_names())
+                .map_or(String::new(), |s| format!(" — did you mean `{s}`?"));
+            return Err(cx.error(
+                &key.span(),
+                format!("unknown action `{}` in [keys]{hint}", show(name)),
+                every(),
+            ));
+        };
+        let written: Vec<(&str, Range<usize>)> = match value.get_ref() {
+            DeValue::String(s) => vec![(s.as_ref(), value.span())],
+            DeValue::Array(items) => {
+                let mut keys = Vec::new();
+                for item in items.iter() {
+                    match item.get_ref() {
+                        DeValue::String(s) => keys.push((s.as_ref(), item.span())),
+                        other => {
+                            return Err(cx.error(
+                                &item.span(),
+                                format!(
+                                    "a key of `{name}` must be a string, found {}",
+                                    a_type(other)
+                                ),
+                                format!("write {name} = [\"ctrl-s\", \"F5\"]"),
+                            ));
+                        }
+                    }
+                }
+                keys
+            }
+            other => {
+                return Err(cx.error(
+                    &value.span(),
+                    format!(
+                        "`{name}` in [keys] must be a key or an array of keys, found {}",
+                        a_type(other)
+                    ),
+                    format!("write {name} = \"ctrl-s\" or {name} = [\"R\", \"ctrl-s\"]"),
+                ));
+            }
+        };
+        let mut chords = Vec::new();
+        for (text, span) in written {
+            let chord = keymap::Chord::parse(text).map_err(|why| {
+                cx.error(
+                    &span,
+                    format!("{why} (in [keys] `{name}`)"),
+                    "write a character (q, R, ?), a name (enter, esc, tab, space, backspace, \
+                     delete, up, down, left, right, home, end, pageup, pagedown, f1…f12), \
+                     optionally after ctrl-, alt- or shift- (e.g. \"ctrl-s\")",
+                )
+            })?;
+            chords.push(chord);
+        }
+        overrides.push((action, chords));
+        spans.push(key.span());
+    }
+    Keymap::with(&overrides).map_err(|e| cx.error(&spans[e.at], e.message, e.fix))
 }
 
 /// The byte ranges of the lines before the first `[[profile]]` header, then of each profile

@@ -15,6 +15,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::clipboard;
 use super::editor::{CurrentSource, Editor, FieldRole};
 use super::history::History;
+use super::keymap::{Action, Context};
 use super::message::{Message, Unsettled};
 use super::ui;
 use crate::change::journal::{Open, Step};
@@ -209,6 +210,8 @@ pub struct App {
     pub audit: Audit,
     /// The theme the config names (`theme = ...`); a reload that fails keeps it.
     pub theme: crate::config::ThemeName,
+    /// The keys in force: the table's defaults with the config's `[keys]`.
+    pub keymap: super::keymap::Keymap,
     /// `NO_COLOR`: no colour whatever the theme (read once at start-up, see
     /// [`super::ui::theme::no_color_from_env`]).
     pub no_color: bool,
@@ -279,6 +282,7 @@ impl App {
             state: State::in_memory(),
             audit: Audit::default(),
             theme: crate::config::ThemeName::default(),
+            keymap: super::keymap::Keymap::default(),
             no_color: false,
             data_dir: None,
             lock_refused: None,
@@ -323,6 +327,7 @@ impl App {
             Loaded::Config(config) => {
                 self.audit.set_enabled(config.audit);
                 self.theme = config.theme;
+                self.keymap = config.keys;
                 self.profiles = config.profiles.into_iter().map(Arc::new).collect();
                 self.warnings = config.warnings;
                 self.broken = config.broken;
@@ -837,6 +842,7 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent, now: Instant) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let keys = &self.keymap;
         // Ctrl-C bypasses everything: it quits, asking once only while a change is in flight
         // or its outcome is unknown (a second Ctrl-C quits).
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
@@ -852,7 +858,7 @@ impl App {
             return;
         }
         // Esc cancels a change that has not been answered yet, from anywhere.
-        if key.code == KeyCode::Esc
+        if keys.action_for(&key, Context::InFlight) == Some(Action::Cancel)
             && let (Some(job), Some(worker)) = (self.job, &self.worker)
         {
             worker.cancel(job.id);
@@ -868,15 +874,14 @@ impl App {
         {
             return;
         }
-        match key.code {
-            KeyCode::Tab => self.cycle_focus(true),
-            KeyCode::BackTab => self.cycle_focus(false),
-            KeyCode::F(1) => self.overlay = Some(Overlay::Help),
-            KeyCode::Char('?') if !ctrl => self.overlay = Some(Overlay::Help),
-            KeyCode::Char('q') if !ctrl => self.request_quit(),
-            KeyCode::Char('o') if ctrl => self.offer_lock_override(),
-            KeyCode::F(5) => self.check_unknown(now),
-            KeyCode::Char('m') if !ctrl => self.overlay = Some(Overlay::Messages(0)),
+        match self.keymap.action_for(&key, Context::Global) {
+            Some(Action::FocusNext) => self.cycle_focus(true),
+            Some(Action::FocusPrev) => self.cycle_focus(false),
+            Some(Action::Help) => self.overlay = Some(Overlay::Help),
+            Some(Action::Quit) => self.request_quit(),
+            Some(Action::SendAnyway) => self.offer_lock_override(),
+            Some(Action::Check) => self.check_unknown(now),
+            Some(Action::Messages) => self.overlay = Some(Overlay::Messages(0)),
             _ => match self.focus {
                 Focus::Profiles => self.on_profiles_key(key),
                 Focus::Log => self.on_log_key(key),
@@ -1163,21 +1168,22 @@ impl App {
     }
 
     fn on_profiles_key(&mut self, key: KeyEvent) {
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.move_selection(-1),
-            KeyCode::Down | KeyCode::Char('j') => self.move_selection(1),
-            KeyCode::Home | KeyCode::Char('g') => self.move_selection(isize::MIN),
-            KeyCode::End | KeyCode::Char('G') => self.move_selection(isize::MAX),
-            KeyCode::PageUp => self.move_selection(-10),
-            KeyCode::PageDown => self.move_selection(10),
-            KeyCode::Char('/') => {
+        if key.code == KeyCode::Esc && !self.filter.is_empty() {
+            self.filter.clear();
+            self.clamp_selection_to_filter();
+            return;
+        }
+        match self.keymap.action_for(&key, Context::Profiles) {
+            Some(Action::Up) => self.move_selection(-1),
+            Some(Action::Down) => self.move_selection(1),
+            Some(Action::First) => self.move_selection(isize::MIN),
+            Some(Action::Last) => self.move_selection(isize::MAX),
+            Some(Action::PageUp) => self.move_selection(-10),
+            Some(Action::PageDown) => self.move_selection(10),
+            Some(Action::Filter) => {
                 self.filter_editing = true;
             }
-            KeyCode::Esc if !self.filter.is_empty() => {
-                self.filter.clear();
-                self.clamp_selection_to_filter();
-            }
-            KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') if self.editor.is_some() => {
+            Some(Action::Edit) if self.editor.is_some() => {
                 if self.store_locked() {
                     self.overlay = Some(Overlay::Unlock);
                 } else {
@@ -1186,30 +1192,26 @@ impl App {
                     self.focus = Focus::Field(first.unwrap_or(0));
                 }
             }
-            KeyCode::Char('r') => {
+            Some(Action::Reload) => {
                 if self.holds_only_copy() {
                     self.overlay = Some(Overlay::ConfirmDiscard(Then::Reload));
                 } else {
                     self.reload();
                 }
             }
-            KeyCode::Char('R') => self.settle_selected(),
+            Some(Action::Settle) => self.settle_selected(),
             _ => {}
         }
     }
 
     fn on_log_key(&mut self, key: KeyEvent) {
         let last = self.log.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.log_selected = self.log_selected.saturating_sub(1)
-            }
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.log_selected = (self.log_selected + 1).min(last)
-            }
-            KeyCode::Home | KeyCode::Char('g') => self.log_selected = 0,
-            KeyCode::End | KeyCode::Char('G') => self.log_selected = last,
-            KeyCode::Enter if !self.log.is_empty() => {
+        match self.keymap.action_for(&key, Context::Log) {
+            Some(Action::Up) => self.log_selected = self.log_selected.saturating_sub(1),
+            Some(Action::Down) => self.log_selected = (self.log_selected + 1).min(last),
+            Some(Action::First) => self.log_selected = 0,
+            Some(Action::Last) => self.log_selected = last,
+            Some(Action::Show) if !self.log.is_empty() => {
                 self.overlay = Some(Overlay::LogDetail(self.log_selected.min(last), 0));
             }
             _ => {}
@@ -1312,12 +1314,22 @@ impl App {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         // While a change is in flight the fields hold what was sent (after `unknown` that is
         // what may now be live): every key that would edit them is refused until the answer.
-        let edits = match key.code {
-            KeyCode::Char('g' | 'x' | 'w' | 'u' | 'k') if ctrl => true,
-            KeyCode::Char('d') if alt => true,
-            KeyCode::Char(_) => !ctrl && !alt,
-            KeyCode::Backspace | KeyCode::Delete => true,
-            _ => false,
+        let action = self.keymap.action_for(&key, Context::Field);
+        let edits = match action {
+            Some(
+                Action::Generate
+                | Action::ClearAll
+                | Action::DeleteWordBack
+                | Action::DeleteToStart
+                | Action::DeleteToEnd
+                | Action::DeleteWordForward,
+            ) => true,
+            Some(_) => false,
+            None => match key.code {
+                KeyCode::Char(_) => !ctrl && !alt,
+                KeyCode::Backspace | KeyCode::Delete => true,
+                _ => false,
+            },
         };
         if edits && let Some(job) = self.job {
             let name = self
@@ -1341,16 +1353,16 @@ impl App {
         let by_word = (ctrl || alt) && editor.is_revealed(i, now);
         let buf = &mut editor.fields[i].buf;
         let mut changed = true;
-        match key.code {
-            KeyCode::Char('g') if ctrl => {
+        match action {
+            Some(Action::Generate) => {
                 self.generate();
                 return true;
             }
-            KeyCode::Char('y') if ctrl => {
+            Some(Action::Copy) => {
                 self.copy_new(now);
                 return true;
             }
-            KeyCode::Char('r') if ctrl => {
+            Some(Action::Reveal) => {
                 if matches!(editor.fields[i].role, FieldRole::New | FieldRole::Confirm) {
                     editor.generated_unseen = false;
                 }
@@ -1360,23 +1372,47 @@ impl App {
                 };
                 return true;
             }
-            KeyCode::Char('x') if ctrl => {
+            Some(Action::ClearAll) => {
                 editor.wipe();
                 self.status = Some((Level::Info, "All fields cleared".into()));
                 return true;
             }
-            KeyCode::Char('w') if ctrl => buf.delete_word_back(),
-            KeyCode::Char('u') if ctrl => buf.delete_to_start(),
-            KeyCode::Char('k') if ctrl => buf.delete_to_end(),
-            KeyCode::Char('a') if ctrl => {
+            Some(Action::DeleteWordBack) => buf.delete_word_back(),
+            Some(Action::DeleteToStart) => buf.delete_to_start(),
+            Some(Action::DeleteToEnd) => buf.delete_to_end(),
+            Some(Action::LineStart) => {
                 buf.home();
                 changed = false;
             }
-            KeyCode::Char('e') if ctrl => {
+            Some(Action::LineEnd) => {
                 buf.end();
                 changed = false;
             }
-            KeyCode::Char('d') if alt => buf.delete_word_forward(),
+            Some(Action::DeleteWordForward) => buf.delete_word_forward(),
+            Some(Action::PrevField) => {
+                self.focus = Focus::Field(i.saturating_sub(1));
+                return true;
+            }
+            Some(Action::NextField) => {
+                self.focus = Focus::Field((i + 1).min(last));
+                return true;
+            }
+            Some(Action::NextOrSend) => {
+                if i < last {
+                    self.focus = Focus::Field(i + 1);
+                } else {
+                    self.submit(now);
+                }
+                return true;
+            }
+            Some(Action::Back) => {
+                self.focus = Focus::Profiles;
+                return true;
+            }
+            Some(_) => return false,
+            None => {}
+        }
+        match key.code {
             KeyCode::Char(c) if !ctrl && !alt => {
                 if let Err(full) = buf.insert_char(c) {
                     self.status = Some((Level::Error, format!("Key refused: {full}")));
@@ -1387,40 +1423,16 @@ impl App {
                     editor.generated_unseen = false;
                 }
             }
-            KeyCode::Backspace if ctrl || alt => buf.delete_word_back(),
             KeyCode::Backspace => buf.backspace(),
-            KeyCode::Delete if ctrl => buf.delete_word_forward(),
             KeyCode::Delete => buf.delete(),
-            KeyCode::Left | KeyCode::Right | KeyCode::Home | KeyCode::End => {
+            KeyCode::Left | KeyCode::Right => {
                 changed = false;
                 match (key.code, by_word) {
                     (KeyCode::Left, true) => buf.move_word_left(),
                     (KeyCode::Left, false) => buf.move_left(),
                     (KeyCode::Right, true) => buf.move_word_right(),
-                    (KeyCode::Right, false) => buf.move_right(),
-                    (KeyCode::Home, _) => buf.home(),
-                    _ => buf.end(),
+                    _ => buf.move_right(),
                 }
-            }
-            KeyCode::Up => {
-                self.focus = Focus::Field(i.saturating_sub(1));
-                return true;
-            }
-            KeyCode::Down => {
-                self.focus = Focus::Field((i + 1).min(last));
-                return true;
-            }
-            KeyCode::Enter => {
-                if i < last {
-                    self.focus = Focus::Field(i + 1);
-                } else {
-                    self.submit(now);
-                }
-                return true;
-            }
-            KeyCode::Esc => {
-                self.focus = Focus::Profiles;
-                return true;
             }
             _ => return false,
         }
@@ -2105,9 +2117,6 @@ impl App {
         }
         if let Some(w) = &warning {
             line.push_str(&format!(" (warning: {w})"));
-        }
-        if let Some(problem) = problems.first() {
-            line.push_str(&format!(" (warning: {problem})"));
         }
         // The store now holds the new password as current: show where it comes from.
         if same && report.outcome.is_success() && store_words.is_some() {

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod editor;
 pub mod history;
 pub mod input;
+pub mod keymap;
 pub mod message;
 pub mod refused;
 pub mod terminal;

@@ -190,25 +190,20 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn hints(app: &App) -> &'static str {
+fn hints(app: &App) -> String {
+    use crate::console::keymap::HintsFor;
     if app.filter_editing {
-        return "type to filter · Enter keep · Esc clear · ↑↓ select";
+        return "type to filter · Enter keep · Esc clear · ↑↓ select".into();
     }
     let unsettled = app
         .profile()
         .is_some_and(|p| app.unsettled.contains_key(&p.name));
-    match app.focus {
-        Focus::Profiles if unsettled => {
-            "R settle · ↑↓/jk select · Enter edit · / filter · r reload · ? help · q quit"
-        }
-        Focus::Profiles => {
-            "↑↓/jk select · Enter edit · / filter · r reload · Tab next · ? help · q quit"
-        }
-        Focus::Field(_) => {
-            "Enter next/send · ^G generate · ^R reveal · ^Y copy · ^X clear · F1 help"
-        }
-        Focus::Log => "↑↓ select · Enter show exchange · Tab next · ? help · q quit",
-    }
+    app.keymap.hints(match app.focus {
+        Focus::Profiles if unsettled => HintsFor::Unsettled,
+        Focus::Profiles => HintsFor::Profiles,
+        Focus::Field(_) => HintsFor::Field,
+        Focus::Log => HintsFor::Log,
+    })
 }
 
 fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {

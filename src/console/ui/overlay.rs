@@ -11,64 +11,6 @@ use crate::console::app::{App, Ask, Overlay, Then, countdown};
 use crate::provider::LogEntry;
 use crate::text::escape;
 
-/// Every binding, in the order the help shows them: (keys, what they do).
-pub const BINDINGS: &[(&str, &str)] = &[
-    (
-        "Tab / Shift-Tab",
-        "move focus: profiles, each field, log (or click)",
-    ),
-    (
-        "↑↓ jk Home End",
-        "profiles: select (switching wipes typed secrets)",
-    ),
-    ("Enter → l", "profiles: edit the selected profile"),
-    (
-        "/  r  R",
-        "profiles: filter / reload the config / settle (unsettled)",
-    ),
-    ("type / paste", "field: edit (bracketed paste supported)"),
-    (
-        "← → Home End ^A ^E",
-        "field: move the cursor (Ctrl-← → by word only while shown)",
-    ),
-    (
-        "Bksp Del",
-        "field: delete a character before / under the cursor",
-    ),
-    (
-        "Ctrl-W  Alt-D",
-        "field: delete a word back / forward (Alt-Bksp, Ctrl-Del)",
-    ),
-    ("Ctrl-U  Ctrl-K", "field: delete to the start / to the end"),
-    (
-        "↑ ↓  Enter",
-        "field: previous / next (Enter on the last one sends)",
-    ),
-    (
-        "Ctrl-G  Ctrl-Y",
-        "generate into new + confirm / copy new (clears in 45 s)",
-    ),
-    (
-        "Ctrl-R  Ctrl-X",
-        "reveal the focused field for 5 s / clear every field",
-    ),
-    ("Esc", "cancel a change in flight; field: back to the list"),
-    ("Ctrl-O", "after a locked refusal: send anyway (asks first)"),
-    ("F5", "after an unknown outcome: check it (IAM, CIAM)"),
-    ("↑ ↓  Enter", "log: select an exchange / show it in full"),
-    (
-        "y / n  Enter",
-        "answer a question (Esc and Enter give the safe answer)",
-    ),
-    ("m", "the last 100 messages, whole (↑↓ PgUp PgDn scroll)"),
-    ("? or F1", "this help (F1 inside a field)"),
-    ("q", "quit (outside a field; asks while a change is open)"),
-    (
-        "Ctrl-C",
-        "quit, wiping secrets (twice while a change is open)",
-    ),
-];
-
 /// A question or notice: `lines` wrapped in a titled box `width` wide (at most the screen),
 /// centred, as tall as its wrapped lines. The last line names the answer keys: it is pinned to
 /// the bottom row, so however the text wraps the keys are never cut off.
@@ -160,8 +102,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         None => {}
         Some(Overlay::Messages(scroll)) => super::messages::draw_history(frame, app, area, *scroll),
         Some(Overlay::Help) => {
-            let mut lines: Vec<Line<'_>> = BINDINGS
-                .iter()
+            // Every binding, from the keymap (the config's `[keys]` included).
+            let mut lines: Vec<Line<'_>> = app
+                .keymap
+                .help()
+                .into_iter()
                 .map(|(keys, what)| Line::from(format!("{keys:<19} {what}")))
                 .collect();
             // Where the footer does not fit (80×24), it moves into the title so every
