@@ -151,8 +151,33 @@ struct StateDocument {
     profiles: BTreeMap<String, ProfileState>,
 }
 
+/// A change to one profile's state: applied in memory at once by the console, and saved to
+/// `state.json` off its loop ([`State::write`]).
+#[derive(Debug, Clone)]
+pub enum StateChange {
+    /// An attempt ended at this time ([`ProfileState::record`]).
+    Record(Box<Report>, SystemTime),
+    /// A settle decided an unknown change ([`ProfileState::settle`]).
+    Settle {
+        /// Whether the change was applied.
+        applied: bool,
+        /// When it was decided.
+        at: SystemTime,
+    },
+}
+
+impl StateChange {
+    /// Applies the change to one profile's state.
+    pub fn apply(&self, state: &mut ProfileState) {
+        match self {
+            StateChange::Record(report, at) => state.record(report, *at),
+            StateChange::Settle { applied, at } => state.settle(*applied, *at),
+        }
+    }
+}
+
 /// Every profile's state, and where it is kept (None: in memory only, as in the demo).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct State {
     dir: Option<PathBuf>,
     profiles: BTreeMap<String, ProfileState>,
@@ -219,6 +244,28 @@ impl State {
     /// Records how a settle decided `profile`'s unknown change (see [`ProfileState::settle`]).
     pub fn settle(&mut self, profile: &str, applied: bool, at: SystemTime) -> io::Result<()> {
         self.update(profile, |p| p.settle(applied, at))
+    }
+
+    /// Applies `change` to `profile`'s state in memory only (see [`State::write`]).
+    pub fn change_in_memory(&mut self, profile: &str, change: &StateChange) {
+        change.apply(self.profiles.entry(profile.to_string()).or_default());
+    }
+
+    /// Saves `change` to `profile`'s state as [`State::record`] does (the file read again
+    /// under the lock, this copy's states when it cannot be read), consuming this copy: for a
+    /// write off the console's loop. Returns every profile's state as saved.
+    pub fn write(
+        mut self,
+        profile: &str,
+        change: &StateChange,
+    ) -> io::Result<BTreeMap<String, ProfileState>> {
+        self.update(profile, |p| change.apply(p))?;
+        Ok(self.profiles)
+    }
+
+    /// Takes every profile's state as a [`State::write`] saved it.
+    pub fn adopt(&mut self, profiles: BTreeMap<String, ProfileState>) {
+        self.profiles = profiles;
     }
 
     /// Reads the file again, changes `profile`'s state, and saves, all under the state lock,

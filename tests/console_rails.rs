@@ -335,3 +335,62 @@ async fn audit_false_turns_the_trail_off() {
     assert!(dir.join(STATE_FILE).exists());
     assert!(!dir.join(AUDIT_FILE).exists());
 }
+
+/// Issue 9: state and audit writes run off the loop and a failed one is shown, never dropped.
+/// Directories where `state.json` and `audit.jsonl` should be make both writes fail.
+#[tokio::test]
+async fn a_failed_state_or_audit_write_is_shown() {
+    let env = Env::start("rails-write-fails").await;
+    let dir = data_dir(&env, "blocked");
+    let mut ui = Ui::with(&env, Arc::new(rekey::console::SystemClock), Some(&dir));
+    std::fs::create_dir(dir.join(STATE_FILE)).expect("a dir where state.json goes");
+    std::fs::create_dir(dir.join(AUDIT_FILE)).expect("a dir where audit.jsonl goes");
+    ui.select("portal");
+    ui.submit(Some(&env.password("portal")), NEW);
+    ui.wait("answer and writes", |a| a.job.is_none()).await;
+    assert!(ui.outcome().contains("portal"), "{}", ui.outcome());
+    // The message line says the last failure; the history keeps both.
+    let screen = ui.screen();
+    assert!(
+        screen.contains("portal: audit.jsonl not written"),
+        "{screen}"
+    );
+    let said: Vec<String> = ui.app().history.iter().map(|(_, t)| t.clone()).collect();
+    assert!(
+        said.iter()
+            .any(|t| t.starts_with("portal: state.json not saved")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter()
+            .any(|t| t.starts_with("portal: audit.jsonl not written")),
+        "{said:#?}"
+    );
+    // The change itself still counts in memory: the state shows it.
+    assert_eq!(
+        ui.app().state.get("portal").and_then(|s| s.last_outcome),
+        Some(Outcome::Changed)
+    );
+}
+
+/// Issue 9: quitting with a change in flight records it as `unknown`; when that cannot be
+/// written, the console keeps what failed for the terminal (`rekey` prints it once restored).
+#[tokio::test]
+async fn a_failed_write_at_quit_is_kept_for_the_terminal() {
+    let env = Env::start("rails-quit-fails").await;
+    let dir = data_dir(&env, "quit-blocked");
+    let mut ui = Ui::with(&env, Arc::new(rekey::console::SystemClock), Some(&dir));
+    std::fs::create_dir(dir.join(STATE_FILE)).expect("a dir where state.json goes");
+    std::fs::create_dir(dir.join(AUDIT_FILE)).expect("a dir where audit.jsonl goes");
+    ui.select("portal");
+    env.sim.inject(Route::CiamPassword, Fault::Hold);
+    ui.submit(Some(&env.password("portal")), NEW);
+    env.sim.wait_requests(Route::CiamPassword, 1).await;
+    ui.key_mod(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    ui.key_mod(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(ui.app().should_quit);
+    let problems = ui.app().quit_problems().to_vec();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].contains("state.json"), "{problems:#?}");
+    assert!(problems[1].contains("audit.jsonl"), "{problems:#?}");
+}

@@ -424,7 +424,11 @@ fn open_console(
         // rekey reads the terminal itself: its buffers are wiped after every event.
         let result = console.run(console::input::TtyInput::open()?).await;
         console::terminal::restore();
-        drop(console.into_app());
+        // What quitting could not record (an `unknown` outcome's state or audit line) is said
+        // here, on the restored terminal.
+        for problem in console.into_app().take_quit_problems() {
+            eprintln!("rekey: {problem}");
+        }
         result
     });
     console::terminal::restore();

@@ -16,7 +16,7 @@ use super::clipboard;
 use super::editor::{CurrentSource, Editor, FieldRole};
 use super::history::History;
 use super::keymap::{Action, Context};
-use super::message::{Message, Unsettled};
+use super::message::{Disk, Message, Unsettled};
 use super::ui;
 use crate::change::journal::{Open, Step};
 use crate::change::settle::{self, Answers, Settled};
@@ -24,7 +24,7 @@ use crate::config::{BrokenProfile, Config, ConfigError, Kind, Operate, Profile};
 use crate::policy;
 use crate::provider::{FollowUp, LogEntry, Options, Outcome, Report, TypedSecrets};
 use crate::secret::{PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
-use crate::state::{Audit, State};
+use crate::state::{Audit, State, StateChange};
 use crate::store::{Slot, Store};
 use crate::worker::{Job, Worker, WorkerEvent};
 
@@ -251,6 +251,16 @@ pub struct App {
     sent_current_mac: Option<[u8; 32]>,
     /// What is typed into a production confirmation (the profile's name; not a secret).
     pub confirm_input: String,
+    /// The last file I/O started off the loop: the next one waits for it (writes stay in order).
+    disk: Option<tokio::task::JoinHandle<()>>,
+    /// File I/O started and not yet reported back.
+    disk_pending: usize,
+    /// File I/O done at once (no runtime), handled once the message that started it was.
+    disk_ready: Vec<Disk>,
+    /// Counts state writes: only the last one's saved states are taken.
+    state_seq: u64,
+    /// What could not be recorded when quitting (printed once the terminal is restored).
+    quit_problems: Vec<String>,
 }
 
 impl App {
@@ -301,6 +311,11 @@ impl App {
             refused_current: Default::default(),
             sent_current_mac: None,
             confirm_input: String::new(),
+            disk: None,
+            disk_pending: 0,
+            disk_ready: Vec::new(),
+            state_seq: 0,
+            quit_problems: Vec::new(),
         };
         app.install(loaded);
         app.record_status(None);
@@ -360,6 +375,123 @@ impl App {
 
     fn profile_names(&self) -> Vec<String> {
         self.profiles.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Runs `job` (file I/O) off the loop, after the I/O started before it (so writes stay in
+    /// order); what it gives comes back as [`Message::Disk`]. Without the loop's runtime (a
+    /// console driven by hand) it runs at once and is handled once the current message was.
+    fn off_loop(&mut self, job: impl FnOnce() -> Disk + Send + 'static) {
+        self.disk_pending += 1;
+        match (self.tx.clone(), tokio::runtime::Handle::try_current()) {
+            (Some(tx), Ok(handle)) => {
+                let before = self.disk.take();
+                self.disk = Some(handle.spawn(async move {
+                    if let Some(before) = before {
+                        let _ = before.await;
+                    }
+                    let done = tokio::task::spawn_blocking(job)
+                        .await
+                        .unwrap_or_else(|e| Disk::Panicked(e.to_string()));
+                    let _ = tx.send(Message::Disk(done));
+                }));
+            }
+            _ => {
+                let done = job();
+                self.disk_ready.push(done);
+            }
+        }
+    }
+
+    /// Whether file I/O started off the loop has not reported back yet.
+    pub fn disk_busy(&self) -> bool {
+        self.disk_pending > 0
+    }
+
+    /// What could not be recorded when the console quit.
+    pub fn quit_problems(&self) -> &[String] {
+        &self.quit_problems
+    }
+
+    /// What could not be recorded when the console quit (say it once the terminal is restored).
+    pub fn take_quit_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.quit_problems)
+    }
+
+    /// Records `change` for `profile`: in memory at once, in `state.json` off the loop.
+    fn save_state(&mut self, profile: &str, change: StateChange) {
+        let before = self.state.clone();
+        self.state.change_in_memory(profile, &change);
+        self.state_seq += 1;
+        let (seq, profile) = (self.state_seq, profile.to_string());
+        self.off_loop(move || {
+            let result = before.write(&profile, &change).map_err(|e| e.to_string());
+            Disk::State {
+                profile,
+                seq,
+                result,
+            }
+        });
+    }
+
+    /// Appends `report`'s line to `audit.jsonl` off the loop (a check's marked as one).
+    fn append_audit(&mut self, profile: &Arc<Profile>, report: &Report, check: bool) {
+        let (audit, profile, report, at) = (
+            self.audit.clone(),
+            profile.clone(),
+            report.clone(),
+            self.wall,
+        );
+        self.off_loop(move || {
+            let result = if check {
+                audit.append_check(&profile, &report, at)
+            } else {
+                audit.append(&profile, &report, at)
+            };
+            Disk::Audit {
+                profile: profile.name.clone(),
+                result: result.map_err(|e| e.to_string()),
+            }
+        });
+    }
+
+    /// File I/O done off the loop reported back: a failure is shown on the message line (and
+    /// so kept in the history), never dropped.
+    fn on_disk(&mut self, done: Disk) {
+        self.disk_pending = self.disk_pending.saturating_sub(1);
+        if self.disk_pending == 0 {
+            self.disk = None;
+        }
+        let failed = match done {
+            Disk::State {
+                seq,
+                result: Ok(profiles),
+                ..
+            } => {
+                // Earlier writes' states lack the changes made since.
+                if seq == self.state_seq {
+                    self.state.adopt(profiles);
+                }
+                None
+            }
+            Disk::State {
+                profile,
+                result: Err(e),
+                ..
+            } => Some(format!("{profile}: state.json not saved: {e}")),
+            Disk::Audit { result: Ok(()), .. } => None,
+            Disk::Audit {
+                profile,
+                result: Err(e),
+            } => Some(format!("{profile}: audit.jsonl not written: {e}")),
+            Disk::Reload { path, loaded } => {
+                self.on_reloaded(path, loaded);
+                None
+            }
+            Disk::Panicked(e) => Some(format!("Internal error writing a file: {e}")),
+        };
+        if let Some(line) = failed {
+            self.status = Some((Level::Error, line));
+        }
     }
 
     /// Re-reads every profile's journal off the loop (after a job, a settle, a reload).
@@ -657,6 +789,12 @@ impl App {
         let said = self.status.clone();
         self.handle(message, now, wall);
         self.record_status(said);
+        // File I/O done at once (no runtime) reports as its message would, after this one.
+        for done in std::mem::take(&mut self.disk_ready) {
+            let said = self.status.clone();
+            self.on_disk(done);
+            self.record_status(said);
+        }
     }
 
     /// Adds the message line to the history when it now says something new.
@@ -722,6 +860,7 @@ impl App {
             } => self.on_current_read(selection, label, result),
             Message::Journals(readings) => self.on_journals(readings),
             Message::Settled { profile, result } => self.on_settled(profile, result),
+            Message::Disk(done) => self.on_disk(done),
         }
     }
 
@@ -746,8 +885,20 @@ impl App {
                 Outcome::Unknown,
                 "rekey quit while the change was in flight: it may have been applied",
             );
-            let _ = self.state.record(&profile.name, &report, self.wall);
-            let _ = self.audit.append(&profile, &report, self.wall);
+            // The last thing the console does, so it is done here, at once; what fails is
+            // printed once the terminal is restored (`take_quit_problems`).
+            if let Err(e) = self.state.record(&profile.name, &report, self.wall) {
+                self.quit_problems.push(format!(
+                    "{}: the unknown outcome was not saved to state.json: {e}",
+                    profile.name
+                ));
+            }
+            if let Err(e) = self.audit.append(&profile, &report, self.wall) {
+                self.quit_problems.push(format!(
+                    "{}: the unknown outcome was not written to audit.jsonl: {e}",
+                    profile.name
+                ));
+            }
         }
         self.sent_new = None;
         self.store_unlock = None;
@@ -1228,11 +1379,24 @@ impl App {
             self.status = Some((Level::Info, "The demo's profiles are built in".into()));
             return;
         };
-        let loaded = match crate::config::load_each(&path) {
-            Ok(crate::config::LoadOutcome::Loaded(config)) => Loaded::Config(config),
-            Ok(crate::config::LoadOutcome::Missing(_)) => Loaded::Missing,
-            Err(e) => Loaded::Broken(e),
-        };
+        // The file is read off the loop; `on_reloaded` takes what it gave.
+        self.off_loop(move || {
+            let loaded = match crate::config::load_each(&path) {
+                Ok(crate::config::LoadOutcome::Loaded(config)) => Loaded::Config(config),
+                Ok(crate::config::LoadOutcome::Missing(_)) => Loaded::Missing,
+                Err(e) => Loaded::Broken(e),
+            };
+            Disk::Reload { path, loaded }
+        });
+    }
+
+    /// The config file read again (`r`): installs it, or keeps what was loaded when it cannot
+    /// be used.
+    fn on_reloaded(&mut self, path: PathBuf, loaded: Loaded) {
+        if self.job.is_some() {
+            self.status = Some((Level::Info, "Reload after the change in flight ends".into()));
+            return;
+        }
         // A file that cannot be used at all (or is gone) does not throw away what was loaded.
         if !self.profiles.is_empty() && !matches!(loaded, Loaded::Config(_)) {
             let why = match &loaded {
@@ -1620,12 +1784,12 @@ impl App {
         let (level, line) = match result {
             Ok(settled) => {
                 // The state no longer says `unknown!` for a change that is now decided.
-                let mut problem = String::new();
                 if let (Some(applied), true, Some(profile)) =
                     (settled.applied, settled.settled, self.profiles.get(index))
-                    && let Err(e) = self.state.settle(&profile.name, applied, self.wall)
                 {
-                    problem = format!(" (warning: state.json not saved: {e})");
+                    let name = profile.name.clone();
+                    let at = self.wall;
+                    self.save_state(&name, StateChange::Settle { applied, at });
                 }
                 if settled.settled && self.unknown == Some(index) {
                     self.unknown = None;
@@ -1643,7 +1807,7 @@ impl App {
                 } else {
                     Level::Warn
                 };
-                (level, format!("{name}: {}{problem}", settled.did))
+                (level, format!("{name}: {}", settled.did))
             }
             Err(e) => (Level::Error, format!("{name}: cannot settle: {e}")),
         };
@@ -2033,20 +2197,13 @@ impl App {
         } else {
             report
         };
-        // State and audit: a write failure is reported, never fatal, and names no secret.
-        let mut problems = Vec::new();
-        if let Err(e) = self.state.record(&profile.name, &report, self.wall) {
-            problems.push(format!("state.json not saved: {e}"));
-        }
-        // A check (F5) is recorded too, marked `"check": true` (README, audit).
-        let audited = if flight.check {
-            self.audit.append_check(&profile, &report, self.wall)
-        } else {
-            self.audit.append(&profile, &report, self.wall)
-        };
-        if let Err(e) = audited {
-            problems.push(format!("audit.jsonl not written: {e}"));
-        }
+        // State and audit, written off the loop: a failure is shown, never fatal, and names
+        // no secret. A check (F5) is recorded too, marked `"check": true` (README, audit).
+        self.save_state(
+            &profile.name,
+            StateChange::Record(Box::new(report.clone()), self.wall),
+        );
+        self.append_audit(&profile, &report, flight.check);
         let same = self.selected == Some(flight.profile);
         let refused_from_store = self.refuse_current(&flight, &report, same);
         if let (true, Some(editor)) = (same, &mut self.editor) {

@@ -3,9 +3,14 @@
 
 use crossterm::event::Event;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::app::Loaded;
 use crate::change::journal::Open;
 use crate::change::settle::Settled;
 use crate::secret::SecretBuf;
+use crate::state::ProfileState;
 use crate::worker::WorkerEvent;
 
 /// One profile's journal reading: its open (unsettled) change, and a warning when the journal
@@ -18,6 +23,37 @@ pub struct Unsettled {
     pub open: Option<Open>,
     /// A problem reading the journal.
     pub warning: Option<String>,
+}
+
+/// File I/O done off the loop (state and audit writes, a config reload), reporting back.
+#[derive(Debug)]
+pub enum Disk {
+    /// `state.json` was written for `profile` (write number `seq`): every profile's state as
+    /// saved, or why it was not.
+    State {
+        /// The profile the write was for.
+        profile: String,
+        /// Counts state writes: only the last one's states are taken.
+        seq: u64,
+        /// Every profile's state as saved, or the error.
+        result: Result<BTreeMap<String, ProfileState>, String>,
+    },
+    /// A line was appended to `audit.jsonl` for `profile`, or why not.
+    Audit {
+        /// The profile the line was for.
+        profile: String,
+        /// The error, if the line was not written.
+        result: Result<(), String>,
+    },
+    /// The config file at `path` was read again (`r`).
+    Reload {
+        /// The file.
+        path: PathBuf,
+        /// What reading it gave.
+        loaded: Loaded,
+    },
+    /// The task doing the I/O panicked.
+    Panicked(String),
 }
 
 /// Something for the console to handle. `Debug` is manual: a paste may hold a password.
@@ -48,6 +84,8 @@ pub enum Message {
         /// What it found and did, or why it could not start.
         result: Result<Settled, String>,
     },
+    /// File I/O done off the loop ended.
+    Disk(Disk),
 }
 
 impl std::fmt::Debug for Message {
@@ -72,6 +110,7 @@ impl std::fmt::Debug for Message {
             } => write!(f, "CurrentRead({selection}, {label}, [redacted])"),
             Message::Journals(readings) => write!(f, "Journals({readings:?})"),
             Message::Settled { profile, result } => write!(f, "Settled({profile}, {result:?})"),
+            Message::Disk(done) => write!(f, "Disk({done:?})"),
         }
     }
 }

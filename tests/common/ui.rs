@@ -120,7 +120,8 @@ impl Ui {
     /// Test helper.
     pub async fn wait(&mut self, what: &str, done: impl Fn(&App) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !done(self.app()) {
+        // File writes run off the loop: a test that waits for something also waits for them.
+        while !done(self.app()) || self.app().disk_busy() {
             tokio::time::timeout_at(deadline, self.console.next_message())
                 .await
                 .unwrap_or_else(|_| panic!("timed out waiting for {what}: {:?}", self.app().status))
