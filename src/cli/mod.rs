@@ -414,8 +414,8 @@ fn open_console(
         }
         let mut console = Console::new(terminal, app, Arc::new(SystemClock));
         console.draw()?;
-        // Build zxcvbn's dictionaries after the first frame, off the loop's thread.
-        std::thread::spawn(policy::warm_up);
+        // zxcvbn's dictionaries are built on a thread when the editor is first entered (see
+        // `App::update`), never before the first frame, and not at all by an idle console.
         let events = console.sender();
         console.set_worker(crate::worker::Worker::spawn(Arc::new(move |event| {
             let _ = events.send(console::Message::Worker(Box::new(event)));

@@ -789,6 +789,11 @@ impl App {
         let said = self.status.clone();
         self.handle(message, now, wall);
         self.record_status(said);
+        // A password is about to be typed: have the strength estimator's dictionaries ready
+        // (built once, on a thread).
+        if let Focus::Field(_) = self.focus {
+            crate::policy::warm_up_in_background();
+        }
         // File I/O done at once (no runtime) reports as its message would, after this one.
         for done in std::mem::take(&mut self.disk_ready) {
             let said = self.status.clone();

@@ -24,7 +24,7 @@ mod strength;
 
 pub use check::{Candidate, CheckItem, Checklist, Rule, check};
 pub use generate::{DEFAULT_GENERATED_LENGTH, GenerateError, generate};
-pub use strength::{Strength, context_words, estimate, warm_up};
+pub use strength::{Strength, context_words, estimate, warm_up, warm_up_in_background};
 
 use serde::Deserialize;
 
