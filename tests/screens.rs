@@ -6,7 +6,10 @@
 //!
 //! Deterministic: a fixed clock (monotonic and wall), profiles written here with fixed
 //! loopback endpoints where nothing is ever sent (`http://127.0.0.1:1`), state and journal
-//! seeded in a temp dir. The tests drive keys and read the screen only.
+//! seeded in a temp dir. The tests drive keys and read the screen only. Where a dialog follows
+//! an answer (create the VPN account, the only copy after `unknown`, quit while in flight), a
+//! worker whose own events never reach the console holds the change in flight and the test
+//! posts the answer with fixed words.
 
 mod common;
 
@@ -21,8 +24,9 @@ use ratatui::style::Color;
 use rekey::change::journal::{Journal, Record, Step};
 use rekey::config;
 use rekey::console::{App, Clock, Console, Loaded, Message};
-use rekey::provider::{Outcome, Report};
+use rekey::provider::{FollowUp, LogEntry, Outcome, Report};
 use rekey::state::State;
+use rekey::worker::{Worker, WorkerEvent};
 
 const PROFILES: &str = r#"
 [[profile]]
@@ -394,5 +398,251 @@ fn themes_draw_the_same_text_and_no_color_has_none() {
             coloured.is_empty(),
             "NO_COLOR with {theme}: cells with a colour {coloured:?}"
         );
+    }
+}
+
+/// A worker whose events are caught here and never reach the console: a change stays in
+/// flight until the test answers it with fixed words, whatever the loopback endpoint did.
+/// Gives the ids of the jobs it ran.
+fn quiet_worker(s: &mut Screen) -> tokio::sync::mpsc::UnboundedReceiver<u64> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    s.console.set_worker(Worker::spawn(Arc::new(move |event| {
+        let job = match &event {
+            WorkerEvent::Log { job, .. }
+            | WorkerEvent::Finished { job, .. }
+            | WorkerEvent::SetupFailed { job, .. }
+            | WorkerEvent::Cancelled { job, .. } => *job,
+        };
+        let _ = tx.send(job);
+    })));
+    rx
+}
+
+/// The id of the job the worker ran (from its first event).
+async fn job_id(jobs: &mut tokio::sync::mpsc::UnboundedReceiver<u64>) -> u64 {
+    tokio::time::timeout(Duration::from_secs(10), jobs.recv())
+        .await
+        .expect("the worker ran the job")
+        .expect("worker open")
+}
+
+impl Screen {
+    /// The worker's answer to job `job`, as the console receives it.
+    fn finished(&mut self, job: u64, report: Report) {
+        let event = WorkerEvent::Finished {
+            job,
+            report,
+            store: None,
+            settled: true,
+            warning: None,
+        };
+        self.console
+            .sender()
+            .send(Message::Worker(Box::new(event)))
+            .expect("queue");
+        self.console.process_queue().expect("draw");
+    }
+}
+
+/// Sends iam-alice's change (current, new, confirm) to a quiet worker: the change is in
+/// flight. Gives its job id.
+async fn in_flight(s: &mut Screen) -> u64 {
+    let mut jobs = quiet_worker(s);
+    s.select("iam-alice");
+    s.key(KeyCode::Enter);
+    for text in [CURRENT, STRONG, STRONG] {
+        s.text(text);
+        s.key(KeyCode::Enter);
+    }
+    job_id(&mut jobs).await
+}
+
+#[tokio::test]
+async fn bm_vpn_offers_to_create_the_account() {
+    for size in SIZES {
+        let mut s = Screen::with(PROFILES, size, None);
+        let mut jobs = quiet_worker(&mut s);
+        s.select("bm-vpn");
+        s.key(KeyCode::Enter);
+        for text in [STRONG, STRONG] {
+            s.text(text);
+            s.key(KeyCode::Enter);
+        }
+        let job = job_id(&mut jobs).await;
+        let mut report = Report::new(
+            Outcome::NotFound,
+            "The VPN account ops does not exist on vpngw-1",
+        );
+        report.http_status = Some(200);
+        report.provider_code = Some("ResourceNotFound".into());
+        report.follow_up = Some(FollowUp::OfferCreate);
+        s.finished(job, report);
+        s.assert("dialog-create");
+    }
+}
+
+#[tokio::test]
+async fn quit_while_a_change_is_in_flight() {
+    for size in SIZES {
+        let mut s = Screen::with(PROFILES, size, None);
+        in_flight(&mut s).await;
+        s.key_mod(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        s.assert("dialog-quit-in-flight");
+    }
+}
+
+#[tokio::test]
+async fn after_unknown_the_only_copy_is_not_discarded_silently() {
+    for size in SIZES {
+        let mut s = Screen::with(PROFILES, size, None);
+        let job = in_flight(&mut s).await;
+        s.finished(
+            job,
+            Report::new(
+                Outcome::Unknown,
+                "No answer after the change request was sent",
+            ),
+        );
+        // Another profile: reveal, copy or discard the password that may be live?
+        s.key(KeyCode::Esc);
+        s.key(KeyCode::Up);
+        s.assert("dialog-discard");
+        s.key(KeyCode::Esc);
+        // Quit: the same question.
+        s.key(KeyCode::Char('q'));
+        s.assert("dialog-quit-unknown");
+    }
+}
+
+#[test]
+fn a_store_that_needs_its_password_asks_for_it() {
+    let text = common::set_key(
+        PROFILES,
+        "iam-alice",
+        "store",
+        r#"{ backend = "keepassxc", database = "/home/admin/vault.kdbx", entry = "Cloud/iam-alice", database_password = { prompt = true } }"#,
+    );
+    for size in SIZES {
+        let mut s = Screen::with(&text, size, None);
+        s.select("iam-alice");
+        s.key(KeyCode::Enter);
+        s.text("vault");
+        s.assert("dialog-unlock");
+    }
+}
+
+#[test]
+fn settling_bm_vpn_with_a_store_offers_to_resend() {
+    let text = common::set_key(
+        PROFILES,
+        "bm-vpn",
+        "store",
+        r#"{ backend = "command", command = ["/usr/local/bin/vault-cli"], entry = "vpn/ops" }"#,
+    );
+    for size in SIZES {
+        let dir = temp_dir(&format!("resend-{}", size.0));
+        let journal = Journal::new(&dir, "bm-vpn");
+        let mut begin = Record::new("c1", Step::Begin);
+        begin.kind = Some("tencent-bm-vpn".into());
+        begin.at = "2026-05-28T08:50:00Z".into();
+        journal.append(&begin).expect("journal");
+        let mut sending = Record::new("c1", Step::Sending);
+        sending.at = "2026-05-28T08:50:01Z".into();
+        journal.append(&sending).expect("journal");
+        let mut s = Screen::with(&text, size, Some(&dir));
+        s.select("bm-vpn");
+        s.key_mod(KeyCode::Char('R'), KeyModifiers::SHIFT);
+        s.assert("dialog-settle-resend");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn two_retries_left_asks_before_the_last_attempt() {
+    for size in SIZES {
+        let dir = temp_dir(&format!("last-{}", size.0));
+        let mut report = Report::new(Outcome::WrongOldPassword, "The old password is wrong");
+        report.retries_left = Some(2);
+        let (mut state, _) = State::load(&dir);
+        state
+            .record("iam-alice", &report, FixedClock(Instant::now()).wall())
+            .expect("seed");
+        let mut s = Screen::with(PROFILES, size, Some(&dir));
+        s.select("iam-alice");
+        s.key(KeyCode::Enter);
+        for text in [CURRENT, STRONG, STRONG] {
+            s.text(text);
+            s.key(KeyCode::Enter);
+        }
+        s.assert("dialog-last-attempt");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn sending_although_locked_asks_first() {
+    for size in SIZES {
+        let dir = temp_dir(&format!("override-{}", size.0));
+        let mut report = Report::new(Outcome::Locked, "");
+        report.lock_minutes_left = Some(3);
+        let (mut state, _) = State::load(&dir);
+        state
+            .record("iam-alice", &report, FixedClock(Instant::now()).wall())
+            .expect("seed");
+        let mut s = Screen::with(PROFILES, size, Some(&dir));
+        s.select("iam-alice");
+        s.key(KeyCode::Enter);
+        for text in [CURRENT, STRONG, STRONG] {
+            s.text(text);
+            s.key(KeyCode::Enter);
+        }
+        // Refused for the lock; Ctrl-O sends anyway, after this question.
+        s.key_mod(KeyCode::Char('o'), KeyModifiers::CONTROL);
+        s.assert("dialog-locked");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn an_exchange_in_full() {
+    let entry = LogEntry {
+        at: FixedClock(Instant::now()).wall(),
+        profile: "bm-vpn".into(),
+        method: "POST".into(),
+        url: "http://127.0.0.1:1/".into(),
+        status: Some(200),
+        duration: Duration::from_millis(182),
+        provider_code: Some("ResourceNotFound".into()),
+        request_headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("Host".into(), "127.0.0.1:1".into()),
+            ("X-TC-Action".into(), "ModifyVpnGatewayUser".into()),
+            (
+                "Authorization".into(),
+                "TC3-HMAC-SHA256 Credential=AKIDfixed/2026-05-28/vpc/tc3_request, SignedHeaders=content-type;host, Signature=***".into(),
+            ),
+        ],
+        request_body: r#"{"VpnGatewayId":"vpngw-1","UserName":"ops","Password":"***"}"#.into(),
+        response_headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("Content-Length".into(), "142".into()),
+        ],
+        response_body: r#"{"Response":{"Error":{"Code":"ResourceNotFound","Message":"The user ops does not exist"},"RequestId":"6d3c1b2a-0000-4000-8000-000000000001"}}"#.into(),
+        error: None,
+    };
+    for size in SIZES {
+        let mut s = Screen::with(PROFILES, size, None);
+        s.console
+            .sender()
+            .send(Message::Worker(Box::new(WorkerEvent::Log {
+                job: 1,
+                entry: entry.clone(),
+            })))
+            .expect("queue");
+        s.console.process_queue().expect("draw");
+        // Shift-Tab from the list reaches the log; Enter shows the selected exchange.
+        s.key(KeyCode::BackTab);
+        s.key(KeyCode::Enter);
+        s.assert("exchange-detail");
     }
 }
