@@ -15,10 +15,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rekey::config;
 use rekey::console::app::Level;
-use rekey::console::editor::FieldRole;
+use rekey::console::editor::{CurrentSource, FieldRole};
 use rekey::console::{App, Clock, Console, Focus, Loaded, ManualClock, Message, Overlay};
 use rekey::provider::{Outcome, Report};
 use rekey::sim::{Fault, Route};
+use rekey::state::{Audit, State};
+use rekey::worker::Worker;
 
 const NEW: &str = "New#Pass2025x";
 
@@ -206,6 +208,121 @@ async fn trap1_a_refused_current_password_is_cleared_focused_and_never_resent() 
         ui.outcome()
     );
     assert_eq!(env.sim.requests(Route::DcsPassword), 2);
+}
+
+/// Trap 1 with a store: the current password comes from a `command` store
+/// (tests/store-script.sh) and the provider refuses it. The console says the store's password
+/// was refused and never resends it, not even when selecting the profile again fills the same
+/// refused password from the store: the simulator counts one request.
+#[tokio::test]
+async fn trap1_a_refused_current_password_from_a_store_is_never_resent() {
+    let env = Env::start("traps-refused-store").await;
+    let store_dir = env.dir.join("store");
+    std::fs::create_dir_all(&store_dir).expect("store dir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/store-script.sh");
+    env.set(
+        "redis-aksk",
+        "store",
+        &format!(
+            "{{ backend = \"command\", command = [\"env\", \"REKEY_TEST_STORE_DIR={}\", \"sh\", \"{}\"], entry = \"redis-aksk\" }}",
+            store_dir.display(),
+            script.display()
+        ),
+    );
+    // The store holds a current password the provider does not accept.
+    let wrong = "Wrong#Pass2024";
+    std::fs::write(store_dir.join("redis-aksk.current"), wrong).expect("seed current");
+    let data = env.dir.join("data");
+    let mut ui = store_console(&env, &data);
+    let from_store = |a: &App| {
+        matches!(
+            a.editor.as_ref().and_then(|e| e.current_from.clone()),
+            Some(CurrentSource::Store(_))
+        )
+    };
+    ui.select("redis-aksk");
+    ui.wait("current filled", from_store).await;
+    send_new_from_store(&mut ui);
+    ui.wait("answer", |a| a.job.is_none()).await;
+    assert_eq!(env.sim.requests(Route::DcsPassword), 1);
+    let said = "the current password from command:redis-aksk was refused: it will not be resent. Type the right one, or fix it in command:redis-aksk";
+    let outcome = ui.outcome();
+    assert!(outcome.ends_with(said), "{outcome}");
+    assert!(
+        ui.screen()
+            .contains("command:redis-aksk was refused: it will not be resent."),
+        "{}",
+        ui.screen()
+    );
+    // The refused text is gone and the cursor is in its field: Enter cannot resend it.
+    let editor = ui.app().editor.as_ref().expect("editor");
+    let current = editor.index_of(FieldRole::Current).expect("current");
+    assert!(editor.fields[current].buf.is_empty());
+    assert_eq!(ui.app().focus, Focus::Field(current));
+    for _ in 0..3 {
+        ui.key(KeyCode::Enter);
+    }
+    assert_eq!(status(ui.app()), "Current password is empty");
+    assert_eq!(ui.app().job, None);
+    assert_eq!(env.sim.requests(Route::DcsPassword), 1, "no attempt spent");
+
+    // Selecting the profile again fills the same refused password from the store: it is not
+    // sent either.
+    ui.select("redis-otc");
+    ui.select("redis-aksk");
+    ui.wait("current filled again", from_store).await;
+    send_new_from_store(&mut ui);
+    assert_eq!(
+        status(ui.app()),
+        "Not sent: redis-aksk's provider refused the current password from command:redis-aksk; it is not resent. Type the right one, or fix it in command:redis-aksk"
+    );
+    assert!(
+        ui.screen()
+            .contains("Not sent: redis-aksk's provider refused"),
+        "{}",
+        ui.screen()
+    );
+    assert_eq!(ui.app().job, None);
+    // Nothing more reached the simulator, however long the loop runs.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ui.console.process_queue().expect("draw");
+    assert_eq!(ui.app().job, None);
+    assert_eq!(env.sim.requests(Route::DcsPassword), 1, "no attempt spent");
+}
+
+/// A console on the env's profiles with the real worker, state, audit and journals in `data`.
+fn store_console(env: &Env, data: &Path) -> Ui {
+    let text = std::fs::read_to_string(&env.config).expect("profiles");
+    let config = config::parse(Path::new("sim.toml"), &text).expect("valid");
+    let terminal = Terminal::new(TestBackend::new(140, 45)).expect("backend");
+    let mut app = App::new(None, Loaded::Config(config), (140, 45));
+    let (state, _) = State::load(data);
+    app.state = state;
+    app.audit = Audit::new(Some(data), true);
+    app.data_dir = Some(data.to_path_buf());
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::default());
+    let mut console = Console::new(terminal, app, clock);
+    let events = console.sender();
+    console.set_worker(Worker::spawn(Arc::new(move |e| {
+        let _ = events.send(Message::Worker(Box::new(e)));
+    })));
+    console.draw().expect("draw");
+    Ui { console }
+}
+
+/// Enter focuses the first empty field (New: the store filled Current); types new + confirm
+/// and presses Enter on each (the last sends).
+fn send_new_from_store(ui: &mut Ui) {
+    ui.key(KeyCode::Enter);
+    assert!(
+        matches!(ui.app().focus, Focus::Field(i) if i > 0),
+        "{:?}",
+        ui.app().focus
+    );
+    for _ in 0..2 {
+        ui.text(NEW);
+        ui.key(KeyCode::Enter);
+    }
 }
 
 // Trap 2 -------------------------------------------------------------------------------------
