@@ -646,3 +646,36 @@ fn an_exchange_in_full() {
         s.assert("exchange-detail");
     }
 }
+
+/// With a store the new password is not rekey's only copy: after `unknown`, quitting asks
+/// y/n (the change may have been applied and was not checked).
+#[tokio::test]
+async fn quit_after_unknown_with_a_store() {
+    let text = common::set_key(
+        PROFILES,
+        "bm-vpn",
+        "store",
+        r#"{ backend = "command", command = ["/usr/local/bin/vault-cli"], entry = "vpn/ops" }"#,
+    );
+    for size in SIZES {
+        let mut s = Screen::with(&text, size, None);
+        let mut jobs = quiet_worker(&mut s);
+        s.select("bm-vpn");
+        s.key(KeyCode::Enter);
+        for text in [STRONG, STRONG] {
+            s.text(text);
+            s.key(KeyCode::Enter);
+        }
+        let job = job_id(&mut jobs).await;
+        s.finished(
+            job,
+            Report::new(
+                Outcome::Unknown,
+                "No answer after the change request was sent",
+            ),
+        );
+        s.key(KeyCode::Esc);
+        s.key(KeyCode::Char('q'));
+        s.assert("dialog-quit-unchecked");
+    }
+}
