@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Position;
 use tokio::sync::mpsc::UnboundedSender;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -16,8 +16,8 @@ use super::clipboard;
 use super::editor::{CurrentSource, Editor, FieldRole};
 use super::history::History;
 use super::keymap::{Action, Context};
+use super::layout::{self, ProfileList};
 use super::message::{Disk, Message, Unsettled};
-use super::ui;
 use crate::change::journal::{Open, Step};
 use crate::change::settle::{self, Answers, Settled};
 use crate::config::{BrokenProfile, Config, ConfigError, Kind, Operate, Profile};
@@ -31,8 +31,7 @@ use crate::worker::{Job, Worker, WorkerEvent};
 /// How long Ctrl-R shows a field in clear text.
 pub const REVEAL_FOR: Duration = Duration::from_secs(5);
 
-/// The smallest terminal the console draws into.
-pub const MIN_SIZE: (u16, u16) = (80, 24);
+pub use super::layout::MIN_SIZE;
 
 /// What loading the config gave.
 #[derive(Debug)]
@@ -213,7 +212,7 @@ pub struct App {
     /// The keys in force: the table's defaults with the config's `[keys]`.
     pub keymap: super::keymap::Keymap,
     /// `NO_COLOR`: no colour whatever the theme (read once at start-up, see
-    /// [`super::ui::theme::no_color_from_env`]).
+    /// [`super::theme::no_color_from_env`]).
     pub no_color: bool,
     /// Where changes are journaled (SPEC §10.2); None keeps no journal.
     pub data_dir: Option<PathBuf>,
@@ -323,8 +322,8 @@ impl App {
     }
 
     /// The styles to draw with: the config's theme, or none under `NO_COLOR`.
-    pub fn styles(&self) -> &'static super::ui::theme::Theme {
-        super::ui::theme::Theme::get(self.theme, self.no_color)
+    pub fn styles(&self) -> &'static super::theme::Theme {
+        super::theme::Theme::get(self.theme, self.no_color)
     }
 
     fn install(&mut self, loaded: Loaded) {
@@ -762,7 +761,8 @@ impl App {
         let discard_reveal = self.discard_reveal;
         // A lock countdown on screen ticks when its shown second changes: once a second. Rows
         // filtered or scrolled away, and the "too small" screen, show none.
-        let countdown = ui::profiles::on_screen(self)
+        let countdown = self
+            .on_screen()
             .into_iter()
             .filter_map(|i| self.lock_left(i, wall))
             .map(|left| now + sub_second(left))
@@ -2334,7 +2334,23 @@ impl App {
 
     /// Whether the terminal is below the minimum size (only the "too small" screen shows).
     fn too_small(&self) -> bool {
-        self.size.0 < MIN_SIZE.0 || self.size.1 < MIN_SIZE.1
+        layout::too_small(self.size)
+    }
+
+    /// The profile list as laid out: the filtered profiles, the selection, the filter line.
+    fn profile_list<'a>(&self, visible: &'a [usize]) -> ProfileList<'a> {
+        ProfileList {
+            visible,
+            selected: self.selected,
+            filter_shown: self.filter_editing || !self.filter.is_empty(),
+        }
+    }
+
+    /// The profiles (indices into `profiles`) whose rows are on screen now: filtered,
+    /// scrolled, and none on the "too small" screen.
+    pub fn on_screen(&self) -> Vec<usize> {
+        let visible = self.visible();
+        self.profile_list(&visible).on_screen(self.size)
     }
 
     fn on_mouse(&mut self, mouse: MouseEvent) {
@@ -2347,29 +2363,30 @@ impl App {
             return;
         }
         let at = Position::new(mouse.column, mouse.row);
-        let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let panes = ui::panes(area);
+        let panes = layout::panes_for(self.size);
         match mouse.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 if panes.profiles.contains(at) {
                     self.filter_editing = false;
                     self.focus = Focus::Profiles;
                     let visible = self.visible();
-                    if let Some(row) = ui::profiles::row_at(self, panes.profiles, at)
+                    if let Some(row) = self.profile_list(&visible).row_at(panes.profiles, at)
                         && let Some(&index) = visible.get(row)
                     {
                         self.select(Some(index));
                     }
                 } else if panes.editor.contains(at) {
                     let fields = self.editor.as_ref().map_or(0, |e| e.fields.len());
-                    if let Some(i) = ui::editor::field_at(panes.editor, at)
+                    if let Some(i) = layout::field_at(panes.editor, at)
                         && i < fields
                     {
                         self.focus = Focus::Field(i);
                     }
                 } else if panes.log.contains(at) {
                     self.focus = Focus::Log;
-                    if let Some(row) = ui::log_row_at(self, panes.log, at) {
+                    if let Some(row) =
+                        layout::log_row_at(panes.log, self.log_selected, self.log.len(), at)
+                    {
                         self.log_selected = row;
                     }
                 }

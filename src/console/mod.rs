@@ -12,9 +12,11 @@ pub mod editor;
 pub mod history;
 pub mod input;
 pub mod keymap;
+pub mod layout;
 pub mod message;
 pub mod refused;
 pub mod terminal;
+pub mod theme;
 pub mod ui;
 
 use std::io::{self, Write};

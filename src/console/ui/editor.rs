@@ -19,12 +19,6 @@ use crate::text::escape;
 /// Width of the label column before each field.
 const LABEL_WIDTH: usize = 18;
 
-/// Which field is at `at` (mouse): fields are the first rows inside the border.
-pub fn field_at(area: Rect, at: Position) -> Option<usize> {
-    let inner = area.inner(Margin::new(1, 1));
-    inner.contains(at).then(|| (at.y - inner.y) as usize)
-}
-
 /// Draws the pane.
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: SystemTime) {
     let t = app.styles();

@@ -4,63 +4,22 @@ pub mod editor;
 pub mod messages;
 pub mod overlay;
 pub mod profiles;
-pub mod theme;
 
 use std::time::{Instant, SystemTime};
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
-use super::app::{App, Focus, MIN_SIZE};
+use super::app::{App, Focus};
+use super::layout::{self, MIN_SIZE};
 use crate::text::escape;
 use theme::Theme;
 
-/// Where each pane sits for a terminal area.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Panes {
-    /// Profile list.
-    pub profiles: Rect,
-    /// Password editor.
-    pub editor: Rect,
-    /// Request/response log.
-    pub log: Rect,
-    /// The message line (one row): the latest message, blank when there is none.
-    pub message: Rect,
-    /// Status bar (one row): the key hints, always.
-    pub status: Rect,
-}
-
-/// The layout, shared by drawing and mouse hit-testing.
-pub fn panes(area: Rect) -> Panes {
-    let [main, message, status] = Layout::vertical([
-        Constraint::Min(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let left = (main.width * 3 / 10).clamp(24, 40);
-    let [profiles, right] =
-        Layout::horizontal([Constraint::Length(left), Constraint::Min(1)]).areas(main);
-    // At the smallest size the log gives the message line its row, so the editor keeps its
-    // height (a log of 5 rows still shows 3 exchanges).
-    let log_height = if right.height < 23 {
-        5
-    } else {
-        (right.height * 3 / 10).max(6)
-    };
-    let [editor, log] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(log_height)]).areas(right);
-    Panes {
-        profiles,
-        editor,
-        log,
-        message,
-        status,
-    }
-}
+pub use super::layout::{Panes, panes};
+pub use super::theme;
 
 /// A pane's frame, highlighted when it has the focus.
 pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, t: &Theme) -> Block<'a> {
@@ -79,7 +38,7 @@ pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, t: &Theme) -> Block
 /// Draws the whole console.
 pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant, wall: SystemTime) {
     let area = frame.area();
-    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+    if layout::too_small((area.width, area.height)) {
         draw_too_small(frame, app, area);
         return;
     }
@@ -119,18 +78,6 @@ fn draw_too_small(frame: &mut Frame<'_>, app: &App, area: Rect) {
     );
 }
 
-/// The log entry at `at` (mouse), accounting for scrolling.
-pub fn log_row_at(app: &App, area: Rect, at: ratatui::layout::Position) -> Option<usize> {
-    let inner = area.inner(ratatui::layout::Margin::new(1, 1));
-    if !inner.contains(at) {
-        return None;
-    }
-    let height = inner.height as usize;
-    let offset = app.log_selected.saturating_sub(height.saturating_sub(1));
-    let row = offset + (at.y - inner.y) as usize;
-    (row < app.log.len()).then_some(row)
-}
-
 fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let t = app.styles();
     let focused = app.focus == Focus::Log;
@@ -150,7 +97,7 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = inner.height as usize;
-    let offset = app.log_selected.saturating_sub(height.saturating_sub(1));
+    let offset = layout::log_offset(app.log_selected, height);
     let lines: Vec<Line<'_>> = app
         .log
         .iter()

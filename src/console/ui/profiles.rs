@@ -1,7 +1,7 @@
 //! The profile list.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -10,56 +10,8 @@ use super::pane_block;
 use std::time::{Duration, SystemTime};
 
 use crate::console::app::{App, Focus, countdown};
+use crate::console::layout::ProfileList;
 use crate::provider::Outcome;
-
-/// The first visible row's index into the filtered list, so the selection stays in view.
-fn scroll_offset(app: &App, visible: &[usize], height: u16) -> usize {
-    let selected_row = app
-        .selected
-        .and_then(|s| visible.iter().position(|&v| v == s))
-        .unwrap_or(0);
-    selected_row.saturating_sub(usize::from(height).saturating_sub(1))
-}
-
-/// Rows inside the border available for profiles (one is kept for the filter when shown).
-fn list_area(area: Rect, filter_shown: bool) -> Rect {
-    let inner = area.inner(ratatui::layout::Margin::new(1, 1));
-    if filter_shown {
-        let [list, _] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
-        list
-    } else {
-        inner
-    }
-}
-
-/// The profiles (indices into `app.profiles`) whose rows are on screen now: filtered,
-/// scrolled, and none on the "too small" screen.
-pub fn on_screen(app: &App) -> Vec<usize> {
-    let (w, h) = app.size;
-    if w < crate::console::app::MIN_SIZE.0 || h < crate::console::app::MIN_SIZE.1 {
-        return Vec::new();
-    }
-    let area = super::panes(Rect::new(0, 0, w, h)).profiles;
-    let list = list_area(area, app.filter_editing || !app.filter.is_empty());
-    let visible = app.visible();
-    let offset = scroll_offset(app, &visible, list.height);
-    visible
-        .into_iter()
-        .skip(offset)
-        .take(list.height as usize)
-        .collect()
-}
-
-/// Which row of the visible list is at `at` (mouse), accounting for scrolling.
-pub fn row_at(app: &App, area: Rect, at: Position) -> Option<usize> {
-    let list = list_area(area, app.filter_editing || !app.filter.is_empty());
-    if !list.contains(at) {
-        return None;
-    }
-    let visible = app.visible();
-    let offset = scroll_offset(app, &visible, list.height);
-    Some(offset + (at.y - list.y) as usize)
-}
 
 /// The badge for profile `index`: its last known state in a few characters, and a colour.
 /// Text carries the meaning; colour only repeats it.
@@ -130,7 +82,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
     };
     frame.render_widget(pane_block(Line::from(title), focused, t), area);
     let filter_shown = app.filter_editing || !app.filter.is_empty();
-    let list = list_area(area, filter_shown);
+    let layout = ProfileList {
+        visible: &visible,
+        selected: app.selected,
+        filter_shown,
+    };
+    let list = layout.area(area);
     let width = list.width as usize;
 
     let mut lines = Vec::new();
@@ -144,7 +101,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
     } else if visible.is_empty() {
         lines.push(Line::from("No profile matches").style(t.dim));
     }
-    let offset = scroll_offset(app, &visible, list.height);
+    let offset = layout.offset(list.height);
     for (row, &index) in visible.iter().enumerate().skip(offset) {
         let profile = &app.profiles[index];
         let is_selected = app.selected == Some(index);
