@@ -166,13 +166,13 @@ pub enum Level {
 #[derive(Debug)]
 pub struct App {
     /// Where the config came from (None for the demo's built-in profiles).
-    pub config_path: Option<PathBuf>,
+    pub(crate) config_path: Option<PathBuf>,
     /// What loading it gave, minus the profiles (kept below).
-    pub config_error: Option<ConfigError>,
+    pub(crate) config_error: Option<ConfigError>,
     /// True when there was no file.
-    pub config_missing: bool,
+    pub(crate) config_missing: bool,
     /// Non-fatal config findings.
-    pub warnings: Vec<String>,
+    warnings: Vec<String>,
     /// Profiles of the file that failed validation, each with all its errors (not loaded).
     pub broken: Vec<BrokenProfile>,
     /// Every message shown on the message line, the last 100 (`m` shows them).
@@ -182,9 +182,9 @@ pub struct App {
     /// The highlighted profile (index into `profiles`); its editor is shown.
     pub selected: Option<usize>,
     /// The list filter typed after `/` (not a secret).
-    pub filter: String,
+    pub(crate) filter: String,
     /// Whether keys currently go to the filter.
-    pub filter_editing: bool,
+    pub(crate) filter_editing: bool,
     /// Keyboard focus.
     pub focus: Focus,
     /// The editor of the selected profile.
@@ -194,11 +194,11 @@ pub struct App {
     /// One line of feedback in the status bar.
     pub status: Option<(Level, String)>,
     /// The terminal's size as last reported.
-    pub size: (u16, u16),
+    size: (u16, u16),
     /// Set when the loop should end.
     pub should_quit: bool,
     /// Sends changes; None when the console runs without one (nothing can be sent).
-    pub worker: Option<Worker>,
+    pub(crate) worker: Option<Worker>,
     /// The change in flight.
     pub job: Option<InFlight>,
     /// The id the next job gets.
@@ -208,15 +208,15 @@ pub struct App {
     /// Every HTTP exchange, oldest first.
     pub log: Vec<LogEntry>,
     /// The selected log row.
-    pub log_selected: usize,
+    pub(crate) log_selected: usize,
     /// Last known lock/retry state per profile.
     pub state: State,
     /// The audit trail.
     pub audit: Audit,
     /// The theme the config names (`theme = ...`); a reload that fails keeps it.
-    pub theme: crate::config::ThemeName,
+    theme: crate::config::ThemeName,
     /// The keys in force: the table's defaults with the config's `[keys]`.
-    pub keymap: super::keymap::Keymap,
+    pub(crate) keymap: super::keymap::Keymap,
     /// `NO_COLOR`: no colour whatever the theme (read once at start-up, see
     /// [`super::theme::no_color_from_env`]).
     pub no_color: bool,
@@ -243,13 +243,13 @@ pub struct App {
     /// The selected profile's typed store password (KeePassXC), once given.
     store_unlock: Option<(usize, SecretBuf)>,
     /// What the unlock dialog holds while it is typed.
-    pub unlock_input: SecretBuf,
+    pub(crate) unlock_input: SecretBuf,
     /// OSC 52 sequences for the terminal, written by the loop.
     clipboard_out: Vec<Zeroizing<Vec<u8>>>,
     /// When the clipboard is cleared again after a copy.
-    pub clipboard_clear_at: Option<Instant>,
+    clipboard_clear_at: Option<Instant>,
     /// Until when the discard question shows the kept password (Ctrl-R in it).
-    pub discard_reveal: Option<Instant>,
+    pub(crate) discard_reveal: Option<Instant>,
     /// The current password a provider just refused, as a keyed hash (never a copy).
     refused_current: super::refused::RefusedCurrent,
     /// The keyed hash of the current password the change in flight carries.
