@@ -1,7 +1,21 @@
 //! Messages from outside `update`'s caller: worker events, finished disk work, journal readings,
 //! a store's answer, a reloaded config, and settling an unsettled change.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::change::journal::Step;
+use crate::change::settle::{self, Answers, Settled};
+use crate::config::Kind;
+use crate::console::editor::{CurrentSource, FieldRole};
+use crate::console::message::{Disk, Message, Unsettled};
+use crate::secret::SecretBuf;
+use crate::state::StateChange;
+use crate::store::Store;
+use crate::worker::WorkerEvent;
+
+use super::{App, Level, Loaded, Overlay};
 
 impl App {
     /// File I/O done off the loop reported back: a failure is shown on the message line (and

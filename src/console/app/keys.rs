@@ -1,6 +1,18 @@
 //! Keys: the handlers for each screen, overlay and pane, looked up in the keymap.
 
-use super::*;
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::change::settle::Answers;
+use crate::config::Operate;
+use crate::console::editor::{Editor, FieldRole};
+use crate::console::keymap::{Action, Context};
+use crate::policy;
+use crate::provider::Options;
+use crate::secret::{SecretBuf, TOKEN_CAPACITY};
+
+use super::{App, Ask, Focus, Gate, Level, Overlay, REVEAL_FOR, Then};
 
 impl App {
     pub(super) fn on_paste(&mut self, text: &str) {

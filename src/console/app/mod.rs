@@ -5,28 +5,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
-use ratatui::layout::Position;
+use crossterm::event::{Event, KeyEventKind};
 use tokio::sync::mpsc::UnboundedSender;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::clipboard;
-use super::editor::{CurrentSource, Editor, FieldRole};
+use super::editor::Editor;
 use super::history::History;
-use super::keymap::{Action, Context};
 use super::layout::{self, ProfileList};
-use super::message::{Disk, Message, Unsettled};
-use crate::change::journal::{Open, Step};
-use crate::change::settle::{self, Answers, Settled};
-use crate::config::{BrokenProfile, Config, ConfigError, Kind, Operate, Profile};
-use crate::policy;
-use crate::provider::{FollowUp, LogEntry, Options, Outcome, Report, TypedSecrets};
-use crate::secret::{PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
-use crate::state::{Audit, State, StateChange};
-use crate::store::{Slot, Store};
-use crate::worker::{Job, Worker, WorkerEvent};
+use super::message::{Disk, Message};
+use crate::change::journal::Open;
+use crate::config::{BrokenProfile, Config, ConfigError, Profile};
+use crate::provider::{LogEntry, Options, Outcome, Report};
+use crate::secret::{SecretBuf, TOKEN_CAPACITY};
+use crate::state::{Audit, State};
+use crate::worker::Worker;
 
 /// How long Ctrl-R shows a field in clear text.
 pub const REVEAL_FOR: Duration = Duration::from_secs(5);

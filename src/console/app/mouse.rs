@@ -1,6 +1,11 @@
 //! The mouse: clicks and scrolls hit-tested with [`crate::console::layout`].
 
-use super::*;
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Position;
+
+use crate::console::layout;
+
+use super::{App, Focus, Overlay};
 
 impl App {
     pub(super) fn on_mouse(&mut self, mouse: MouseEvent) {

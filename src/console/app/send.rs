@@ -1,7 +1,17 @@
 //! Sending a change: submit, the rails (gates, locks, unknown outcomes), the send itself and
 //! finishing it when the worker reports.
 
-use super::*;
+use std::time::Instant;
+
+use crate::change::settle::Answers;
+use crate::config::Kind;
+use crate::console::editor::{CurrentSource, FieldRole};
+use crate::provider::{FollowUp, Options, Outcome, Report, TypedSecrets};
+use crate::secret::{PASSWORD_CAPACITY, SecretBuf, TOKEN_CAPACITY};
+use crate::state::StateChange;
+use crate::worker::Job;
+
+use super::{App, Ask, Focus, Gate, InFlight, Level, Overlay, countdown};
 
 impl App {
     /// Enter on the last field: the policy gate, then the safety rails, then send.

@@ -1,7 +1,17 @@
 //! Persistence and the password store: state and audit writes off the loop, the quit-time
 //! problems, reading the current password from a store, and the config reload.
 
-use super::*;
+use std::sync::Arc;
+
+use crate::config::Profile;
+use crate::console::editor::CurrentSource;
+use crate::console::message::{Disk, Message};
+use crate::provider::Report;
+use crate::secret::SecretBuf;
+use crate::state::StateChange;
+use crate::store::{Slot, Store};
+
+use super::{App, Level, Loaded};
 
 impl App {
     /// Runs `job` (file I/O) off the loop, after the I/O started before it (so writes stay in
