@@ -13,33 +13,49 @@ use crate::console::app::{App, Focus, countdown};
 use crate::console::layout::ProfileList;
 use crate::provider::Outcome;
 
-/// The badge for profile `index`: its last known state in a few characters, and a colour.
-/// Text carries the meaning; colour only repeats it.
-pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style)> {
+/// The badge for profile `index`: its last known state in a few characters, longest first
+/// then shorter forms for a narrow list, and a colour. Text carries the meaning in every form;
+/// colour only repeats it.
+pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(Vec<String>, Style)> {
     let t = app.styles();
     let name = &app.profiles.get(index)?.name;
+    let forms = |all: &[&str]| all.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     if app.unsettled.contains_key(name) {
-        return Some(("unsettled".into(), t.unsettled.add_modifier(Modifier::BOLD)));
+        return Some((
+            forms(&["unsettled", "unsettl.", "!"]),
+            t.unsettled.add_modifier(Modifier::BOLD),
+        ));
     }
     let state = app.state.get(name)?;
     let days = |d: Duration| d.as_secs() / 86_400;
     if let Some(left) = state.lock_left(wall) {
+        let left = countdown(left);
         return Some((
-            format!("locked {}", countdown(left)),
+            vec![
+                format!("locked {left}"),
+                format!("lock {left}"),
+                format!("L {left}"),
+            ],
             t.error.add_modifier(Modifier::BOLD),
         ));
     }
     if state.last_outcome == Some(Outcome::Frozen) {
-        return Some(("frozen".into(), t.error.add_modifier(Modifier::BOLD)));
+        return Some((
+            forms(&["frozen", "frz"]),
+            t.error.add_modifier(Modifier::BOLD),
+        ));
     }
     if state.last_outcome == Some(Outcome::WrongOldPassword)
         && let Some(n) = state.retries_known(wall)
     {
         let tries = if n == 1 { "try" } else { "tries" };
-        return Some((format!("{n} {tries} left"), t.warn));
+        return Some((
+            vec![format!("{n} {tries} left"), format!("{n} left")],
+            t.warn,
+        ));
     }
     if state.last_outcome == Some(Outcome::Unknown) {
-        return Some(("unknown!".into(), t.warn));
+        return Some((forms(&["unknown!", "unkn.!", "?!"]), t.warn));
     }
     let expiry = state
         .password_expires_at
@@ -47,9 +63,10 @@ pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style
             Ok(left) => (days(left), false),
             Err(_) => (0, true),
         });
+    let expires = |d: u64| vec![format!("expires in {d}d"), format!("exp {d}d")];
     match (expiry, state.last_changed_at) {
-        (Some((_, true)), _) => Some(("expired".into(), t.error)),
-        (Some((d, false)), _) if d <= 30 => Some((format!("expires in {d}d"), t.warn)),
+        (Some((_, true)), _) => Some((forms(&["expired", "exp!"]), t.error)),
+        (Some((d, false)), _) if d <= 30 => Some((expires(d), t.warn)),
         (_, Some(changed)) => {
             let ago = wall.duration_since(changed).map_or(0, days);
             let text = if ago == 0 {
@@ -57,9 +74,9 @@ pub fn badge(app: &App, index: usize, wall: SystemTime) -> Option<(String, Style
             } else {
                 format!("changed {ago}d ago")
             };
-            Some((text, t.ok))
+            Some((vec![text, format!("chg {ago}d")], t.ok))
         }
-        (Some((d, false)), None) => Some((format!("expires in {d}d"), t.dim)),
+        (Some((d, false)), None) => Some((expires(d), t.dim)),
         (None, None) => None,
     }
 }
@@ -108,21 +125,33 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         let marker = if is_selected { "▶ " } else { "  " };
         // The kind in short, and the state badge when there is one; when both do not fit
         // beside the name, the badge wins (the editor's title names the kind in full).
-        let kind = short_kind(profile.kind);
-        let name_len = profile.name.chars().count();
-        let (tag, tag_style) = match badge(app, index, wall) {
-            Some((badge, style))
-                if width >= 2 + name_len + 1 + kind.len() + 1 + badge.chars().count() =>
-            {
-                (format!("{kind} {badge}"), style)
-            }
-            Some((badge, style)) => (badge, style),
-            None => (kind.to_string(), t.dim),
-        };
-        let tag_len = tag.chars().count();
         // Production rows carry a ⚠ before the name: a sign, not only a colour.
         let prod = if profile.production { "⚠ " } else { "" };
         let prod_len = prod.chars().count();
+        let kind = short_kind(profile.kind);
+        let name_len = profile.name.chars().count();
+        // The room a tag has beside the whole name.
+        let room = width.saturating_sub(2 + prod_len + name_len + 1);
+        // The badge gives way before the name does: the kind goes first, then the badge takes
+        // its shorter forms; the name is cut only beside the shortest one.
+        let (tag, tag_style) = match badge(app, index, wall) {
+            Some((forms, style)) => {
+                let full = format!("{kind} {}", forms[0]);
+                let tag = if full.chars().count() <= room {
+                    full
+                } else {
+                    forms
+                        .iter()
+                        .find(|f| f.chars().count() <= room)
+                        .or(forms.last())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                (tag, style)
+            }
+            None => (kind.to_string(), t.dim),
+        };
+        let tag_len = tag.chars().count();
         let name_width = width.saturating_sub(2 + prod_len + tag_len + 1).max(1);
         let name = truncate(&profile.name, name_width);
         let pad = width.saturating_sub(2 + prod_len + name.chars().count() + tag_len);
