@@ -66,7 +66,7 @@ async fn a_lock_shows_a_live_countdown_and_refuses_until_overridden() {
     ui.select("redis-aksk");
     ui.submit(Some(&env.password("redis-aksk")), NEW);
     let (_, status) = ui.app().status.clone().expect("status");
-    assert!(status.contains("locked for another 02:59"), "{status}");
+    assert!(status.contains("Locked for another 02:59"), "{status}");
     assert!(status.contains("Ctrl-O"), "{status}");
     assert!(ui.app().job.is_none());
     assert_eq!(env.sim.requests(Route::DcsPassword), 0);

@@ -431,8 +431,9 @@ fn trap4_send_although_locked_shows_its_keys_at_80x24_and_enter_does_not_send() 
     fill_and_send(&mut h, "Old#Pass2024", NEW);
     let refused = h.status();
     assert!(
-        refused.starts_with("Not sent: iam-locked is locked for another 30:00 (until ")
-            && refused.ends_with("). Ctrl-O sends anyway"),
+        refused.starts_with(
+            "Not sent: iam-locked is locked; Ctrl-O sends anyway. Locked for another 30:00 (until "
+        ) && refused.ends_with(")"),
         "{refused}"
     );
     h.ctrl('o');

@@ -596,7 +596,9 @@ fn sending_although_locked_asks_first() {
             s.text(text);
             s.key(KeyCode::Enter);
         }
-        // Refused for the lock; Ctrl-O sends anyway, after this question.
+        // Refused for the lock: the message and the hints both name Ctrl-O, at 80×24 too.
+        s.assert("refused-locked");
+        // Ctrl-O sends anyway, after this question.
         s.key_mod(KeyCode::Char('o'), KeyModifiers::CONTROL);
         s.assert("dialog-locked");
         let _ = std::fs::remove_dir_all(&dir);

@@ -801,6 +801,21 @@ impl Keymap {
 
     /// The status bar's hints line.
     pub fn hints(&self, which: HintsFor) -> String {
+        self.hint_items(which).join(" · ")
+    }
+
+    /// The hint for Ctrl-O (as bound), shown first while a lock refusal is pending.
+    pub fn send_anyway_hint(&self) -> String {
+        let keys = self
+            .keys(Action::SendAnyway)
+            .first()
+            .map_or_else(|| "^O".to_string(), |c| c.short());
+        format!("{keys} send anyway")
+    }
+
+    /// The status bar's hints, one item each ("Enter edit"), most important first but for the
+    /// last (help), which a narrow bar keeps.
+    pub fn hint_items(&self, which: HintsFor) -> Vec<String> {
         let hints = match which {
             HintsFor::Unsettled => HINTS_UNSETTLED,
             HintsFor::Profiles => HINTS_PROFILES,
@@ -828,8 +843,7 @@ impl Keymap {
                 };
                 format!("{keys} {}", h.word)
             })
-            .collect::<Vec<_>>()
-            .join(" · ")
+            .collect()
     }
 }
 

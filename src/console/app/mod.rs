@@ -522,6 +522,11 @@ impl App {
             .min()
     }
 
+    /// Whether a send was just refused because of a known lock (Ctrl-O would override it).
+    pub fn lock_refusal_pending(&self) -> bool {
+        self.lock_refused.is_some()
+    }
+
     /// Time left in profile `index`'s known lock at `wall`.
     pub fn lock_left(&self, index: usize, wall: SystemTime) -> Option<Duration> {
         let profile = self.profiles.get(index)?;

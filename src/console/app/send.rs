@@ -121,7 +121,7 @@ impl App {
             self.status = Some((
                 Level::Error,
                 format!(
-                    "Not sent: {} is locked for another {} (until {until}). Ctrl-O sends anyway",
+                    "Not sent: {} is locked; Ctrl-O sends anyway. Locked for another {} (until {until})",
                     profile.name,
                     countdown(left)
                 ),

@@ -137,7 +137,10 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn hints(app: &App) -> String {
+/// The hints line for a bar `width` columns wide. While a send refused for a known lock is
+/// pending, its override (Ctrl-O) comes first; items are dropped from the end (keeping the
+/// last, help) until the line fits.
+fn hints(app: &App, width: usize) -> String {
     use crate::console::keymap::HintsFor;
     if app.filter_editing {
         return "type to filter · Enter keep · Esc clear · ↑↓ select".into();
@@ -145,16 +148,24 @@ fn hints(app: &App) -> String {
     let unsettled = app
         .profile()
         .is_some_and(|p| app.unsettled.contains_key(&p.name));
-    app.keymap.hints(match app.focus {
+    let mut items = app.keymap.hint_items(match app.focus {
         Focus::Profiles if unsettled => HintsFor::Unsettled,
         Focus::Profiles => HintsFor::Profiles,
         Focus::Field(_) => HintsFor::Field,
         Focus::Log => HintsFor::Log,
-    })
+    });
+    if app.lock_refusal_pending() {
+        items.insert(0, app.keymap.send_anyway_hint());
+    }
+    let len = |items: &[String]| items.join(" · ").chars().count();
+    while items.len() > 2 && len(&items) > width {
+        items.remove(items.len() - 2);
+    }
+    items.join(" · ")
 }
 
 fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let t = app.styles();
-    let line = Line::from(hints(app)).style(t.dim);
+    let line = Line::from(hints(app, area.width as usize)).style(t.dim);
     frame.render_widget(Paragraph::new(line), area);
 }
