@@ -642,8 +642,10 @@ fn an_exchange_in_full() {
             })))
             .expect("queue");
         s.console.process_queue().expect("draw");
-        // Shift-Tab from the list reaches the log; Enter shows the selected exchange.
+        // Shift-Tab from the list reaches the log: its columns fit the pane (at 80×24 the time,
+        // status and provider code whole, the URL cut); Enter shows the selected exchange.
         s.key(KeyCode::BackTab);
+        s.assert("log");
         s.key(KeyCode::Enter);
         s.assert("exchange-detail");
     }

@@ -78,6 +78,9 @@ fn draw_too_small(frame: &mut Frame<'_>, app: &App, area: Rect) {
     );
 }
 
+/// The log's inner width from which every column is shown.
+const WIDE_LOG: usize = 70;
+
 fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let t = app.styles();
     let focused = app.focus == Focus::Log;
@@ -97,6 +100,7 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = inner.height as usize;
+    let width = inner.width as usize;
     let offset = layout::log_offset(app.log_selected, height);
     let lines: Vec<Line<'_>> = app
         .log
@@ -118,18 +122,42 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
             if i == app.log_selected && focused {
                 style = style.add_modifier(Modifier::REVERSED);
             }
+            let code = escape(e.provider_code.as_deref().unwrap_or(""));
+            let url = escape(&e.url);
+            let time = format!("{} ", crate::timefmt::clock_time(e.at));
+            if width >= WIDE_LOG {
+                return Line::from(vec![
+                    Span::raw(time),
+                    Span::styled(
+                        format!("{:<12} ", profiles::truncate(&e.profile, 12)),
+                        t.accent,
+                    ),
+                    Span::raw(format!("{:<4} ", e.method)),
+                    Span::styled(format!("{status:>3} "), status_style),
+                    Span::raw(format!("{:>5}ms ", e.duration.as_millis())),
+                    Span::styled(code, t.warn),
+                    Span::raw(" "),
+                    Span::styled(url, t.dim),
+                ])
+                .style(style);
+            }
+            // Narrow (80×24): the time, status and provider code come first and whole; the
+            // method and duration (in the exchange's full view, Enter) are left out, the
+            // profile is shortened, and the URL takes what is left, cut with an ellipsis.
+            let profile = format!("{:<8} ", profiles::truncate(&e.profile, 8));
+            let status = format!("{status:>3} ");
+            let used = time.chars().count() + profile.chars().count() + status.chars().count();
+            let code = profiles::truncate(&code, width.saturating_sub(used));
+            let used = used + code.chars().count() + usize::from(!code.is_empty());
+            let url = profiles::truncate(&url, width.saturating_sub(used));
+            let gap = if code.is_empty() { "" } else { " " };
             Line::from(vec![
-                Span::raw(format!("{} ", crate::timefmt::clock_time(e.at))),
-                Span::styled(
-                    format!("{:<12} ", profiles::truncate(&e.profile, 12)),
-                    t.accent,
-                ),
-                Span::raw(format!("{:<4} ", e.method)),
-                Span::styled(format!("{status:>3} "), status_style),
-                Span::raw(format!("{:>5}ms ", e.duration.as_millis())),
-                Span::styled(escape(e.provider_code.as_deref().unwrap_or("")), t.warn),
-                Span::raw(" "),
-                Span::styled(escape(&e.url), t.dim),
+                Span::raw(time),
+                Span::styled(status, status_style),
+                Span::styled(profile, t.accent),
+                Span::styled(code, t.warn),
+                Span::raw(gap),
+                Span::styled(url, t.dim),
             ])
             .style(style)
         })
