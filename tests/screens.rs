@@ -598,6 +598,11 @@ fn sending_although_locked_asks_first() {
         }
         // Refused for the lock: the message and the hints both name Ctrl-O, at 80×24 too.
         s.assert("refused-locked");
+        // The editor is taller than its pane at 80×24: PgDn scrolls the text below the fields
+        // (which stay) to the lock details; PgUp back.
+        s.key(KeyCode::PageDown);
+        s.assert("refused-locked-details");
+        s.key(KeyCode::PageUp);
         // Ctrl-O sends anyway, after this question.
         s.key_mod(KeyCode::Char('o'), KeyModifiers::CONTROL);
         s.assert("dialog-locked");

@@ -90,6 +90,8 @@ actions! {
     NextOrSend "next_or_send",
     Back "back",
     Show "show",
+    ScrollUp "scroll_up",
+    ScrollDown "scroll_down",
 }
 
 /// One row of the table.
@@ -246,6 +248,18 @@ pub const TABLE: &[Binding] = &[
         &[Log],
         "show the exchange in full",
     ),
+    b(
+        Action::ScrollUp,
+        &["pageup"],
+        &[Field],
+        "scroll the editor up",
+    ),
+    b(
+        Action::ScrollDown,
+        &["pagedown"],
+        &[Field],
+        "scroll the editor down",
+    ),
 ];
 
 const fn b(
@@ -346,10 +360,16 @@ const HELP: &[HelpRow] = &[
         "field: delete to the start / to the end",
     ),
     row(
-        &[A::PrevField, A::NextField, A::NextOrSend],
+        &[
+            A::PrevField,
+            A::NextField,
+            A::NextOrSend,
+            A::ScrollUp,
+            A::ScrollDown,
+        ],
         "  ",
-        "↑ ↓  Enter",
-        "field: previous / next (Enter on the last one sends)",
+        "↑ ↓ Enter PgUp PgDn",
+        "field: previous / next (Enter on the last sends) / scroll",
     ),
     row(
         &[A::Generate, A::Copy],

@@ -130,6 +130,19 @@ pub fn field_at(pane: Rect, at: Position) -> Option<usize> {
     inner.contains(at).then(|| (at.y - inner.y) as usize)
 }
 
+/// The editor's scrolled part: the rows inside the border below the `fields` rows (which stay
+/// put, so the focused field is always in view).
+pub fn editor_rest(pane: Rect, fields: u16) -> Rect {
+    let inner = pane.inner(Margin::new(1, 1));
+    let fields = fields.min(inner.height);
+    Rect::new(
+        inner.x,
+        inner.y + fields,
+        inner.width,
+        inner.height - fields,
+    )
+}
+
 /// The first log entry shown in `height` rows with entry `selected` selected.
 pub fn log_offset(selected: usize, height: usize) -> usize {
     selected.saturating_sub(height.saturating_sub(1))

@@ -117,9 +117,12 @@ impl<B: Backend> Console<B> {
     pub fn draw(&mut self) -> io::Result<()> {
         let (now, wall) = (self.clock.now(), self.clock.wall());
         let app = &self.app;
+        let mut scroll_max = 0;
         self.terminal
-            .draw(|frame| ui::draw(frame, app, now, wall))
+            .draw(|frame| scroll_max = ui::draw(frame, app, now, wall))
             .map_err(backend_error)?;
+        // How far the editor can scroll, as drawn: PgDn stops there.
+        self.app.editor_scroll_max = scroll_max;
         Ok(())
     }
 

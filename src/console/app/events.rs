@@ -136,6 +136,8 @@ impl App {
                 self.store_unlock = None;
                 let line = format!("{label}: cannot read the current password: {e}");
                 self.outcome = Some((Level::Error, line.clone()));
+                // The outcome is the editor's last lines: scrolled to (the draw stops at the end).
+                self.editor_scroll = u16::MAX;
                 self.status = Some((Level::Error, line));
             }
         }
@@ -327,6 +329,8 @@ impl App {
             Err(e) => (Level::Error, format!("{name}: cannot settle: {e}")),
         };
         self.outcome = Some((level, line.clone()));
+        // The outcome is the editor's last lines: scrolled to (the draw stops at the end).
+        self.editor_scroll = u16::MAX;
         self.status = Some((level, line));
         self.load_journals();
     }
@@ -373,6 +377,8 @@ impl App {
                         .map_or("?", |p| p.name.as_str());
                     let line = format!("{name}: {message}");
                     self.outcome = Some((Level::Error, line.clone()));
+                    // The outcome is the editor's last lines: scrolled to (the draw stops at the end).
+                    self.editor_scroll = u16::MAX;
                     self.status = Some((Level::Error, line));
                     self.load_journals();
                 }
@@ -396,6 +402,8 @@ impl App {
                             }
                             let line = "Cancelled — nothing was sent".to_string();
                             self.outcome = Some((Level::Info, line.clone()));
+                            // The outcome is the editor's last lines: scrolled to (the draw stops at the end).
+                            self.editor_scroll = u16::MAX;
                             self.status = Some((Level::Info, line));
                         }
                     }

@@ -596,6 +596,19 @@ impl App {
                 self.focus = Focus::Profiles;
                 return true;
             }
+            Some(Action::ScrollUp) => {
+                let page = self.editor_page();
+                self.editor_scroll = self
+                    .editor_scroll
+                    .min(self.editor_scroll_max)
+                    .saturating_sub(page);
+                return true;
+            }
+            Some(Action::ScrollDown) => {
+                let page = self.editor_page();
+                self.editor_scroll = (self.editor_scroll + page).min(self.editor_scroll_max);
+                return true;
+            }
             Some(_) => return false,
             None => {}
         }

@@ -182,6 +182,10 @@ pub struct App {
     pub focus: Focus,
     /// The editor of the selected profile.
     pub editor: Option<Editor>,
+    /// How many rows the editor's text below the fields is scrolled (PgUp/PgDn in a field).
+    pub editor_scroll: u16,
+    /// The most that text can be scrolled, as the last frame drew it.
+    pub(crate) editor_scroll_max: u16,
     /// A modal layer, if any.
     pub overlay: Option<Overlay>,
     /// One line of feedback in the status bar.
@@ -277,6 +281,8 @@ impl App {
             filter_editing: false,
             focus: Focus::Profiles,
             editor: None,
+            editor_scroll: 0,
+            editor_scroll_max: 0,
             overlay: None,
             status: None,
             size,
@@ -440,6 +446,7 @@ impl App {
         self.selected = index;
         self.selection += 1;
         self.editor = self.profile().map(Editor::for_profile);
+        self.editor_scroll = 0;
         self.outcome = None;
         if let Focus::Field(_) = self.focus {
             self.focus = Focus::Profiles;
@@ -520,6 +527,13 @@ impl App {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// How far PgUp/PgDn scroll the editor: its scrolled part's height less one row.
+    pub(super) fn editor_page(&self) -> u16 {
+        let fields = self.editor.as_ref().map_or(0, |e| e.fields.len() as u16);
+        let rest = layout::editor_rest(layout::panes_for(self.size).editor, fields);
+        rest.height.saturating_sub(1).max(1)
     }
 
     /// Whether a send was just refused because of a known lock (Ctrl-O would override it).

@@ -284,6 +284,8 @@ impl App {
         });
         self.outcome = None;
         self.lock_refused = None;
+        // The spinner (and then the outcome) is the editor's last lines: scrolled to.
+        self.editor_scroll = u16::MAX;
         if !options.check {
             self.sent_new = keep;
         }
@@ -406,6 +408,8 @@ impl App {
             self.fill_current();
         }
         self.outcome = Some((level, line.clone()));
+        // The outcome is the editor's last lines: scrolled to (the draw stops at the end).
+        self.editor_scroll = u16::MAX;
         self.status = Some((level, line));
         // The check settles the journaled change too (the badge goes), as `R` would.
         if let Some(applied) = verdict

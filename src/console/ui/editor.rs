@@ -19,8 +19,8 @@ use crate::text::escape;
 /// Width of the label column before each field.
 const LABEL_WIDTH: usize = 18;
 
-/// Draws the pane.
-pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: SystemTime) {
+/// Draws the pane. Returns how far its text below the fields can scroll.
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: SystemTime) -> u16 {
     let t = app.styles();
     let focused = matches!(app.focus, Focus::Field(_));
     let title = match app.profile() {
@@ -47,8 +47,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, now: Instant, wall: Sy
     frame.render_widget(pane_block(title, focused, t), area);
     let inner = area.inner(Margin::new(1, 1));
     match &app.editor {
-        Some(editor) => draw_editor(frame, app, editor, inner, now, wall),
-        None => draw_placeholder(frame, app, inner),
+        Some(editor) => draw_editor(frame, app, editor, area, now, wall),
+        None => {
+            draw_placeholder(frame, app, inner);
+            0
+        }
     }
 }
 
@@ -96,10 +99,11 @@ fn draw_editor(
     frame: &mut Frame<'_>,
     app: &App,
     editor: &Editor,
-    area: Rect,
+    pane: Rect,
     now: Instant,
     wall: SystemTime,
-) {
+) -> u16 {
+    let area = pane.inner(Margin::new(1, 1));
     let t = app.styles();
     let mut lines: Vec<Line<'_>> = Vec::with_capacity(24);
     let value_width = (area.width as usize).saturating_sub(LABEL_WIDTH + 1).max(1);
@@ -166,6 +170,12 @@ fn draw_editor(
         }
         lines.push(Line::from(spans));
     }
+    // The fields stay put (the focused one always in view); the rest scrolls below them.
+    // (A long note beside a field, such as a locked store's, wraps under it.)
+    let fields = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = wrapped_height(&fields, area.width).min(area.height);
+    frame.render_widget(fields, area);
+    let mut lines: Vec<Line<'_>> = Vec::with_capacity(24);
     lines.push(Line::from(""));
     for item in &editor.checklist.items {
         let (mark, style) = if item.passed {
@@ -214,12 +224,50 @@ fn draw_editor(
         lines.push(Line::from(""));
         lines.push(Line::from(format!("Notes: {}", escape(notes))).style(t.dim));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    let rest = crate::console::layout::editor_rest(pane, rows);
+    let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let height = wrapped_height(&paragraph, rest.width);
+    let max = height.saturating_sub(rest.height);
+    let scroll = app.editor_scroll.min(max);
+    frame.render_widget(paragraph.scroll((scroll, 0)), rest);
+    // A sign in the bottom border that there is more, and which way.
+    let more = match (scroll > 0, scroll < max) {
+        (true, true) => Some(" ↑↓ more (PgUp/PgDn) "),
+        (false, true) => Some(" ↓ more (PgDn) "),
+        (true, false) => Some(" ↑ more (PgUp) "),
+        (false, false) => None,
+    };
+    if let Some(more) = more {
+        let len = more.chars().count() as u16;
+        if pane.width > len + 2 && pane.height > 0 {
+            let at = Rect::new(pane.right() - 1 - len, pane.bottom() - 1, len, 1);
+            frame.render_widget(Paragraph::new(more).style(t.accent), at);
+        }
+    }
     if let Some(pos) = cursor
         && app.overlay.is_none()
     {
         frame.set_cursor_position(pos);
     }
+    max
+}
+
+/// The rows `paragraph` takes at `width` when wrapped: it is drawn off screen, tall enough,
+/// and the last row holding anything is its end.
+fn wrapped_height(paragraph: &Paragraph<'_>, width: u16) -> u16 {
+    use ratatui::buffer::Buffer;
+    use ratatui::widgets::Widget;
+    const TALL: u16 = 400;
+    if width == 0 {
+        return 0;
+    }
+    let area = Rect::new(0, 0, width, TALL);
+    let mut buf = Buffer::empty(area);
+    paragraph.clone().render(area, &mut buf);
+    (0..TALL)
+        .rev()
+        .find(|&y| (0..width).any(|x| buf[(x, y)].symbol() != " "))
+        .map_or(0, |y| y + 1)
 }
 
 fn strength_lines<'a>(lines: &mut Vec<Line<'a>>, strength: Option<&'a Strength>, t: &Theme) {

@@ -35,20 +35,21 @@ pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, t: &Theme) -> Block
         .title(title)
 }
 
-/// Draws the whole console.
-pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant, wall: SystemTime) {
+/// Draws the whole console. Returns how far the editor can scroll (0 when all of it shows).
+pub fn draw(frame: &mut Frame<'_>, app: &App, now: Instant, wall: SystemTime) -> u16 {
     let area = frame.area();
     if layout::too_small((area.width, area.height)) {
         draw_too_small(frame, app, area);
-        return;
+        return 0;
     }
     let panes = panes(area);
     profiles::draw(frame, app, panes.profiles, wall);
-    editor::draw(frame, app, panes.editor, now, wall);
+    let scroll_max = editor::draw(frame, app, panes.editor, now, wall);
     draw_log(frame, app, panes.log);
     messages::draw_message(frame, app, panes.message);
     draw_status(frame, app, panes.status);
     overlay::draw(frame, app, area);
+    scroll_max
 }
 
 fn draw_too_small(frame: &mut Frame<'_>, app: &App, area: Rect) {
