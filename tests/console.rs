@@ -6,9 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use common::harness::{Harness, loaded};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rekey::config;
@@ -53,82 +52,14 @@ username = "bob"
 /// A unique password that must never be drawn while masked, nor appear in `Debug`.
 const CANARY: &str = "Cq9!zKanary#71";
 
-struct Harness {
-    console: Console<TestBackend>,
-    clock: ManualClock,
-}
-
 impl Harness {
     fn new(loaded: Loaded, width: u16, height: u16) -> Harness {
-        let clock = ManualClock::default();
-        let terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
-        let app = App::new(
-            Some("/tmp/rekey-test/profiles.toml".into()),
-            loaded,
-            (width, height),
-        );
-        let mut console = Console::new(terminal, app, Arc::new(clock.clone()));
-        console.draw().expect("first frame");
-        Harness { console, clock }
+        let path = Some("/tmp/rekey-test/profiles.toml".into());
+        Harness::manual(path, loaded, (width, height), |_, _| {})
     }
 
     fn with_config(text: &str) -> Harness {
-        let config = config::parse(Path::new("profiles.toml"), text).expect("valid config");
-        Harness::new(Loaded::Config(config), 120, 40)
-    }
-
-    /// Posts a message through the loop's queue and lets the loop handle it and draw.
-    fn send(&mut self, message: Message) {
-        self.console.sender().send(message).expect("queue open");
-        self.console.process_queue().expect("draw");
-    }
-
-    fn key_mod(&mut self, code: KeyCode, modifiers: KeyModifiers) {
-        self.send(Message::Input(Event::Key(KeyEvent::new(code, modifiers))));
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.key_mod(code, KeyModifiers::NONE);
-    }
-
-    fn ctrl(&mut self, c: char) {
-        self.key_mod(KeyCode::Char(c), KeyModifiers::CONTROL);
-    }
-
-    fn type_text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    fn paste(&mut self, text: &str) {
-        self.send(Message::Input(Event::Paste(text.to_string())));
-    }
-
-    fn click(&mut self, column: u16, row: u16) {
-        self.send(Message::Input(Event::Mouse(MouseEvent {
-            kind: MouseEventKind::Down(MouseButton::Left),
-            column,
-            row,
-            modifiers: KeyModifiers::NONE,
-        })));
-    }
-
-    fn resize(&mut self, width: u16, height: u16) {
-        self.console
-            .terminal_mut()
-            .backend_mut()
-            .resize(width, height);
-        self.send(Message::Input(Event::Resize(width, height)));
-    }
-
-    fn app(&self) -> &App {
-        self.console.app()
-    }
-
-    /// The screen as text, one line per row.
-    fn screen(&self) -> String {
-        common::screen_text(self.console.terminal().backend().buffer())
+        Harness::new(loaded(text), 120, 40)
     }
 
     fn focus_role(&mut self, role: FieldRole) {
@@ -248,7 +179,7 @@ fn typing_edits_each_field_and_shows_only_dots() {
     let mut h = Harness::with_config(FOUR_PROFILES);
     h.select("iam-alice");
     h.focus_role(FieldRole::Current);
-    h.type_text("old-pass1");
+    h.text("old-pass1");
     h.key(KeyCode::Backspace);
     h.key(KeyCode::Home);
     h.key(KeyCode::Delete);
@@ -258,10 +189,10 @@ fn typing_edits_each_field_and_shows_only_dots() {
         Focus::Field(1),
         "Enter moves to the next field"
     );
-    h.type_text("abc def");
+    h.text("abc def");
     h.ctrl('w');
     h.key(KeyCode::Down);
-    h.type_text("xyz");
+    h.text("xyz");
     let editor = h.app().editor.as_ref().expect("editor");
     assert_eq!(editor.fields[0].buf.expose(), "ld-pass");
     assert_eq!(editor.fields[1].buf.expose(), "abc ");
@@ -275,7 +206,7 @@ fn typing_edits_each_field_and_shows_only_dots() {
 fn checklist_flips_as_rules_are_met() {
     let mut h = Harness::with_config(FOUR_PROFILES);
     h.focus_role(FieldRole::New);
-    h.type_text("abcdefg");
+    h.text("abcdefg");
     let passed = |h: &Harness| -> Vec<bool> {
         h.app()
             .editor
@@ -290,17 +221,17 @@ fn checklist_flips_as_rules_are_met() {
     let before = passed(&h);
     assert!(before.iter().any(|p| !p));
     assert!(h.screen().contains("✗"));
-    h.type_text("1");
+    h.text("1");
     let after_len = passed(&h);
     assert!(after_len[0], "8 characters passes the length rule");
     h.focus_role(FieldRole::Confirm);
-    h.type_text("abcdefg1");
+    h.text("abcdefg1");
     assert!(passed(&h).iter().all(|p| *p), "all pass: {:?}", passed(&h));
     let screen = h.screen();
     assert!(!screen.contains("✗"), "{screen}");
     assert!(screen.contains("Strength"));
     // One more character in confirm: mismatch fails again.
-    h.type_text("x");
+    h.text("x");
     assert!(!passed(&h).iter().all(|p| *p));
 }
 
@@ -309,7 +240,7 @@ fn switching_profile_wipes_typed_secrets() {
     let mut h = Harness::with_config(FOUR_PROFILES);
     h.select("iam-alice");
     h.focus_role(FieldRole::New);
-    h.type_text("something-secret");
+    h.text("something-secret");
     h.select("portal");
     h.select("iam-alice");
     let editor = h.app().editor.as_ref().expect("editor");
@@ -320,7 +251,7 @@ fn switching_profile_wipes_typed_secrets() {
 fn filter_narrows_the_list_and_mouse_selects_rows() {
     let mut h = Harness::with_config(FOUR_PROFILES);
     h.key(KeyCode::Char('/'));
-    h.type_text("dcs");
+    h.text("dcs");
     assert_eq!(h.app().visible().len(), 1, "matches the kind");
     assert_eq!(
         h.app().profile().map(|p| p.name.as_str()),
@@ -329,7 +260,7 @@ fn filter_narrows_the_list_and_mouse_selects_rows() {
     for _ in 0..3 {
         h.key(KeyCode::Backspace);
     }
-    h.type_text("alice");
+    h.text("alice");
     assert_eq!(h.app().visible().len(), 1);
     assert_eq!(
         h.app().profile().map(|p| p.name.as_str()),
@@ -362,7 +293,7 @@ fn help_overlay_lists_bindings_and_closes() {
     assert_eq!(h.app().overlay, None);
     // In a field, `?` is typed, not help (ATAC #72); F1 opens help.
     h.focus_role(FieldRole::New);
-    h.type_text("?q");
+    h.text("?q");
     assert_eq!(h.app().overlay, None);
     assert!(!h.app().should_quit);
     h.key(KeyCode::F(1));
@@ -429,11 +360,11 @@ fn submit_is_blocked_by_rule_failures_and_weak_scores_ask_first() {
     let mut h = Harness::with_config(FOUR_PROFILES);
     h.select("portal");
     h.focus_role(FieldRole::Current);
-    h.type_text("old-password-1");
+    h.text("old-password-1");
     h.key(KeyCode::Enter);
-    h.type_text("short");
+    h.text("short");
     h.key(KeyCode::Enter);
-    h.type_text("short");
+    h.text("short");
     h.key(KeyCode::Enter);
     let (level, text) = h.app().status.clone().expect("status");
     assert_eq!(level, Level::Error);
@@ -442,10 +373,10 @@ fn submit_is_blocked_by_rule_failures_and_weak_scores_ask_first() {
 
     h.focus_role(FieldRole::New);
     h.ctrl('u');
-    h.type_text("password1");
+    h.text("password1");
     h.key(KeyCode::Enter);
     h.ctrl('u');
-    h.type_text("password1");
+    h.text("password1");
     h.key(KeyCode::Enter);
     assert!(
         matches!(
@@ -467,7 +398,7 @@ fn submit_is_blocked_by_rule_failures_and_weak_scores_ask_first() {
 fn ctrl_c_quits_from_anywhere_and_q_only_outside_fields() {
     let mut h = Harness::with_config(FOUR_PROFILES);
     h.focus_role(FieldRole::New);
-    h.type_text("q");
+    h.text("q");
     assert!(!h.app().should_quit);
     h.key(KeyCode::Char('?'));
     h.ctrl('c');
@@ -488,7 +419,7 @@ fn canary_never_reaches_a_cell_or_debug_while_masked() {
             while h.app().focus != Focus::Field(i) {
                 h.key(KeyCode::Tab);
             }
-            h.type_text(CANARY);
+            h.text(CANARY);
             h.paste(CANARY);
             let screen = h.screen();
             assert!(!screen.contains(CANARY), "{name} field {i}\n{screen}");
@@ -511,7 +442,7 @@ fn canary_never_reaches_a_cell_or_debug_while_masked() {
 fn reveal_shows_the_focused_field_for_five_seconds() {
     let mut h = Harness::with_config(FOUR_PROFILES);
     h.focus_role(FieldRole::New);
-    h.type_text(CANARY);
+    h.text(CANARY);
     h.ctrl('r');
     assert!(h.screen().contains(CANARY), "revealed");
     let now = h.clock.now();

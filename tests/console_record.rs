@@ -7,49 +7,17 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use common::harness::Harness;
+use crossterm::event::{Event, KeyCode};
 use rekey::config::{self, LoadOutcome};
-use rekey::console::{App, Console, Loaded, ManualClock, Message};
+use rekey::console::{Loaded, ManualClock, Message};
 
 /// Two valid profiles around two broken ones: one with three mistakes, one with a TOML slip.
 const PARTLY_BROKEN: &str = include_str!("fixtures/partial/two_broken.toml");
 
-struct Harness {
-    console: Console<TestBackend>,
-    #[allow(dead_code)]
-    clock: ManualClock,
-}
-
 impl Harness {
     fn new(path: Option<PathBuf>, loaded: Loaded, width: u16, height: u16) -> Harness {
-        let clock = ManualClock::default();
-        let terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
-        let app = App::new(path, loaded, (width, height));
-        let mut console = Console::new(terminal, app, Arc::new(clock.clone()));
-        console.draw().expect("first frame");
-        Harness { console, clock }
-    }
-
-    fn send(&mut self, message: Message) {
-        self.console.sender().send(message).expect("queue open");
-        self.console.process_queue().expect("draw");
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.send(Message::Input(Event::Key(KeyEvent::new(
-            code,
-            KeyModifiers::NONE,
-        ))));
-    }
-
-    fn app(&self) -> &App {
-        self.console.app()
-    }
-
-    fn screen(&self) -> String {
-        common::screen_text(self.console.terminal().backend().buffer())
+        Harness::manual(path, loaded, (width, height), |_, _| {})
     }
 
     fn rows(&self) -> Vec<String> {

@@ -5,15 +5,15 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use common::Env;
+use common::harness::{Captured, Harness, loaded};
 use common::ui::Ui;
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rekey::change::journal::{Journal, Record, Step};
@@ -44,83 +44,22 @@ instance_id = "11111111-2222-3333-4444-555555555555"
 auth = { method = "aksk", access_key = { env = "AK" }, secret_key = { env = "SK" } }
 "#;
 
-/// What the console wrote to the terminal's clipboard.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.0.lock().expect("lock"))
-    }
-}
-
 fn osc52(secret: &str) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
     format!("\x1b]52;c;{b64}\x07").into_bytes()
 }
 
-/// A console without a worker, with a manual clock and a captured clipboard.
-struct Harness {
-    console: Console<TestBackend>,
-    clock: ManualClock,
-    clipboard: Captured,
-}
-
 impl Harness {
+    /// A console on `text` without a worker, with a manual clock and a captured clipboard;
+    /// journals in `data` when given.
     fn new(text: &str, data: Option<&Path>) -> Harness {
-        let config = config::parse(Path::new("profiles.toml"), text).expect("valid config");
-        let clock = ManualClock::default();
-        let terminal = Terminal::new(TestBackend::new(120, 40)).expect("backend");
-        let mut app = App::new(None, Loaded::Config(config), (120, 40));
-        app.data_dir = data.map(Path::to_path_buf);
-        let mut console = Console::new(terminal, app, Arc::new(clock.clone()));
-        let clipboard = Captured::default();
-        console.set_clipboard(Box::new(clipboard.clone()));
-        console.draw().expect("draw");
-        Harness {
-            console,
-            clock,
-            clipboard,
-        }
-    }
-
-    fn send(&mut self, message: Message) {
-        self.console.sender().send(message).expect("queue");
-        self.console.process_queue().expect("draw");
-    }
-
-    fn key_mod(&mut self, code: KeyCode, modifiers: KeyModifiers) {
-        self.send(Message::Input(Event::Key(KeyEvent::new(code, modifiers))));
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.key_mod(code, KeyModifiers::NONE);
-    }
-
-    fn ctrl(&mut self, c: char) {
-        self.key_mod(KeyCode::Char(c), KeyModifiers::CONTROL);
-    }
-
-    fn app(&self) -> &App {
-        self.console.app()
+        Harness::manual(None, loaded(text), (120, 40), |app, _| {
+            app.data_dir = data.map(Path::to_path_buf);
+        })
     }
 
     fn status(&self) -> Option<(Level, String)> {
         self.app().status.clone()
-    }
-
-    fn screen(&self) -> String {
-        common::screen_text(self.console.terminal().backend().buffer())
     }
 
     fn new_password(&self) -> String {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use common::Env;
+use common::harness::{Harness, loaded};
 use common::ui::Ui;
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{Event, KeyCode, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rekey::config;
@@ -50,55 +51,9 @@ username = "bob"
 "#;
 
 /// The console without a worker (nothing is sent), with a manual clock.
-struct Harness {
-    console: Console<TestBackend>,
-}
-
 impl Harness {
     fn new(width: u16, height: u16, setup: impl FnOnce(&mut App, SystemTime)) -> Harness {
-        let clock = ManualClock::default();
-        let config = config::parse(Path::new("profiles.toml"), PROFILES).expect("valid config");
-        let terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
-        let mut app = App::new(None, Loaded::Config(config), (width, height));
-        setup(&mut app, clock.wall());
-        let mut console = Console::new(terminal, app, Arc::new(clock));
-        console.draw().expect("first frame");
-        Harness { console }
-    }
-
-    fn send(&mut self, message: Message) {
-        self.console.sender().send(message).expect("queue open");
-        self.console.process_queue().expect("draw");
-    }
-
-    fn key_mod(&mut self, code: KeyCode, modifiers: KeyModifiers) {
-        self.send(Message::Input(Event::Key(KeyEvent::new(code, modifiers))));
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.key_mod(code, KeyModifiers::NONE);
-    }
-
-    fn ctrl(&mut self, c: char) {
-        self.key_mod(KeyCode::Char(c), KeyModifiers::CONTROL);
-    }
-
-    fn text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    fn resize(&mut self, width: u16, height: u16) {
-        resize(&mut self.console, width, height);
-    }
-
-    fn app(&self) -> &App {
-        self.console.app()
-    }
-
-    fn screen(&self) -> String {
-        common::screen_text(self.console.terminal().backend().buffer())
+        Harness::manual(None, loaded(PROFILES), (width, height), setup)
     }
 
     fn status(&self) -> String {

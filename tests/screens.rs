@@ -17,13 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use common::harness::{Harness, loaded};
+use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
 use rekey::change::journal::{Journal, Record, Step};
 use rekey::config;
-use rekey::console::{App, Clock, Console, Loaded, Message};
+use rekey::console::{App, Clock, Loaded, Message};
 use rekey::provider::{FollowUp, LogEntry, Outcome, Report};
 use rekey::state::State;
 use rekey::worker::{Worker, WorkerEvent};
@@ -70,6 +69,7 @@ const CURRENT: &str = "Old#Pass2024x";
 const STRONG: &str = "Vq8#Lm2$Tz9!Rw4k";
 
 /// 2026-05-28 08:53:20 UTC, and a monotonic instant fixed for the whole test.
+#[derive(Clone)]
 struct FixedClock(Instant);
 
 impl Clock for FixedClock {
@@ -81,14 +81,11 @@ impl Clock for FixedClock {
     }
 }
 
-struct Screen {
-    console: Console<TestBackend>,
-}
+/// The console on the fixed clock.
+type Screen = Harness<FixedClock>;
 
 impl Screen {
     fn open(loaded: Loaded, size: (u16, u16), data: Option<&Path>, no_color: bool) -> Screen {
-        let clock = Arc::new(FixedClock(Instant::now()));
-        let terminal = Terminal::new(TestBackend::new(size.0, size.1)).expect("backend");
         let mut app = App::new(
             Some("/home/admin/.config/rekey/profiles.toml".into()),
             loaded,
@@ -101,42 +98,11 @@ impl Screen {
             app.state = state;
             app.data_dir = Some(dir.to_path_buf());
         }
-        let mut console = Console::new(terminal, app, clock);
-        console.draw().expect("first frame");
-        Screen { console }
+        Harness::start(app, size, FixedClock(Instant::now()))
     }
 
     fn with(text: &str, size: (u16, u16), data: Option<&Path>) -> Screen {
-        let config = config::parse(Path::new("profiles.toml"), text).expect("valid");
-        Screen::open(Loaded::Config(config), size, data, false)
-    }
-
-    fn key_mod(&mut self, code: KeyCode, modifiers: KeyModifiers) {
-        let event = Message::Input(Event::Key(KeyEvent::new(code, modifiers)));
-        self.console.sender().send(event).expect("queue");
-        self.console.process_queue().expect("draw");
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.key_mod(code, KeyModifiers::NONE);
-    }
-
-    fn text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    fn resize(&mut self, width: u16, height: u16) {
-        self.console
-            .terminal_mut()
-            .backend_mut()
-            .resize(width, height);
-        self.console
-            .sender()
-            .send(Message::Input(Event::Resize(width, height)))
-            .expect("queue");
-        self.console.process_queue().expect("draw");
+        Screen::open(loaded(text), size, data, false)
     }
 
     /// Moves down the list to the row naming `name` (read from the screen: the ▶ row).
@@ -167,15 +133,7 @@ impl Screen {
     }
 
     fn text_lines(&self) -> Vec<String> {
-        common::screen_text(self.console.terminal().backend().buffer())
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn size(&self) -> (u16, u16) {
-        let area = self.console.terminal().backend().buffer().area;
-        (area.width, area.height)
+        self.screen().lines().map(str::to_string).collect()
     }
 
     /// The whole frame equals `tests/screens/NAME-WxH.txt`, line by line.
@@ -436,11 +394,7 @@ impl Screen {
             settled: true,
             warning: None,
         };
-        self.console
-            .sender()
-            .send(Message::Worker(Box::new(event)))
-            .expect("queue");
-        self.console.process_queue().expect("draw");
+        self.send(Message::Worker(Box::new(event)));
     }
 }
 
@@ -639,14 +593,10 @@ fn an_exchange_in_full() {
     };
     for size in SIZES {
         let mut s = Screen::with(PROFILES, size, None);
-        s.console
-            .sender()
-            .send(Message::Worker(Box::new(WorkerEvent::Log {
-                job: 1,
-                entry: entry.clone(),
-            })))
-            .expect("queue");
-        s.console.process_queue().expect("draw");
+        s.send(Message::Worker(Box::new(WorkerEvent::Log {
+            job: 1,
+            entry: entry.clone(),
+        })));
         // Shift-Tab from the list reaches the log: its columns fit the pane (at 80×24 the time,
         // status and provider code whole, the URL cut); Enter shows the selected exchange.
         s.key(KeyCode::BackTab);
