@@ -253,7 +253,7 @@ fn sim_stdout_is_a_valid_profiles_toml_and_the_banner_is_on_stderr() {
 
 /// Every byte the child wrote and its exit code once it exited, with the condvar notified on
 /// each change.
-type Seen = Arc<(Mutex<(Vec<u8>, Option<u32>)>, Condvar)>;
+type Seen = Arc<(Mutex<(Vec<u8>, Option<u32>, bool)>, Condvar)>;
 
 /// `rekey` in a pseudo-terminal; every byte it writes is kept.
 struct Pty {
@@ -288,7 +288,7 @@ impl Pty {
         let mut child = pair.slave.spawn_command(cmd).expect("spawn rekey");
         drop(pair.slave);
         let killer = child.clone_killer();
-        let out: Seen = Arc::new((Mutex::new((Vec::new(), None)), Condvar::new()));
+        let out: Seen = Arc::new((Mutex::new((Vec::new(), None, false)), Condvar::new()));
         let mut reader = pair.master.try_clone_reader().expect("reader");
         let sink = out.clone();
         std::thread::spawn(move || {
@@ -305,6 +305,10 @@ impl Pty {
                     Err(_) => break,
                 }
             }
+            // Every byte the child wrote has been read: only now is its exit reported (a
+            // loaded machine may see the exit before the last output).
+            sink.0.lock().unwrap_or_else(PoisonError::into_inner).2 = true;
+            sink.1.notify_all();
         });
         let exit = out.clone();
         std::thread::spawn(move || {
@@ -329,7 +333,8 @@ impl Pty {
         let mut o = self.out.0.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let seen = String::from_utf8_lossy(&o.0).into_owned();
-            if done(&seen, o.1) {
+            let exited = if o.2 { o.1 } else { None };
+            if done(&seen, exited) {
                 return seen;
             }
             let now = Instant::now();
