@@ -1781,25 +1781,31 @@ async fn status_malformed_and_html_faults_apply_nothing_and_queue_in_order() {
     }
 }
 
-#[tokio::test]
-async fn drop_applies_the_change_and_loses_the_answer() {
-    let sim = start().await;
-    sim.inject(Route::CiamPassword, Fault::Drop);
-    let token = bob_token(&sim, "Portal#Demo2024").await.json()["access_token"]
+/// Bob logs in to the portal with his current password and asks to change it to
+/// `Portal#Next2025`: the answer, if any.
+async fn bob_changes_portal_password(sim: &Simulator) -> Option<Answer> {
+    let token = bob_token(sim, "Portal#Demo2024").await.json()["access_token"]
         .as_str()
         .expect("token")
         .to_owned();
     let body =
         json!({"old_password": "Portal#Demo2024", "new_password": "Portal#Next2025"}).to_string();
     let bearer = format!("Bearer {token}");
-    let a = send(
-        &sim,
+    send(
+        sim,
         "POST",
         "/change_user_password",
         &[("Authorization", &bearer)],
         body.as_bytes(),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn drop_applies_the_change_and_loses_the_answer() {
+    let sim = start().await;
+    sim.inject(Route::CiamPassword, Fault::Drop);
+    let a = bob_changes_portal_password(&sim).await;
     assert!(a.is_none(), "no answer at all");
     assert_eq!(sim.requests(Route::CiamPassword), 1);
     assert_eq!(password(&sim, "portal").as_deref(), Some("Portal#Next2025"));
@@ -1809,22 +1815,7 @@ async fn drop_applies_the_change_and_loses_the_answer() {
 async fn empty_answers_a_bare_status_and_applies_nothing() {
     let sim = start().await;
     sim.inject(Route::CiamPassword, Fault::Empty(504));
-    let token = bob_token(&sim, "Portal#Demo2024").await.json()["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let body =
-        json!({"old_password": "Portal#Demo2024", "new_password": "Portal#Next2025"}).to_string();
-    let bearer = format!("Bearer {token}");
-    let a = send(
-        &sim,
-        "POST",
-        "/change_user_password",
-        &[("Authorization", &bearer)],
-        body.as_bytes(),
-    )
-    .await
-    .expect("answer");
+    let a = bob_changes_portal_password(&sim).await.expect("answer");
     assert_eq!(a.status, 504);
     assert!(a.body.is_empty(), "{}", a.text());
     assert_eq!(sim.requests(Route::CiamPassword), 1);
