@@ -202,23 +202,8 @@ pub fn no_answer(failure: Failure, what: &str, is_change: bool) -> Report {
             format!("{what}: {why}; the password change was not sent"),
         ),
         Failure::TooLarge(status) => {
-            let mut report = if is_change {
-                Report::new(
-                    Outcome::Unknown,
-                    format!(
-                        "{what}: HTTP {status}, {}. The change may have been applied; it was not retried. Verify before trying again",
-                        super::http::TOO_LARGE
-                    ),
-                )
-            } else {
-                Report::new(
-                    Outcome::NetworkError,
-                    format!(
-                        "{what}: HTTP {status}, {}; the password change was not sent",
-                        super::http::TOO_LARGE
-                    ),
-                )
-            };
+            let why = format!("HTTP {status}, {}", super::http::TOO_LARGE);
+            let mut report = no_answer(Failure::NoAnswer(why), what, is_change);
             report.http_status = Some(status);
             report
         }
