@@ -20,6 +20,10 @@ pub const V2_ENDPOINT: &str = "https://bm.api.qcloud.com/v2/index.php";
 pub const V3_VERSION: &str = "2018-04-23";
 /// API 3.0 action.
 pub const V3_ACTION: &str = "SetOutBandVpnAuthPassword";
+/// API 2.0 action that reads the VPN account (nothing is changed).
+const V2_QUERY_ACTION: &str = "GetOutBandVPNAuthInfo";
+/// API 2.0 action that sets the VPN password (the change).
+const V2_CHANGE_ACTION: &str = "SetOutBandVPNAuthPwd";
 
 /// Changes the VPN password.
 pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
@@ -276,9 +280,9 @@ fn v2_not_success(r: &Response, is_change: bool) -> Report {
         .and_then(|v| text_of(v.get("message")))
         .unwrap_or_default();
     let what = if is_change {
-        "SetOutBandVPNAuthPwd"
+        V2_CHANGE_ACTION
     } else {
-        "GetOutBandVPNAuthInfo"
+        V2_QUERY_ACTION
     };
     match json.and_then(v2_code) {
         // Code 0 is the success code, not an error body: a status that says otherwise is no
@@ -427,7 +431,7 @@ async fn change_v2(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
             if let Some(a) = &app {
                 p.push(("appId", a));
             }
-            let (body, log) = match v2_signed(c, cfg, &url, "GetOutBandVPNAuthInfo", &p) {
+            let (body, log) = match v2_signed(c, cfg, &url, V2_QUERY_ACTION, &p) {
                 Ok(b) => b,
                 Err(r) => return r,
             };
@@ -436,7 +440,7 @@ async fn change_v2(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
                 .body(body, log);
             let r = match s.send(req, v2_log_code).await {
                 Ok(r) => r,
-                Err(f) => return no_answer(f, "GetOutBandVPNAuthInfo", false),
+                Err(f) => return no_answer(f, V2_QUERY_ACTION, false),
             };
             match v2_info(&r) {
                 Ok(first) => first,
@@ -452,7 +456,7 @@ async fn change_v2(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
     if let Some(a) = &app {
         p.push(("appId", a));
     }
-    let (body, log) = match v2_signed(c, cfg, &url, "SetOutBandVPNAuthPwd", &p) {
+    let (body, log) = match v2_signed(c, cfg, &url, V2_CHANGE_ACTION, &p) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -462,7 +466,7 @@ async fn change_v2(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
         .change();
     match s.send(req, v2_log_code).await {
         Ok(r) => v2_report(&r, create),
-        Err(f) => no_answer(f, "SetOutBandVPNAuthPwd", true),
+        Err(f) => no_answer(f, V2_CHANGE_ACTION, true),
     }
 }
 
