@@ -28,13 +28,15 @@ fn process_key() -> &'static Zeroizing<[u8; 32]> {
 
 /// The keyed hash (HMAC-SHA256 under the per-process key) of `secret`.
 pub fn mac(secret: &str) -> [u8; 32] {
-    // A 32-byte key is always a valid HMAC key.
-    let mut m = match HmacSha256::new_from_slice(process_key().as_ref()) {
-        Ok(m) => m,
-        Err(_) => return [0; 32],
-    };
+    keyed(secret).map_or([0; 32], |m| m.finalize().into_bytes().into())
+}
+
+/// The HMAC under the per-process key, fed `secret`; none only if the key were refused (a
+/// 32-byte key is always a valid HMAC key).
+fn keyed(secret: &str) -> Option<HmacSha256> {
+    let mut m = HmacSha256::new_from_slice(process_key().as_ref()).ok()?;
     m.update(secret.as_bytes());
-    m.finalize().into_bytes().into()
+    Some(m)
 }
 
 /// The current password a provider refused for one profile, by keyed hash.
@@ -61,11 +63,7 @@ impl RefusedCurrent {
         match &self.refused {
             Some((p, m)) if p == profile => {
                 // Compare in constant time via the MAC's own verifier.
-                let Ok(mut check) = HmacSha256::new_from_slice(process_key().as_ref()) else {
-                    return false;
-                };
-                check.update(secret.as_bytes());
-                check.verify_slice(m).is_ok()
+                keyed(secret).is_some_and(|check| check.verify_slice(m).is_ok())
             }
             _ => false,
         }
