@@ -242,8 +242,8 @@ fn kept_question(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, keys
     match app.kept_password() {
         // Borrowed from the buffer for this frame only.
         Some(kept) if app.discard_reveal.is_some() => lines.push(Line::from(vec![
-            ratatui::text::Span::raw("New password: "),
-            ratatui::text::Span::styled(kept, Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw("New password: "),
+            Span::styled(kept, Style::new().add_modifier(Modifier::BOLD)),
         ])),
         _ => lines.push(Line::from("")),
     }
