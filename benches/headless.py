@@ -12,36 +12,21 @@ and prints the medians. Run after `cargo build --release`:
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from simulator import simulator
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REKEY = os.environ.get("REKEY_BIN", os.path.join(ROOT, "target/release/rekey"))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    port = free_port()
-    sim = subprocess.Popen([REKEY, "sim", "--listen", f"127.0.0.1:{port}"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        lines = []
-        for line in sim.stdout:
-            lines.append(line)
-            if line.startswith("# ---- end of profiles.toml"):
-                break
-        text = "".join(lines)
-        toml = text[text.index("# profiles.toml"):]
+    with simulator(REKEY) as (port, toml):
         token = re.search(r'name = "portal-token".*?access_token = \{ value = "([^"]+)" \}', toml, re.S).group(1)
         password = re.search(r'name = "portal-token".*?written: ([^ ]+)\. ', toml, re.S).group(1)
         with tempfile.TemporaryDirectory() as d:
@@ -70,9 +55,6 @@ def main():
                 results[name] = statistics.median(times)
                 print(f"{name:13} median {results[name] * 1000:6.2f} ms  (min {min(times) * 1000:.2f}, n={n})")
             print(f"rekey / curl = {results['rekey change'] / results['curl']:.2f}")
-    finally:
-        sim.terminate()
-        sim.wait()
 
 
 if __name__ == "__main__":

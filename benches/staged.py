@@ -17,12 +17,13 @@ what is left: rekey's own staging cost. Run after `cargo build --release`:
 """
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from simulator import simulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REKEY = os.path.join(ROOT, "target/release/rekey")
@@ -39,11 +40,6 @@ esac
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def median_ms(times):
     return statistics.median(times) * 1000
@@ -51,17 +47,7 @@ def median_ms(times):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    port = free_port()
-    sim = subprocess.Popen([REKEY, "sim", "--listen", f"127.0.0.1:{port}"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        lines = []
-        for line in sim.stdout:
-            lines.append(line)
-            if line.startswith("# ---- end of profiles.toml"):
-                break
-        text = "".join(lines)
-        toml = text[text.index("# profiles.toml"):]
+    with simulator(REKEY) as (port, toml):
         block = re.search(r'\[\[profile\]\]\nname = "bm-vpn"\n.*?(?=\n\[\[profile\]\]|\Z)', toml, re.S).group(0)
         with tempfile.TemporaryDirectory() as d:
             store_dir = os.path.join(d, "store")
@@ -126,9 +112,6 @@ def main():
             print(f"store calls          {calls} x {st:.2f} ms = {calls * st:.2f} ms")
             print(f"journal fsyncs       {records} x {fs:.3f} ms = {records * fs:.2f} ms")
             print(f"rekey's own staging  {s - p - calls * st - records * fs:+.2f} ms")
-    finally:
-        sim.terminate()
-        sim.wait()
 
 
 if __name__ == "__main__":

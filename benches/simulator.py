@@ -1,0 +1,44 @@
+"""Shared by the bench scripts: `rekey sim` on a free loopback port, and its profiles.toml.
+
+`rekey sim` writes exactly a profiles.toml on stdout and flushes it before it prints its
+banner ("... listening on URL") on stderr, then keeps running; so once the banner is there the
+whole file is in the pipe.
+"""
+import contextlib
+import os
+import socket
+import subprocess
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def simulator(rekey):
+    """Yields (port, profiles.toml text) of a running `rekey sim`; stops it afterwards."""
+    port = free_port()
+    sim = subprocess.Popen([rekey, "sim", "--listen", f"127.0.0.1:{port}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in sim.stderr:
+            if b"listening on" in line:
+                break
+        else:
+            raise RuntimeError("rekey sim ended before it listened")
+        os.set_blocking(sim.stdout.fileno(), False)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(sim.stdout.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        yield port, b"".join(chunks).decode()
+    finally:
+        sim.terminate()
+        sim.wait()
