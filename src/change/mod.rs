@@ -507,7 +507,9 @@ pub fn promote(
     let err = |what: &str, e: crate::store::StoreError| {
         format!("{label}: {what}: {e}; the new password stays in pending — run `rekey recover`")
     };
-    let already = journal.is_some_and(|j| j.read().promoted(id));
+    // A change promoting what it just sent cannot have been promoted before; only a settle
+    // (after a crash) needs the journal to tell.
+    let already = known.is_none() && journal.is_some_and(|j| j.read().promoted(id));
     let pending = store
         .get(Slot::Pending)
         .map_err(|e| err("cannot read pending", e))?;
