@@ -172,6 +172,7 @@ fn draw_editor(
     }
     // The fields stay put (the focused one always in view); the rest scrolls below them.
     // (A long note beside a field, such as a locked store's, wraps under it.)
+    trim_blank_end(&mut lines);
     let fields = Paragraph::new(lines).wrap(Wrap { trim: false });
     let rows = wrapped_height(&fields, area.width).min(area.height);
     frame.render_widget(fields, area);
@@ -225,6 +226,7 @@ fn draw_editor(
         lines.push(Line::from(format!("Notes: {}", escape(notes))).style(t.dim));
     }
     let rest = crate::console::layout::editor_rest(pane, rows);
+    trim_blank_end(&mut lines);
     let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
     let height = wrapped_height(&paragraph, rest.width);
     let max = height.saturating_sub(rest.height);
@@ -252,22 +254,22 @@ fn draw_editor(
     max
 }
 
-/// The rows `paragraph` takes at `width` when wrapped: it is drawn off screen, tall enough,
-/// and the last row holding anything is its end.
+/// The rows `paragraph` takes at `width` when wrapped, by ratatui's own wrapping (not by
+/// drawing it into a scratch buffer: at 120 columns that one was 1.5 MB, allocated and wiped
+/// on every frame).
 fn wrapped_height(paragraph: &Paragraph<'_>, width: u16) -> u16 {
-    use ratatui::buffer::Buffer;
-    use ratatui::widgets::Widget;
-    const TALL: u16 = 400;
     if width == 0 {
         return 0;
     }
-    let area = Rect::new(0, 0, width, TALL);
-    let mut buf = Buffer::empty(area);
-    paragraph.clone().render(area, &mut buf);
-    (0..TALL)
-        .rev()
-        .find(|&y| (0..width).any(|x| buf[(x, y)].symbol() != " "))
-        .map_or(0, |y| y + 1)
+    u16::try_from(paragraph.line_count(width)).unwrap_or(u16::MAX)
+}
+
+/// Drops the blank lines at the end of `lines`: they would only make the pane scroll into
+/// nothing.
+fn trim_blank_end(lines: &mut Vec<Line<'_>>) {
+    while lines.last().is_some_and(|l| l.width() == 0) {
+        lines.pop();
+    }
 }
 
 fn strength_lines<'a>(lines: &mut Vec<Line<'a>>, strength: Option<&'a Strength>, t: &Theme) {
