@@ -487,3 +487,31 @@ async fn a_paste_that_would_be_altered_is_refused_and_says_why() {
     let editor = ui.app().editor.as_ref().expect("editor");
     assert!(editor.fields.iter().any(|f| f.buf.char_count() == 13));
 }
+
+/// A config mistake quotes what the user wrote through the one escaping function: a bidi
+/// override or a zero-width mark in a kind or a key name is shown as `\u{…}`, never raw
+/// (`char::escape_debug`, used before, let U+202E and U+200B through).
+#[test]
+fn config_errors_quote_hostile_names_escaped() {
+    let dir = std::env::temp_dir().join(format!("rekey-it-{}-esc-config", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("profiles.toml");
+    let data = dir.join("data");
+    let cases = [
+        "[[profile]]\nname = \"x\"\nkind = \"huawei\u{202e}-dcs\"\n",
+        "[keys]\n\"quit\u{200b}\" = \"q\"\n",
+        "[keys]\nquit = \"Ctrl-\u{202e}x\"\n",
+    ];
+    for text in cases {
+        std::fs::write(&config, text).expect("write");
+        let out = run_rekey_env(&["profiles"], &config, &data, "", &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(raw_dangerous(&stderr).is_empty(), "raw in: {stderr:?}");
+        assert!(
+            stderr.contains("\\u{202e}") || stderr.contains("\\u{200b}"),
+            "{stderr}"
+        );
+    }
+}

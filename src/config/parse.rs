@@ -236,14 +236,10 @@ fn a_type(value: &DeValue<'_>) -> &'static str {
     }
 }
 
-/// User text safe to echo in a message: control characters escaped, at most 48 characters.
-/// Only for values that are never secret (names, kinds, enum words).
+/// User text safe to echo in a message: escaped by the one escaping function, at most 48
+/// characters. Only for values that are never secret (names, kinds, enum words).
 fn show(text: &str) -> String {
-    let mut out: String = text.chars().take(48).flat_map(char::escape_debug).collect();
-    if text.chars().count() > 48 {
-        out.push('…');
-    }
-    out
+    crate::text::escape_capped(text, 48)
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -1478,7 +1474,7 @@ fn parse_policy(cx: &Cx<'_>, t: &Tbl<'_, '_>) -> Result<PolicyOverrides> {
                 format!(
                     "`specials` in {} contains `{}`, which is {what}; expected only special characters",
                     t.name,
-                    bad.escape_debug()
+                    crate::text::escape(&bad.to_string())
                 ),
                 "remove letters, digits and spaces from specials",
             ));

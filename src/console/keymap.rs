@@ -576,10 +576,7 @@ impl Chord {
                 _ => {
                     return Err(format!(
                         "`{}` is not a key",
-                        text.chars()
-                            .take(24)
-                            .flat_map(char::escape_debug)
-                            .collect::<String>()
+                        crate::text::escape_capped(text, 24)
                     ));
                 }
             },
@@ -587,7 +584,7 @@ impl Chord {
         if shift {
             return Err(format!(
                 "`{}`: Shift goes with letters and Tab only",
-                text.escape_debug()
+                crate::text::escape(text)
             ));
         }
         Ok(Chord { code, mods })
