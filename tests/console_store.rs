@@ -136,6 +136,22 @@ fn a_generated_password_is_sent_only_after_it_was_revealed_or_copied() {
     assert!(h.clipboard.take().is_empty(), "nothing copied");
 }
 
+#[test]
+fn quitting_within_45_s_of_a_copy_clears_the_clipboard() {
+    let mut h = Harness::new(NO_STORE, None);
+    h.key(KeyCode::Enter);
+    h.ctrl('g');
+    h.ctrl('y');
+    let password = h.new_password();
+    assert_eq!(h.clipboard.take(), osc52(&password));
+    h.clock.advance(Duration::from_secs(10));
+    h.send(Message::Tick);
+    assert!(h.clipboard.take().is_empty(), "not yet");
+    h.ctrl('c');
+    assert!(h.app().should_quit, "Ctrl-C quits");
+    assert_eq!(h.clipboard.take(), b"\x1b]52;c;\x07", "cleared on quit");
+}
+
 fn open_change(dir: &Path, profile: &str) {
     let journal = Journal::new(dir, profile);
     let mut begin = Record::new("c1", Step::Begin);

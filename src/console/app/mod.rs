@@ -673,6 +673,10 @@ impl App {
                 ));
             }
         }
+        // A password copied less than 45 s ago would outlive the console on the clipboard.
+        if self.clipboard_clear_at.take().is_some() {
+            self.clipboard_out.push(clipboard::clear_sequence());
+        }
         self.sent_new = None;
         self.store_unlock = None;
         self.unlock_input.clear();
