@@ -542,3 +542,39 @@ fn a_key_override_works_through_the_loop_and_shows_in_help() {
     h.ctrl('q');
     assert!(h.app().should_quit);
 }
+
+/// Messages name keys as bound: after `[keys]` moves send-anyway, check, generate and copy,
+/// no message still tells the user to press the old key.
+#[test]
+fn messages_name_the_keys_in_force() {
+    let text = format!(
+        "[keys]\nsend_anyway = \"ctrl-k\"\ncheck = \"f6\"\ngenerate = \"ctrl-n\"\n{FOUR_PROFILES}"
+    );
+    let mut h = Harness::with_config(&text);
+    let status = |h: &Harness| {
+        h.app()
+            .status
+            .as_ref()
+            .map(|s| s.1.clone())
+            .unwrap_or_default()
+    };
+    h.ctrl('k');
+    assert!(
+        status(&h).starts_with("Ctrl-K has nothing to override"),
+        "{}",
+        status(&h)
+    );
+    h.key(KeyCode::F(6));
+    assert!(
+        status(&h).starts_with("F6 has nothing to check"),
+        "{}",
+        status(&h)
+    );
+    // An empty new password: Ctrl-Y says which key generates one.
+    h.key(KeyCode::Enter);
+    h.ctrl('y');
+    assert_eq!(
+        status(&h),
+        "New password is empty: nothing to copy (Ctrl-N generates one)"
+    );
+}

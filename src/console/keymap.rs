@@ -821,6 +821,14 @@ impl Keymap {
         self.hint_items(which).join(" · ")
     }
 
+    /// How messages name the key of `action` as bound: its first key's help label (`Ctrl-O`),
+    /// so a message never names a key that `[keys]` moved elsewhere.
+    pub fn label(&self, action: Action) -> String {
+        self.keys(action)
+            .first()
+            .map_or_else(|| "(unbound)".to_string(), |c| c.label())
+    }
+
     /// The hint for Ctrl-O (as bound), shown first while a lock refusal is pending.
     pub fn send_anyway_hint(&self) -> String {
         let keys = self

@@ -220,8 +220,11 @@ impl App {
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                     self.overlay = None;
                     let hint = match ask {
-                        Ask::Weak { .. } => ". Try a stronger password (Ctrl-G generates one)",
-                        _ => "",
+                        Ask::Weak { .. } => format!(
+                            ". Try a stronger password ({} generates one)",
+                            self.keymap.label(Action::Generate)
+                        ),
+                        _ => String::new(),
                     };
                     self.status = Some((Level::Info, format!("Not sent{hint}")));
                 }
@@ -670,7 +673,8 @@ impl App {
                     Ok(()) => (
                         Level::Info,
                         format!(
-                            "Generated a {n}-character password into new and confirm (Ctrl-R reveals)"
+                            "Generated a {n}-character password into new and confirm ({} reveals)",
+                            self.keymap.label(Action::Reveal)
                         ),
                     ),
                     Err(full) => (Level::Error, format!("Could not fill confirm: {full}")),
@@ -691,7 +695,10 @@ impl App {
         if editor.fields[i].buf.is_empty() {
             self.status = Some((
                 Level::Info,
-                "New password is empty: nothing to copy (Ctrl-G generates one)".into(),
+                format!(
+                    "New password is empty: nothing to copy ({} generates one)",
+                    self.keymap.label(Action::Generate)
+                ),
             ));
             return;
         }

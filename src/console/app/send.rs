@@ -12,6 +12,7 @@ use crate::state::StateChange;
 use crate::worker::Job;
 
 use super::{App, Ask, Focus, Gate, InFlight, Level, Overlay, countdown};
+use crate::console::keymap::Action;
 
 impl App {
     /// Enter on the last field: the policy gate, then the safety rails, then send.
@@ -100,7 +101,11 @@ impl App {
         if editor.generated_unseen && self.profiles[index].store.is_none() {
             self.status = Some((
                 Level::Error,
-                "Not sent: you have not seen the generated password, and without a store rekey would hold its only copy. Reveal it (Ctrl-R) or copy it (Ctrl-Y) first".into(),
+                format!(
+                    "Not sent: you have not seen the generated password, and without a store rekey would hold its only copy. Reveal it ({}) or copy it ({}) first",
+                    self.keymap.label(Action::Reveal),
+                    self.keymap.label(Action::Copy)
+                ),
             ));
             return;
         }
@@ -121,8 +126,9 @@ impl App {
             self.status = Some((
                 Level::Error,
                 format!(
-                    "Not sent: {} is locked; Ctrl-O sends anyway. Locked for another {} (until {until})",
+                    "Not sent: {} is locked; {} sends anyway. Locked for another {} (until {until})",
                     profile.name,
+                    self.keymap.label(Action::SendAnyway),
                     countdown(left)
                 ),
             ));
@@ -163,7 +169,10 @@ impl App {
         } else {
             self.status = Some((
                 Level::Info,
-                "Ctrl-O has nothing to override: it sends anyway only right after a send was refused because the profile is locked".into(),
+                format!(
+                    "{} has nothing to override: it sends anyway only right after a send was refused because the profile is locked",
+                    self.keymap.label(Action::SendAnyway)
+                ),
             ));
         }
     }
@@ -181,7 +190,10 @@ impl App {
         let Some(index) = self.unknown else {
             self.status = Some((
                 Level::Info,
-                "F5 has nothing to check: it checks a change whose outcome is unknown, and there is none".into(),
+                format!(
+                    "{} has nothing to check: it checks a change whose outcome is unknown, and there is none",
+                    self.keymap.label(Action::Check)
+                ),
             ));
             return;
         };
@@ -200,7 +212,10 @@ impl App {
                 };
                 self.send(options, now);
             }
-            kind => self.status = Some((Level::Info, manual_check(kind).into())),
+            kind => {
+                let how = manual_check(kind, &self.keymap.label(Action::Check));
+                self.status = Some((Level::Info, how));
+            }
         }
     }
 
@@ -378,11 +393,12 @@ impl App {
             } else {
                 " — rekey kept a copy of the new password. "
             });
-            line.push_str(match profile.kind {
+            let check = self.keymap.label(Action::Check);
+            line.push_str(&match profile.kind {
                 Kind::HuaweiIam | Kind::TencentCiam => {
-                    "Press F5 to check whether it works (spends no attempt)"
+                    format!("Press {check} to check whether it works (spends no attempt)")
                 }
-                kind => manual_check(kind),
+                kind => manual_check(kind, &check),
             });
         } else if self.unknown == Some(flight.profile) || !flight.check {
             if self.unknown == Some(flight.profile) {
@@ -483,8 +499,9 @@ pub(super) fn check_result(report: Report) -> Report {
     }
 }
 
-/// How to verify a change by hand where the provider offers no free check.
-pub(super) fn manual_check(kind: Kind) -> &'static str {
+/// How to verify a change by hand where the provider offers no free check (`check`: the key
+/// that checks where the provider does).
+pub(super) fn manual_check(kind: Kind, check: &str) -> String {
     match kind {
         Kind::HuaweiDcs => {
             "No check is possible without spending an attempt: connect with redis-cli and AUTH with the new password"
@@ -492,6 +509,9 @@ pub(super) fn manual_check(kind: Kind) -> &'static str {
         Kind::TencentBmVpn => {
             "No check is possible without spending an attempt: log in to the out-of-band VPN with the new password"
         }
-        Kind::HuaweiIam | Kind::TencentCiam => "Press F5 to check (spends no attempt)",
+        Kind::HuaweiIam | Kind::TencentCiam => {
+            return format!("Press {check} to check (spends no attempt)");
+        }
     }
+    .to_string()
 }

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use super::theme::Theme;
 use crate::console::app::{App, Ask, Overlay, Then, countdown};
+use crate::console::keymap::Action;
 use crate::provider::LogEntry;
 use crate::text::escape;
 
@@ -237,7 +238,11 @@ fn kept_question(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, keys
     let mut lines = vec![
         Line::from("The new password may be live and rekey holds the only copy:")
             .style(t.warn.add_modifier(Modifier::BOLD)),
-        Line::from("reveal it (Ctrl-R), copy it (Ctrl-Y), or discard it?"),
+        Line::from(format!(
+            "reveal it ({}), copy it ({}), or discard it?",
+            app.keymap.label(Action::Reveal),
+            app.keymap.label(Action::Copy)
+        )),
     ];
     match app.kept_password() {
         // Borrowed from the buffer for this frame only.
