@@ -28,8 +28,8 @@ struct Body<'a> {
 /// The change request, as messages name it.
 const CHANGE: &str = "IAM password change";
 
-fn url_for(iam_endpoint: &str, path: &str) -> Result<Url, Report> {
-    huawei_token::iam_url(iam_endpoint, path).map_err(|e| Report::new(Outcome::BadRequest, e))
+fn url_for(iam_endpoint: &Url, segments: &[&str]) -> Result<Url, String> {
+    huawei_token::iam_url(iam_endpoint, segments)
 }
 
 /// The token for `password`: `Ok(token)`, or the report that ends the attempt.
@@ -134,7 +134,13 @@ async fn account_policy(s: &Session, cfg: &HuaweiIam, token: &Token) -> Option<A
     let domain_id = token.domain_id.as_deref()?;
     let url = url_for(
         &cfg.iam_endpoint,
-        &format!("/v3.0/OS-SECURITYPOLICY/domains/{domain_id}/password-policy"),
+        &[
+            "v3.0",
+            "OS-SECURITYPOLICY",
+            "domains",
+            domain_id,
+            "password-policy",
+        ],
     )
     .ok()?;
     let request = super::http::Request::new(reqwest::Method::GET, url)
@@ -188,9 +194,15 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiIam) -> Report {
             ));
         }
     }
-    let url = match url_for(&cfg.iam_endpoint, &format!("/v3/users/{user_id}/password")) {
+    let url = match url_for(&cfg.iam_endpoint, &["v3", "users", &user_id, "password"]) {
         Ok(u) => u,
-        Err(r) => return with_policy(r),
+        Err(_) => {
+            return with_policy(Report::new(
+                Outcome::ServerError,
+                "the token answer named a user id that cannot be part of a request path \
+                 (empty, `.` or `..`); the password change was not sent",
+            ));
+        }
     };
     let body = json_body(&Body {
         user: Passwords {
