@@ -55,9 +55,18 @@ pub fn auth_of(profile: &Profile) -> String {
 }
 
 /// Builds the HTTP client for a profile: TLS verified (plus the profile's `ca_file` roots), no
-/// redirects (a redirect could carry a password elsewhere), no automatic retries.
+/// redirects (a redirect could carry a password elsewhere), no automatic retries, and no
+/// connection kept for a next request.
+///
+/// Every request opens its own connection. A kept-alive connection the server closes just
+/// after answering the token or info request would otherwise take the password change: it is
+/// written into the closing connection, no answer comes, and the outcome is `unknown` although
+/// the provider received nothing. On a new connection the change either reaches the server or
+/// fails to connect (`network_error`, nothing was sent). A change is a handful of requests, so
+/// the extra handshakes cost nothing a user notices.
 pub fn client_for(profile: &Profile) -> Result<reqwest::Client, SetupError> {
     let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(profile.timeout_secs.min(10)))
         .user_agent(concat!("rekey/", env!("CARGO_PKG_VERSION")));
