@@ -3,7 +3,6 @@
 //! `POST /v3/users/{user_id}/password` → 204.
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use super::http::{Response, Session};
 use super::huawei_token::{
@@ -27,10 +26,6 @@ struct Body<'a> {
 
 /// The change request, as messages name it.
 const CHANGE: &str = "IAM password change";
-
-fn url_for(iam_endpoint: &Url, segments: &[&str]) -> Result<Url, String> {
-    huawei_token::iam_url(iam_endpoint, segments)
-}
 
 /// The token for `password`: `Ok(token)`, or the report that ends the attempt.
 pub async fn token_for(s: &Session, cfg: &HuaweiIam, password: &str) -> Result<Token, Report> {
@@ -132,7 +127,7 @@ pub fn change_report(r: &Response) -> Report {
 /// Reads the account password policy; `None` when not allowed (403 for most users) or absent.
 async fn account_policy(s: &Session, cfg: &HuaweiIam, token: &Token) -> Option<AccountPolicy> {
     let domain_id = token.domain_id.as_deref()?;
-    let url = url_for(
+    let url = huawei_token::iam_url(
         &cfg.iam_endpoint,
         &[
             "v3.0",
@@ -194,7 +189,8 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiIam) -> Report {
             ));
         }
     }
-    let url = match url_for(&cfg.iam_endpoint, &["v3", "users", &user_id, "password"]) {
+    let url = match huawei_token::iam_url(&cfg.iam_endpoint, &["v3", "users", &user_id, "password"])
+    {
         Ok(u) => u,
         Err(_) => {
             return with_policy(Report::new(
