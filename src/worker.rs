@@ -121,7 +121,7 @@ impl Worker {
         let (tx, mut rx) = unbounded_channel::<Command>();
         tokio::spawn(async move {
             // Clients differ by extra roots, proxy use and connect timeout.
-            let mut clients: HashMap<(Option<PathBuf>, String, u64), reqwest::Client> =
+            let mut clients: HashMap<(Option<PathBuf>, Option<url::Url>, u64), reqwest::Client> =
                 HashMap::new();
             let mut running: HashMap<u64, Running> = HashMap::new();
             while let Some(command) = rx.recv().await {

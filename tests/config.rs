@@ -246,7 +246,7 @@ fn spec_example_parses_with_defaults() {
     let ProviderConfig::HuaweiIam(i) = &iam.provider else {
         panic!("wrong provider")
     };
-    assert_eq!(i.iam_endpoint, "https://iam.myhuaweicloud.com");
+    assert_eq!(i.iam_endpoint.as_str(), "https://iam.myhuaweicloud.com/");
     assert_eq!(
         (i.domain.as_str(), i.user.as_str()),
         ("my-account", "alice")
@@ -256,8 +256,8 @@ fn spec_example_parses_with_defaults() {
 
     let ciam = profile(&config, "portal");
     assert_eq!(
-        ciam.endpoint.as_deref(),
-        Some("https://sample.portal.tencentciam.com")
+        ciam.endpoint.as_ref().map(url::Url::as_str),
+        Some("https://sample.portal.tencentciam.com/")
     );
     let ProviderConfig::TencentCiam(c) = &ciam.provider else {
         panic!("wrong provider")
@@ -308,7 +308,7 @@ fn tencent_v2_options_and_common_keys() {
     let p = profile(&config, "bm-legacy_2");
     assert_eq!(p.line, 4);
     assert_eq!(
-        p.endpoint.as_deref(),
+        p.endpoint.as_ref().map(url::Url::as_str),
         Some("https://bm.api.qcloud.com/v2/index.php")
     );
     assert_eq!(p.timeout_secs, 300);
@@ -357,7 +357,10 @@ fn huawei_dcs_auth_forms() {
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
 
     let otc = profile(&config, "otc-redis");
-    assert_eq!(otc.endpoint.as_deref(), Some("http://127.0.0.1:8707"));
+    assert_eq!(
+        otc.endpoint.as_ref().map(url::Url::as_str),
+        Some("http://127.0.0.1:8707/")
+    );
     assert_eq!(otc.timeout_secs, 5);
     let ProviderConfig::HuaweiDcs(d) = &otc.provider else {
         panic!("wrong provider")
@@ -383,7 +386,10 @@ fn huawei_dcs_auth_forms() {
     assert_eq!(format!("{access_key:?}"), "Value([redacted])");
 
     let token = profile(&config, "redis-token");
-    assert_eq!(token.endpoint.as_deref(), Some("http://[::1]:8707/"));
+    assert_eq!(
+        token.endpoint.as_ref().map(url::Url::as_str),
+        Some("http://[::1]:8707/")
+    );
     let ProviderConfig::HuaweiDcs(d) = &token.provider else {
         panic!("wrong provider")
     };
@@ -396,7 +402,7 @@ fn huawei_dcs_auth_forms() {
     else {
         panic!("expected token auth")
     };
-    assert_eq!(iam_endpoint, "http://localhost:8707");
+    assert_eq!(iam_endpoint.as_str(), "http://localhost:8707/");
     assert_eq!((domain.as_str(), user.as_str()), ("acct", "ops"));
     assert!(matches!(password, SecretSource::Prompt));
     assert_eq!(token.prompt_secrets(), ["auth.password"]);

@@ -53,7 +53,7 @@ fn profile(kind: Kind, policy: PolicyOverrides) -> Profile {
             },
         }),
         Kind::HuaweiIam => ProviderConfig::HuaweiIam(config::HuaweiIam {
-            iam_endpoint: "https://iam.myhuaweicloud.com".into(),
+            iam_endpoint: url::Url::parse("https://iam.myhuaweicloud.com").expect("url"),
             domain: "acme-corp".into(),
             user: IAM_USER.into(),
             email: Some(IAM_EMAIL.into()),

@@ -1026,7 +1026,7 @@ fn profiles(cli_path: Option<&Path>, as_json: bool) -> u8 {
             json!({
                 "name": p.name,
                 "kind": p.kind.as_str(),
-                "endpoint": provider::endpoint_of(p),
+                "endpoint": provider::shown_endpoint_of(p),
                 "auth": provider::auth_of(p),
                 "production": p.production,
                 "last_attempt_at": time(s.last_attempt_at),

@@ -12,7 +12,7 @@ mod parse;
 mod source;
 mod suggest;
 
-pub use endpoint::is_loopback_url;
+pub use endpoint::{is_loopback, shown as shown_endpoint};
 pub use error::{ConfigError, SecretError};
 pub use load::{LoadOutcome, load, load_each, resolve_path};
 pub use model::*;

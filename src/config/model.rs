@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use url::Url;
 use zeroize::Zeroizing;
 
 /// The provider API a profile talks to (SPEC §1).
@@ -181,8 +182,8 @@ pub enum DcsAuth {
     },
     /// `auth = { method = "token", ... }`: a project-scoped IAM token.
     Token {
-        /// IAM endpoint URL.
-        iam_endpoint: String,
+        /// IAM endpoint URL (under the transport rule).
+        iam_endpoint: Url,
         /// Account (domain) name.
         domain: String,
         /// IAM user name.
@@ -208,8 +209,8 @@ pub struct HuaweiDcs {
 /// `kind = "huawei-iam"`.
 #[derive(Debug)]
 pub struct HuaweiIam {
-    /// IAM endpoint URL.
-    pub iam_endpoint: String,
+    /// IAM endpoint URL (under the transport rule).
+    pub iam_endpoint: Url,
     /// Account (domain) name.
     pub domain: String,
     /// IAM user name.
@@ -255,8 +256,8 @@ pub struct Profile {
     pub name: String,
     /// Provider kind.
     pub kind: Kind,
-    /// Endpoint override (CIAM: the tenant's portal URL, required).
-    pub endpoint: Option<String>,
+    /// Endpoint override under the transport rule (CIAM: the tenant's portal URL, required).
+    pub endpoint: Option<Url>,
     /// Request timeout, default 15 s.
     pub timeout_secs: u64,
     /// Extra PEM roots.

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
+use url::Url;
 use zeroize::Zeroizing;
 
-use super::endpoint::{check_url, is_loopback_url};
+use super::endpoint::{is_loopback, parse_endpoint};
 use super::error::ConfigError;
 use super::model::{
     AkskVariant, BrokenProfile, Config, DcsAuth, HuaweiDcs, HuaweiIam, Kind, Operate,
@@ -566,18 +567,18 @@ impl<'t, 'i> Tbl<'t, 'i> {
     }
 
     /// An endpoint URL under the transport rule.
-    fn url(&self, cx: &Cx<'_>, key: &str) -> Result<Option<(&'t str, Range<usize>)>> {
+    fn url(&self, cx: &Cx<'_>, key: &str) -> Result<Option<(Url, Range<usize>)>> {
         let Some((s, span)) = self.string(cx, key)? else {
             return Ok(None);
         };
-        if let Err(problem) = check_url(s) {
-            return Err(cx.error(
+        match parse_endpoint(s) {
+            Ok(url) => Ok(Some((url, span))),
+            Err(problem) => Err(cx.error(
                 &span,
                 format!("`{key}` in {} {}", self.name, problem.what),
                 problem.fix,
-            ));
+            )),
         }
-        Ok(Some((s, span)))
     }
 
     /// One of a fixed set of words.
@@ -1296,8 +1297,8 @@ fn parse_profile(
 
     let endpoint = ok(&mut errors, p.url(cx, "endpoint"))
         .flatten()
-        .map(|(s, _)| s.to_string());
-    let endpoint_is_loopback = endpoint.as_deref().is_some_and(is_loopback_url);
+        .map(|(url, _)| url);
+    let endpoint_is_loopback = endpoint.as_ref().is_some_and(is_loopback);
     let timeout_secs = ok(&mut errors, p.integer(cx, "timeout_secs", 1..=300))
         .flatten()
         .map_or(15, |(n, _)| n);
@@ -1640,10 +1641,10 @@ fn parse_dcs(
         let (domain, _) = a.req(cx, "domain", a.text(cx, "domain")?)?;
         let (user, _) = a.req(cx, "user", a.text(cx, "user")?)?;
         // The password goes to IAM, so the IAM endpoint decides whether it may sit in the file.
-        let iam_loopback = is_loopback_url(iam_endpoint);
+        let iam_loopback = is_loopback(&iam_endpoint);
         let password = required_source(cx, &a, "password", "auth.password", iam_loopback, stored)?;
         DcsAuth::Token {
-            iam_endpoint: iam_endpoint.to_string(),
+            iam_endpoint,
             domain: domain.to_string(),
             user: user.to_string(),
             password,
@@ -1664,7 +1665,7 @@ fn parse_iam(cx: &Cx<'_>, p: &Tbl<'_, '_>) -> Result<HuaweiIam> {
     let email = p.text(cx, "email")?.map(|(s, _)| s.to_string());
     let phone = p.text(cx, "phone")?.map(|(s, _)| s.to_string());
     Ok(HuaweiIam {
-        iam_endpoint: iam_endpoint.to_string(),
+        iam_endpoint,
         domain: domain.to_string(),
         user: user.to_string(),
         email,

@@ -237,7 +237,7 @@ struct Unanswered {
 impl Unanswered {
     fn from_error(e: reqwest::Error) -> Unanswered {
         let e = e.without_url();
-        let failure = if e.is_connect() {
+        let failure = if e.is_connect() || handed_back_unsent(&e) {
             Failure::Connect(describe(&e))
         } else {
             Failure::NoAnswer(describe(&e))
@@ -476,12 +476,33 @@ pub fn tls_words(cause: &str) -> Option<String> {
     Some(words)
 }
 
+/// The text of hyper-util's error when it hands a request back unsent (its `Canceled` kind: the
+/// connection closed, or was given up, before the request was written).
+const UNSENT: &str = "client error (Canceled)";
+
+/// Whether a cause of `e` says the request was handed back unsent: nothing of it reached the
+/// server, so a change that failed this way is a `network_error`, not `unknown`. hyper-util has
+/// no public method for it, so its text is read; if that text ever changes, the failure counts
+/// as possibly sent (`unknown` for a change): the safe side.
+fn handed_back_unsent(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if s.to_string() == UNSENT {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// A reqwest error in words, with its causes (never a URL: callers strip it).
 fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
         "could not connect"
+    } else if handed_back_unsent(e) {
+        "the connection closed before the request was sent"
     } else if e.is_body() || e.is_decode() {
         "the answer was cut off"
     } else {
@@ -723,6 +744,43 @@ mod tests {
             "{other}"
         );
         assert!(tls_words("connection refused").is_none());
+    }
+
+    /// An error with a message and an optional cause.
+    #[derive(Debug)]
+    struct Chain(&'static str, Option<Box<Chain>>);
+    impl std::fmt::Display for Chain {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Chain {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|c| c as _)
+        }
+    }
+
+    #[test]
+    fn a_request_handed_back_unsent_is_told_apart() {
+        let chain = |kind: &'static str| {
+            Chain(
+                "error sending request",
+                Some(Box::new(Chain(
+                    kind,
+                    Some(Box::new(Chain(
+                        "connection closed before message completed",
+                        None,
+                    ))),
+                ))),
+            )
+        };
+        assert!(handed_back_unsent(&chain(UNSENT)));
+        // Written (or partly written) and then cut: it may have arrived.
+        assert!(!handed_back_unsent(&chain("client error (SendRequest)")));
+        assert!(
+            !handed_back_unsent(&Chain(UNSENT, None)),
+            "only a cause counts"
+        );
     }
 
     #[test]

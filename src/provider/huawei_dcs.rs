@@ -17,29 +17,35 @@ use crate::config::{AkskVariant, DcsAuth, HuaweiDcs};
 /// The change request, as messages name it.
 const CHANGE: &str = "DCS password change";
 
-/// The default endpoint for a region.
-pub fn default_endpoint(region: &str) -> String {
-    format!("https://dcs.{region}.myhuaweicloud.com")
+/// The default endpoint for a region (`None` if the region makes no host name).
+pub fn default_endpoint(region: &str) -> Option<Url> {
+    Url::parse(&format!("https://dcs.{region}.myhuaweicloud.com")).ok()
 }
 
 /// Changes the instance password.
 pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiDcs) -> Report {
-    let base = c
-        .profile
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| default_endpoint(&cfg.region));
-    let mut url = match Url::parse(&base) {
-        Ok(u) => u,
-        Err(e) => return Report::new(Outcome::BadRequest, format!("endpoint: {e}")),
+    let Some(base) = super::endpoint_of(c.profile) else {
+        return Report::new(
+            Outcome::BadRequest,
+            "region makes no valid host name; set endpoint",
+        );
     };
-    let path = format!(
-        "{}/v2/{}/instances/{}/password",
-        url.path().trim_end_matches('/'),
-        cfg.project_id,
-        cfg.instance_id
-    );
-    url.set_path(&path);
+    let segments = [
+        "v2",
+        &cfg.project_id,
+        "instances",
+        &cfg.instance_id,
+        "password",
+    ];
+    let url = match super::endpoint::join(&base, &segments) {
+        Ok(u) => u,
+        Err(why) => {
+            return Report::new(
+                Outcome::BadRequest,
+                format!("project_id/instance_id: {why}"),
+            );
+        }
+    };
     let current = c.current.unwrap_or_default();
     let (body, log) = OldNew::encode(current, c.new);
     let content_type = "application/json;charset=UTF-8";

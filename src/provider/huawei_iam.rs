@@ -3,7 +3,6 @@
 //! `POST /v3/users/{user_id}/password` → 204.
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use super::http::{Response, Session};
 use super::huawei_token::{
@@ -27,10 +26,6 @@ struct Body<'a> {
 
 /// The change request, as messages name it.
 const CHANGE: &str = "IAM password change";
-
-fn url_for(iam_endpoint: &str, path: &str) -> Result<Url, Report> {
-    huawei_token::iam_url(iam_endpoint, path).map_err(|e| Report::new(Outcome::BadRequest, e))
-}
 
 /// The token for `password`: `Ok(token)`, or the report that ends the attempt.
 pub async fn token_for(s: &Session, cfg: &HuaweiIam, password: &str) -> Result<Token, Report> {
@@ -132,9 +127,15 @@ pub fn change_report(r: &Response) -> Report {
 /// Reads the account password policy; `None` when not allowed (403 for most users) or absent.
 async fn account_policy(s: &Session, cfg: &HuaweiIam, token: &Token) -> Option<AccountPolicy> {
     let domain_id = token.domain_id.as_deref()?;
-    let url = url_for(
+    let url = huawei_token::iam_url(
         &cfg.iam_endpoint,
-        &format!("/v3.0/OS-SECURITYPOLICY/domains/{domain_id}/password-policy"),
+        &[
+            "v3.0",
+            "OS-SECURITYPOLICY",
+            "domains",
+            domain_id,
+            "password-policy",
+        ],
     )
     .ok()?;
     let request = super::http::Request::new(reqwest::Method::GET, url)
@@ -188,9 +189,16 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &HuaweiIam) -> Report {
             ));
         }
     }
-    let url = match url_for(&cfg.iam_endpoint, &format!("/v3/users/{user_id}/password")) {
+    let url = match huawei_token::iam_url(&cfg.iam_endpoint, &["v3", "users", &user_id, "password"])
+    {
         Ok(u) => u,
-        Err(r) => return with_policy(r),
+        Err(_) => {
+            return with_policy(Report::new(
+                Outcome::ServerError,
+                "the token answer named a user id that cannot be part of a request path \
+                 (empty, `.` or `..`); the password change was not sent",
+            ));
+        }
     };
     let body = json_body(&Body {
         user: Passwords {

@@ -32,16 +32,16 @@ pub fn code_of(r: &Response) -> Option<String> {
     r.json().and_then(error_of).map(|(c, _)| c)
 }
 
-/// `path` on an IAM endpoint, which may be given with or without its `/v3` suffix.
-pub fn iam_url(iam_endpoint: &str, path: &str) -> Result<Url, String> {
-    let mut url = Url::parse(iam_endpoint).map_err(|e| format!("iam_endpoint: {e}"))?;
-    let base = url
-        .path()
-        .trim_end_matches('/')
-        .trim_end_matches("/v3")
-        .to_string();
-    url.set_path(&format!("{base}{path}"));
-    Ok(url)
+/// The path `segments` (starting with `v3` or `v3.0`) on an IAM endpoint, which may be given
+/// with or without its `/v3` suffix.
+pub fn iam_url(iam_endpoint: &Url, segments: &[&str]) -> Result<Url, String> {
+    let mut base = iam_endpoint.clone();
+    let path = base.path().trim_end_matches('/');
+    if let Some(root) = path.strip_suffix("/v3") {
+        let root = root.to_string();
+        base.set_path(&root);
+    }
+    super::endpoint::join(&base, segments)
 }
 
 /// The request id header Huawei APIs return.
@@ -159,13 +159,13 @@ pub fn refusal_of_2xx(r: &Response) -> Option<String> {
 /// `POST {iam}/v3/auth/tokens?nocatalog=true` with a user name and password.
 pub async fn request(
     s: &Session,
-    iam_endpoint: &str,
+    iam_endpoint: &Url,
     domain: &str,
     user: &str,
     password: &str,
     scope: Scope<'_>,
 ) -> Result<TokenAnswer, Failure> {
-    let mut url = iam_url(iam_endpoint, "/v3/auth/tokens").map_err(Failure::Connect)?;
+    let mut url = iam_url(iam_endpoint, &["v3", "auth", "tokens"]).map_err(Failure::Connect)?;
     url.set_query(Some("nocatalog=true"));
     let log_scope = match &scope {
         Scope::Project(p) => Scope::Project(p),
@@ -202,6 +202,33 @@ pub async fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iam_paths_start_at_the_api_root_with_or_without_v3() {
+        let on = |base: &str| {
+            let base = Url::parse(base).expect(base);
+            iam_url(&base, &["v3", "auth", "tokens"])
+                .expect("joined")
+                .to_string()
+        };
+        for base in [
+            "https://iam.example.com",
+            "https://iam.example.com/",
+            "https://iam.example.com/v3",
+            "https://iam.example.com/v3/",
+        ] {
+            assert_eq!(on(base), "https://iam.example.com/v3/auth/tokens", "{base}");
+        }
+        assert_eq!(
+            on("http://127.0.0.1:8707/gw/iam/v3"),
+            "http://127.0.0.1:8707/gw/iam/v3/auth/tokens"
+        );
+        assert_eq!(
+            on("https://iam.example.com/v30"),
+            "https://iam.example.com/v30/v3/auth/tokens",
+            "only a whole `v3` segment is the suffix"
+        );
+    }
 
     #[test]
     fn error_bodies_in_every_shape() {

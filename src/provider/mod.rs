@@ -5,6 +5,7 @@
 // so its size does not matter and boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod endpoint;
 pub mod http;
 pub mod huawei_dcs;
 pub mod huawei_iam;
@@ -20,29 +21,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use endpoint::{endpoint_of, shown_endpoint_of};
 pub use http::{LogEntry, LogSink, Session};
 pub use job::{Change, Keys, TypedSecrets};
 pub use outcome::{FollowUp, Outcome, Report};
 
 use crate::config::{DcsAuth, Operate, Profile, ProviderConfig};
-
-/// The endpoint a profile's change goes to (its override, or the provider's default).
-pub fn endpoint_of(profile: &Profile) -> String {
-    match &profile.provider {
-        ProviderConfig::TencentBmVpn(t) => {
-            profile.endpoint.clone().unwrap_or_else(|| match t.api {
-                crate::config::TencentApi::V3 => tencent_bm::V3_ENDPOINT.to_string(),
-                crate::config::TencentApi::V2 => tencent_bm::V2_ENDPOINT.to_string(),
-            })
-        }
-        ProviderConfig::HuaweiDcs(d) => profile
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| huawei_dcs::default_endpoint(&d.region)),
-        ProviderConfig::HuaweiIam(i) => i.iam_endpoint.clone(),
-        ProviderConfig::TencentCiam(_) => profile.endpoint.clone().unwrap_or_default(),
-    }
-}
 
 /// How a profile authenticates, in a few words.
 pub fn auth_of(profile: &Profile) -> String {
@@ -71,9 +55,18 @@ pub fn auth_of(profile: &Profile) -> String {
 }
 
 /// Builds the HTTP client for a profile: TLS verified (plus the profile's `ca_file` roots), no
-/// redirects (a redirect could carry a password elsewhere), no automatic retries.
+/// redirects (a redirect could carry a password elsewhere), no automatic retries, and no
+/// connection kept for a next request.
+///
+/// Every request opens its own connection. A kept-alive connection the server closes just
+/// after answering the token or info request would otherwise take the password change: it is
+/// written into the closing connection, no answer comes, and the outcome is `unknown` although
+/// the provider received nothing. On a new connection the change either reaches the server or
+/// fails to connect (`network_error`, nothing was sent). A change is a handful of requests, so
+/// the extra handshakes cost nothing a user notices.
 pub fn client_for(profile: &Profile) -> Result<reqwest::Client, SetupError> {
     let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(profile.timeout_secs.min(10)))
         .user_agent(concat!("rekey/", env!("CARGO_PKG_VERSION")));
@@ -97,9 +90,11 @@ pub fn client_for(profile: &Profile) -> Result<reqwest::Client, SetupError> {
     let token_endpoint_is_loopback = matches!(
         &profile.provider,
         ProviderConfig::HuaweiDcs(d)
-            if matches!(&d.auth, DcsAuth::Token { iam_endpoint, .. } if crate::config::is_loopback_url(iam_endpoint))
+            if matches!(&d.auth, DcsAuth::Token { iam_endpoint, .. } if crate::config::is_loopback(iam_endpoint))
     );
-    if crate::config::is_loopback_url(&endpoint_of(profile)) || token_endpoint_is_loopback {
+    if endpoint_of(profile).is_some_and(|url| crate::config::is_loopback(&url))
+        || token_endpoint_is_loopback
+    {
         builder = builder.no_proxy();
     }
     builder

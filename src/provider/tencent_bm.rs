@@ -33,9 +33,10 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
     }
 }
 
-fn endpoint(c: &Change<'_>, default: &str) -> Result<Url, Report> {
-    let text = c.profile.endpoint.as_deref().unwrap_or(default);
-    Url::parse(text).map_err(|e| Report::new(Outcome::BadRequest, format!("endpoint: {e}")))
+/// The profile's endpoint, or the default of its API generation.
+fn endpoint(c: &Change<'_>) -> Result<Url, Report> {
+    super::endpoint_of(c.profile)
+        .ok_or_else(|| Report::new(Outcome::BadRequest, "the profile has no usable endpoint"))
 }
 
 #[derive(Serialize)]
@@ -47,7 +48,7 @@ struct V3Body<'a> {
 }
 
 async fn change_v3(s: &Session, c: &Change<'_>, cfg: &TencentBmVpn) -> Report {
-    let url = match endpoint(c, V3_ENDPOINT) {
+    let url = match endpoint(c) {
         Ok(u) => u,
         Err(r) => return r,
     };
@@ -364,9 +365,10 @@ pub fn v2_info(r: &Response) -> Result<bool, Report> {
 }
 
 fn v2_url(c: &Change<'_>) -> Result<Url, Report> {
-    let mut url = endpoint(c, V2_ENDPOINT)?;
+    let url = endpoint(c)?;
     if url.path() == "/" || url.path().is_empty() {
-        url.set_path("/v2/index.php");
+        return super::endpoint::join(&url, &["v2", "index.php"])
+            .map_err(|e| Report::new(Outcome::BadRequest, format!("endpoint: {e}")));
     }
     Ok(url)
 }

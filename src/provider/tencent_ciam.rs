@@ -15,12 +15,9 @@ use crate::config::TencentCiam;
 /// The change request, as messages name it.
 const CHANGE: &str = "CIAM password change";
 
-fn url_for(endpoint: &str, path: &str) -> Result<Url, Report> {
-    let mut url = Url::parse(endpoint)
-        .map_err(|e| Report::new(Outcome::BadRequest, format!("endpoint: {e}")))?;
-    let base = url.path().trim_end_matches('/').to_string();
-    url.set_path(&format!("{base}{path}"));
-    Ok(url)
+fn url_for(endpoint: &Url, segments: &[&str]) -> Result<Url, Report> {
+    super::endpoint::join(endpoint, segments)
+        .map_err(|e| Report::new(Outcome::BadRequest, format!("endpoint: {e}")))
 }
 
 /// `error` and `error_description` of a JSON body, or the `WWW-Authenticate` Bearer error.
@@ -84,10 +81,10 @@ pub async fn token_for(
     s: &Session,
     c: &Change<'_>,
     cfg: &TencentCiam,
-    endpoint: &str,
+    endpoint: &Url,
     password: &str,
 ) -> Result<Zeroizing<String>, Report> {
-    let url = url_for(endpoint, "/oauth2/token")?;
+    let url = url_for(endpoint, &["oauth2", "token"])?;
     let mut pairs: Vec<(&str, &str)> =
         vec![("grant_type", "password"), ("client_id", &cfg.client_id)];
     if let Some(secret) = c.keys.get("client_secret") {
@@ -150,7 +147,7 @@ fn token_answer(r: &Response) -> Result<Zeroizing<String>, Report> {
 
 /// Changes the end user's password.
 pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
-    let Some(endpoint) = c.profile.endpoint.as_deref() else {
+    let Some(endpoint) = c.profile.endpoint.as_ref() else {
         return Report::new(Outcome::BadRequest, "tencent-ciam needs an endpoint");
     };
     let current = c.current.unwrap_or_default();
@@ -165,7 +162,7 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
             Err(r) => return r,
         },
     };
-    let url = match url_for(endpoint, "/change_user_password") {
+    let url = match url_for(endpoint, &["change_user_password"]) {
         Ok(u) => u,
         Err(r) => return r,
     };
@@ -187,7 +184,7 @@ pub async fn change(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
 /// Checks whether the new password is now the user's, without changing anything: the
 /// password grant with it (used after an `unknown` outcome).
 pub async fn verify(s: &Session, c: &Change<'_>, cfg: &TencentCiam) -> Report {
-    let Some(endpoint) = c.profile.endpoint.as_deref() else {
+    let Some(endpoint) = c.profile.endpoint.as_ref() else {
         return Report::new(Outcome::BadRequest, "tencent-ciam needs an endpoint");
     };
     match token_for(s, c, cfg, endpoint, c.new).await {

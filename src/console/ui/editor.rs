@@ -314,7 +314,7 @@ fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
         Line::from(format!(
             "{} · {} · {}",
             profile.kind,
-            escape(&crate::provider::endpoint_of(profile)),
+            escape(&crate::provider::shown_endpoint_of(profile)),
             crate::provider::auth_of(profile)
         ))
         .style(dim),

@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 
 pub use crate::config::AkskVariant;
 
-use super::{hex_lower, hmac_sha256, percent_decode, percent_encoded, sha256_hex};
+use super::{hex_lower, hmac_sha256, percent_decoded, percent_encoded, sha256_hex};
 
 /// The algorithm name at the start of the string-to-sign and the `Authorization` header.
 const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -38,22 +38,22 @@ pub fn canonical_query(query: &[(&str, &str)]) -> String {
         if k > 0 {
             out.push('&');
         }
-        out.extend(percent_encoded(name.as_bytes(), false).map(char::from));
+        out.extend(percent_encoded(name.as_bytes()));
         out.push('=');
-        out.extend(percent_encoded(value.as_bytes(), false).map(char::from));
+        out.extend(percent_encoded(value.as_bytes()));
     }
     out
 }
 
 /// The path decoded, each segment re-encoded, with a trailing `/` always present.
 fn canonical_uri(path: &str) -> String {
-    let decoded = percent_decode(path.as_bytes(), false);
+    let decoded = percent_decoded(path.as_bytes(), false);
     let mut out = String::with_capacity(path.len() + 1);
     for (k, segment) in decoded.split(|&b| b == b'/').enumerate() {
         if k > 0 {
             out.push('/');
         }
-        out.extend(percent_encoded(segment, false).map(char::from));
+        out.extend(percent_encoded(segment));
     }
     if !out.ends_with('/') {
         out.push('/');

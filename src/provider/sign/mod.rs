@@ -9,6 +9,7 @@ pub mod tc3;
 pub mod tencent_v2;
 
 use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, PercentEncode, percent_decode, percent_encode};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -102,50 +103,47 @@ pub fn parse_sdk_date(s: &str) -> Option<i64> {
     Some(date.with_time(hms).assume_utc().unix_timestamp())
 }
 
-/// `bytes` percent-encoded: RFC 3986 unreserved characters (`A-Za-z0-9-._~`) kept, everything
-/// else `%XX` with upper-case hex, except a space becomes `+` when `space_as_plus`.
-fn percent_encoded(bytes: &[u8], space_as_plus: bool) -> impl Iterator<Item = u8> + '_ {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    bytes.iter().flat_map(move |&b| {
-        let (buf, n) = if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            ([b, 0, 0], 1)
-        } else if b == b' ' && space_as_plus {
-            ([b'+', 0, 0], 1)
-        } else {
-            (
-                [b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]],
-                3,
-            )
-        };
-        buf.into_iter().take(n)
-    })
+/// RFC 3986 unreserved characters (`A-Za-z0-9-._~`) stay as they are; every other byte becomes
+/// `%XX` with upper-case hex. Huawei's canonical request (Python `quote(s, safe='~')`) and
+/// Tencent's form bodies (`quote_plus`, which also turns a space into `+`) both use it.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `bytes` percent-encoded with [`UNRESERVED`], as borrowed pieces (nothing is copied, so a
+/// password encoded into a zeroizing buffer leaves no other copy behind).
+fn percent_encoded(bytes: &[u8]) -> PercentEncode<'_> {
+    percent_encode(bytes, UNRESERVED)
+}
+
+/// `bytes` encoded like Python `quote_plus`: [`percent_encoded`], but a space becomes `+`.
+/// Appended to `out`, which must have room for 3 bytes per input byte so it never grows.
+fn plus_encode_into(bytes: &[u8], out: &mut Vec<u8>) {
+    for (k, piece) in bytes.split(|&b| b == b' ').enumerate() {
+        if k > 0 {
+            out.push(b'+');
+        }
+        for chunk in percent_encoded(piece) {
+            out.extend_from_slice(chunk.as_bytes());
+        }
+    }
 }
 
 /// Percent-decodes `bytes` into a new buffer of the same capacity (`+` becomes a space when
 /// `plus_as_space`); malformed `%` sequences are kept literally.
-fn percent_decode(bytes: &[u8], plus_as_space: bool) -> Vec<u8> {
-    let hex = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
+fn percent_decoded(bytes: &[u8], plus_as_space: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let escaped = (b == b'%')
-            .then(|| Some(hex(*bytes.get(i + 1)?)? << 4 | hex(*bytes.get(i + 2)?)?))
-            .flatten();
-        match escaped {
-            Some(v) => {
-                out.push(v);
-                i += 3;
+    if plus_as_space {
+        for (k, piece) in bytes.split(|&b| b == b'+').enumerate() {
+            if k > 0 {
+                out.push(b' ');
             }
-            None => {
-                out.push(if b == b'+' && plus_as_space { b' ' } else { b });
-                i += 1;
-            }
+            out.extend(percent_decode(piece));
         }
+    } else {
+        out.extend(percent_decode(bytes));
     }
     out
 }
@@ -210,9 +208,18 @@ mod tests {
 
     #[test]
     fn percent_round_trip() {
-        let out: Vec<u8> = percent_encoded("a b/~*é".as_bytes(), true).collect();
-        assert_eq!(out, b"a+b%2F~%2A%C3%A9");
-        assert_eq!(percent_decode(&out, true), "a b/~*é".as_bytes());
-        assert_eq!(percent_decode(b"%zz%4+%41", false), b"%zz%4+A");
+        let mut out = Vec::with_capacity(64);
+        plus_encode_into("a b/~*é+".as_bytes(), &mut out);
+        assert_eq!(out, b"a+b%2F~%2A%C3%A9%2B");
+        assert_eq!(percent_decoded(&out, true), "a b/~*é+".as_bytes());
+        assert_eq!(percent_decoded(b"%zz%4+%41", false), b"%zz%4+A");
+        assert_eq!(percent_decoded(b"%zz%4+%41", true), b"%zz%4 A");
+        assert_eq!(percent_encoded(b"a b-._~!").to_string(), "a%20b-._~%21");
+        // Every byte outside the unreserved set is escaped (RFC 3986 section 2.3).
+        for b in 0..=255u8 {
+            let kept = b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+            let encoded = percent_encoded(&[b]).to_string();
+            assert_eq!(encoded.len() == 1, kept, "{b:#04x} -> {encoded}");
+        }
     }
 }

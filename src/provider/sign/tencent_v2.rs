@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use zeroize::Zeroizing;
 
-use super::{percent_decode, percent_encoded};
+use super::{percent_decoded, plus_encode_into};
 
 /// The HMAC a v2 signature uses, named by the `SignatureMethod` parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,9 +106,9 @@ pub fn form_encode(params: &[(&str, &str)]) -> Zeroizing<Vec<u8>> {
         if k > 0 {
             out.push(b'&');
         }
-        out.extend(percent_encoded(name.as_bytes(), true));
+        plus_encode_into(name.as_bytes(), &mut out);
         out.push(b'=');
-        out.extend(percent_encoded(value.as_bytes(), true));
+        plus_encode_into(value.as_bytes(), &mut out);
     }
     debug_assert!(out.len() <= worst);
     out
@@ -124,8 +124,8 @@ pub fn form_decode(body: &[u8]) -> Vec<(String, Zeroizing<String>)> {
                 Some(eq) => (&pair[..eq], &pair[eq + 1..]),
                 None => (pair, &[][..]),
             };
-            let name = String::from_utf8_lossy(&percent_decode(name, true)).into_owned();
-            (name, zeroizing_utf8(percent_decode(value, true)))
+            let name = String::from_utf8_lossy(&percent_decoded(name, true)).into_owned();
+            (name, zeroizing_utf8(percent_decoded(value, true)))
         })
         .collect()
 }
@@ -350,6 +350,13 @@ mod tests {
             "password=p+a%2Bs%2Fs%3Dw%26o%25r~d%2A%C3%A9&Instance_Ids.0=&x=Abc%23123%28x%29"
         );
         assert!(body.capacity() >= body.len());
+        // The worst case (every byte escaped) fills the buffer without growing it, so no
+        // unwiped copy of a password is left behind by a reallocation.
+        let worst = "\u{e9}#".repeat(40);
+        let body = form_encode(&[("password", &worst)]);
+        assert_eq!(body.len(), "password=".len() + 3 * worst.len());
+        assert_eq!(body.capacity(), 3 * ("password".len() + worst.len()) + 2);
+        let body = form_encode(&params);
         let decoded = form_decode(&body);
         let pairs: Vec<(&str, &str)> = decoded
             .iter()
