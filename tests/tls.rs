@@ -271,3 +271,114 @@ async fn a_dropped_answer_over_tls_is_unknown_and_the_change_applied() {
     assert_eq!(env.sim.requests(Route::CiamPassword), 1, "sent once");
     assert_eq!(env.password("portal"), NEW, "applied, the answer lost");
 }
+
+/// `rekey sim ARGS` with stdout to `out`; returns the child and its banner (stderr up to its
+/// last line: by then stdout is written and flushed).
+fn spawn_sim(args: &[&str], out: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rekey"))
+        .arg("sim")
+        .args(args)
+        .env_remove("REKEY_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(out).expect("create"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rekey sim");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut banner = String::new();
+    while !banner.contains("Press Ctrl-C to stop.") {
+        let mut line = String::new();
+        if lines.read_line(&mut line).expect("read stderr") == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    // Keep reading the access log so the simulator never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    (child, banner)
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn rekey_sim_tls_prints_https_profiles_naming_its_ca_and_a_change_goes_through() {
+    let dir = std::env::temp_dir().join(format!("rekey-it-{}-tls-sim", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("profiles.toml");
+    let (mut child, banner) = spawn_sim(&["--tls", "--listen", "127.0.0.1:0"], &file);
+    assert!(
+        banner.contains("listening on https://127.0.0.1:"),
+        "{banner}"
+    );
+    let saved = std::fs::read_to_string(&file).expect("saved");
+    let config = rekey::config::parse(&file, &saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
+    let ca = config.profiles[0].ca_file.clone().expect("a ca_file");
+    assert!(
+        config
+            .profiles
+            .iter()
+            .all(|p| p.ca_file.as_ref() == Some(&ca)),
+        "{saved}"
+    );
+    assert!(
+        banner.contains(&ca.display().to_string()),
+        "the banner says where the CA is: {banner}"
+    );
+    let pem = std::fs::read_to_string(&ca).expect("the CA is written before the profiles");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert_eq!(mode(&ca), 0o600);
+    let ca_dir = ca.parent().expect("folder").to_path_buf();
+    assert_eq!(mode(&ca_dir), 0o700, "a private folder");
+
+    let out = common::run_rekey(
+        &["change", "--profile", "portal", "--json"],
+        &file,
+        &dir.join("data"),
+        &format!("Portal#Demo2024\n{NEW}\n"),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(json["outcome"], "changed", "{out:?}");
+
+    // Ctrl-C stops it and removes the CA's folder.
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("signal");
+    let status = child.wait().expect("exit");
+    assert!(status.success(), "{status:?}");
+    assert!(!ca_dir.exists(), "{} removed", ca_dir.display());
+
+    // --ca-out: the CA where asked (replacing what was there), the profiles naming it.
+    let asked = dir.join("sim-ca.pem");
+    std::fs::write(&asked, "old").expect("write");
+    let asked_text = asked.display().to_string();
+    let (mut child, banner) = spawn_sim(
+        &["--tls", "--listen", "127.0.0.1:0", "--ca-out", &asked_text],
+        &file,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(banner.contains(&asked_text), "{banner}");
+    let saved = std::fs::read_to_string(&file).expect("saved");
+    let config = rekey::config::parse(&file, &saved).unwrap_or_else(|e| panic!("{e}\n{saved}"));
+    assert!(
+        config
+            .profiles
+            .iter()
+            .all(|p| p.ca_file.as_deref() == Some(asked.as_path())),
+        "{saved}"
+    );
+    let pem = std::fs::read_to_string(&asked).expect("written");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert_eq!(mode(&asked), 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
