@@ -1,4 +1,5 @@
-//! The built-in provider simulator (SPEC §8): one local HTTP/1.1 server that plays Tencent BM
+//! The built-in provider simulator (SPEC §8): one local HTTP/1.1 server (hyper, see [`http`];
+//! plain, or TLS with a throwaway CA, see [`Simulator::start_tls`]) that plays Tencent BM
 //! (API 3.0 and 2.0), Huawei DCS, Huawei IAM and Tencent CIAM, with real signature and token
 //! checks, server-side password policies, DCS and IAM lockout, password history, an offset
 //! clock, and injectable faults.
