@@ -277,9 +277,15 @@ impl Shared {
     }
 }
 
-/// The certificates of a TLS simulator: `None` while they are being made, then made or why
-/// not.
-type TlsState = watch::Receiver<Option<Result<tls::Ready, String>>>;
+/// The certificates of a TLS simulator, made by the first one who needs them (see [`made`]).
+struct TlsCell {
+    /// What to make, until someone starts making it.
+    pending: Mutex<Option<Tls>>,
+    /// `None` until made, then the certificates or why they could not be made.
+    made: watch::Sender<Option<Result<tls::Ready, String>>>,
+}
+
+type TlsState = Arc<TlsCell>;
 
 /// A running simulator. Dropping it (or [`Simulator::shutdown`]) stops the server and every
 /// open connection.
@@ -291,7 +297,7 @@ pub struct Simulator {
     tls: Option<(TlsState, PathBuf)>,
     /// The private folder holding the CA certificate when no path was given (removed with the
     /// simulator).
-    _ca_dir: Option<crate::fsutil::TempDir>,
+    ca_dir: Option<crate::fsutil::TempDir>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -319,13 +325,14 @@ impl Simulator {
             addr,
             server,
             tls: None,
-            _ca_dir: None,
+            ca_dir: None,
         })
     }
 
     /// Binds `addr` and starts serving HTTPS with fresh demo state. Returns at once: a
-    /// throwaway CA and a server certificate for `tls.names` are made on a blocking thread
-    /// (off a console's first-frame path), and connections accepted meanwhile wait for them.
+    /// throwaway CA and a server certificate for `tls.names` are made on a blocking thread when
+    /// first needed (by the first connection, [`Simulator::ca_pem`] or
+    /// [`Simulator::when_ready`]), so never on a console's first-frame path.
     /// The CA certificate is written to `tls.ca_file`, or else to `ca.pem` in a private temp
     /// folder removed with the simulator; [`Simulator::ca_file`] says where,
     /// [`Simulator::ca_pem`] waits for it and returns it.
@@ -344,9 +351,10 @@ impl Simulator {
             names: tls.names,
             ca_file: Some(ca_file.clone()),
         };
-        let (made, state) = watch::channel(None);
-        tokio::task::spawn_blocking(move || {
-            let _ = made.send(Some(tls::make(&tls)));
+        // Made when first needed: by the first connection, `ca_pem` or `when_ready`.
+        let state = Arc::new(TlsCell {
+            pending: Mutex::new(Some(tls)),
+            made: watch::Sender::new(None),
         });
         let shared = Self::fresh();
         let server = tokio::spawn(accept_loop(listener, shared.clone(), Some(state.clone())));
@@ -355,7 +363,7 @@ impl Simulator {
             addr,
             server,
             tls: Some((state, ca_file)),
-            _ca_dir: ca_dir,
+            ca_dir,
         })
     }
 
@@ -558,7 +566,7 @@ pub async fn serve_forever(addr: SocketAddr, tls: Option<Tls>) -> std::io::Resul
             "Its throwaway CA certificate is in {} (every profile names it as ca_file; it is \
              new each start{}).\n",
             crate::text::escape(&ca.display().to_string()),
-            if sim._ca_dir.is_some() {
+            if sim.ca_dir.is_some() {
                 " and removed when the simulator stops"
             } else {
                 ""
@@ -588,9 +596,20 @@ pub async fn serve_forever(addr: SocketAddr, tls: Option<Tls>) -> std::io::Resul
     Ok(())
 }
 
-/// Waits until the certificates are made (or could not be).
-async fn made(mut state: TlsState) -> Result<tls::Ready, String> {
-    match state.wait_for(Option::is_some).await {
+/// Waits until the certificates are made (or could not be); the first caller starts making
+/// them on a blocking thread.
+async fn made(state: TlsState) -> Result<tls::Ready, String> {
+    let pending = state
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let mut made = state.made.subscribe();
+    if let Some(tls) = pending {
+        let cell = state.clone();
+        tokio::task::spawn_blocking(move || cell.made.send_replace(Some(tls::make(&tls))));
+    }
+    match made.wait_for(Option::is_some).await {
         Ok(made) => made.clone().unwrap_or_else(|| Err("no certificate".into())),
         Err(_) => Err("the simulator stopped before its certificates were made".into()),
     }

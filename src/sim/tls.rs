@@ -29,7 +29,8 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// A certificate for [`LOOPBACK_NAMES`], the CA written nowhere.
+    /// A certificate for [`LOOPBACK_NAMES`], the CA written where
+    /// [`crate::sim::Simulator::start_tls`] chooses (a private temp folder).
     pub fn loopback() -> Tls {
         Tls {
             names: LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect(),
