@@ -26,7 +26,8 @@ import termios
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REKEY = [os.path.join(ROOT, "target/release/rekey"), "demo"]
+# REKEY_BIN: another build to time (e.g. one from before a change), instead of this tree's.
+REKEY = [os.environ.get("REKEY_BIN", os.path.join(ROOT, "target/release/rekey")), "demo"]
 BARE = [os.path.join(ROOT, "target/release/examples/bare_frame")]
 
 # One profile per kind; nothing listens on these ports (no request is made before a send).
