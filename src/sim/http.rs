@@ -4,7 +4,8 @@
 //! hyper.
 //!
 //! Limits, and what a request past them gets: a head over [`MAX_HEAD`] bytes or with more than
-//! [`MAX_HEADERS`] fields, 431 (hyper); a head not read within [`READ_TIMEOUT`], the connection
+//! [`MAX_HEADERS`] fields, 431 (hyper's read-buffer cap, and the head's size counted here, as
+//! one large read can overshoot that cap); a head not read within [`READ_TIMEOUT`], the connection
 //! closed (hyper's header timeout); `Transfer-Encoding`, 411; a declared body over
 //! [`MAX_BODY`], 413 (and a longer one is cut by `http_body_util::Limited`, 413 too); a body
 //! not read within [`READ_TIMEOUT`], 408; a malformed head, 400 (hyper); a header value that is
