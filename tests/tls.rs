@@ -62,10 +62,7 @@ async fn every_kind_changes_its_password_over_https_with_the_ca_file() {
     let env = Env::start_tls("tls-every", Tls::loopback()).await;
     let port = env.sim.local_addr().port();
     let text = std::fs::read_to_string(&env.config).expect("profiles");
-    let ca_line = format!(
-        "ca_file = \"{}\"",
-        env.dir.join("ca.pem").display().to_string()
-    );
+    let ca_line = format!("ca_file = \"{}\"", env.dir.join("ca.pem").display());
     assert_eq!(
         text.matches(&ca_line).count(),
         text.matches("[[profile]]").count(),
