@@ -205,6 +205,44 @@ pub fn open_lock(path: &Path) -> io::Result<File> {
     )
 }
 
+/// A private folder with a fresh random name (0700), removed with everything in it when
+/// dropped. In memory (`/dev/shm`) where the system offers it, else the temp dir.
+#[derive(Debug)]
+pub struct TempDir {
+    /// The folder.
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    /// Makes `PREFIX<random>` in `/dev/shm` or the temp dir.
+    pub fn new(prefix: &str) -> io::Result<TempDir> {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(io::Error::other)?;
+        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let path = base.join(format!("{prefix}{name}"));
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(&path)?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
 /// Creates a new temp file `dir/PREFIX<random>SUFFIX`, 0600, exclusively (never an existing
 /// name, never through a link).
 pub fn create_temp(dir: &Path, prefix: &str, suffix: &str) -> io::Result<(PathBuf, File)> {

@@ -118,8 +118,18 @@ pub type EventSink = Arc<dyn Fn(WorkerEvent) + Send + Sync>;
 impl Worker {
     /// Spawns the worker on the current tokio runtime.
     pub fn spawn(post: EventSink) -> Worker {
+        Worker::spawn_after(post, std::future::ready(()))
+    }
+
+    /// Spawns the worker; it takes its first command once `ready` has ended (commands sent
+    /// before wait, in order). The TLS demo waits for its simulator's certificates this way.
+    pub fn spawn_after(
+        post: EventSink,
+        ready: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Worker {
         let (tx, mut rx) = unbounded_channel::<Command>();
         tokio::spawn(async move {
+            ready.await;
             // Clients differ by extra roots, proxy use and connect timeout.
             let mut clients: HashMap<(Option<PathBuf>, Option<url::Url>, u64), reqwest::Client> =
                 HashMap::new();

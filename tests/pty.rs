@@ -1129,11 +1129,12 @@ fn the_demo_opens_on_the_simulator_and_a_change_succeeds() {
             .contains("iam-alice: Password changed · saved to command:iam-alice (previous kept)")
             && s.contents().contains("Requests (3)")
     });
-    // The token with the current password, the policy (403 for alice), the change.
+    // The token with the current password, the policy (403 for alice), the change: over
+    // HTTPS, the demo's simulator serving TLS with a throwaway CA.
     for parts in [
-        ["POST", " 201 ", "/v3/auth/tokens"],
-        ["GET ", " 403 ", "IAM.0002"],
-        ["POST", " 204 ", "/v3/users/"],
+        ["POST", " 201 ", "https://127.0.0.1:", "/v3/auth/tokens"],
+        ["GET ", " 403 ", "IAM.0002", "https://127.0.0.1:"],
+        ["POST", " 204 ", "https://127.0.0.1:", "/v3/users/"],
     ] {
         assert!(row_with(&s, &parts).is_some(), "{parts:?}\n{}", framed(&s));
     }
@@ -1143,6 +1144,19 @@ fn the_demo_opens_on_the_simulator_and_a_change_succeeds() {
         !dir.join("data").exists(),
         "the demo writes no state or audit file"
     );
+}
+
+#[test]
+fn the_plain_demo_talks_http() {
+    let dir = std::env::temp_dir().join(format!("rekey-pty-{}-plain", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut term = Term::spawn(&["demo", "--plain"], &dir, BIG);
+    term.wait_text("Profiles (12)");
+    term.select("iam-alice");
+    term.wait_text("huawei-iam · http://127.0.0.1:");
+    term.quit_and_check_restored("q");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -121,17 +121,7 @@ pub const DEMO_STORED: [&str; 5] = ["bm-vpn", "redis-aksk", "iam-alice", "iam-ad
 pub const DEMO_HELD: &str = "iam-admin";
 
 /// The demo's private folder (its store and journal); removed when dropped.
-#[derive(Debug)]
-pub struct DemoDir {
-    /// The folder (0700).
-    pub path: PathBuf,
-}
-
-impl Drop for DemoDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
+pub type DemoDir = crate::fsutil::TempDir;
 
 /// Makes the demo's folder, adds a `store` to the [`DEMO_STORED`] profiles of `profiles_toml`
 /// (the built-in store above, run through this very binary) and seeds each store's `current`
@@ -140,26 +130,15 @@ pub fn setup(
     profiles_toml: &str,
     passwords: &[(String, Zeroizing<String>)],
 ) -> io::Result<(String, DemoDir)> {
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(io::Error::other)?;
-    let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
     // In memory where the system offers it (the demo's passwords never reach a disk, and its
     // journal's fsyncs cost nothing), else the temp dir. A fresh random name, made 0700.
-    let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let path = base.join(format!("rekey-demo-{name}"));
+    let dir = DemoDir::new("rekey-demo-")?;
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(&path)?;
-    let dir = DemoDir { path };
     let store = dir.path.join("store");
     builder.create(&store)?;
     let exe = std::env::current_exe()?;

@@ -59,14 +59,29 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Open the console on built-in demo profiles (never reads or writes your files).
-    Demo,
+    /// Open the console on built-in demo profiles (never reads or writes your files). The
+    /// simulator serves HTTPS with a throwaway CA, as a real provider would.
+    Demo {
+        /// Talk to the simulator over plain HTTP instead of HTTPS.
+        #[arg(long)]
+        plain: bool,
+    },
     /// Run the provider simulator alone: prints a profiles.toml on stdout (`rekey sim >
     /// profiles.toml`), its URL and the demo passwords on stderr.
     Sim {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8707", value_name = "ADDR")]
         listen: std::net::SocketAddr,
+        /// Serve HTTPS with a throwaway CA; the profiles name its certificate as `ca_file`.
+        #[arg(long, conflicts_with = "plain")]
+        tls: bool,
+        /// Serve plain HTTP (the default).
+        #[arg(long)]
+        plain: bool,
+        /// With --tls: write the CA certificate here (replaced if it exists) instead of a
+        /// private temp folder removed when the simulator stops.
+        #[arg(long, value_name = "PATH", requires = "tls")]
+        ca_out: Option<PathBuf>,
     },
     /// Change one password without the console. Reads the current password (kinds that need
     /// it) and then the new one from stdin, one per line; prompts without echo on a terminal.
@@ -163,12 +178,26 @@ pub fn main() -> ExitCode {
     let mouse = !cli.no_mouse;
     let code = match cli.command {
         None => run_console(cli.config.as_deref(), mouse, &hardening_warnings),
-        Some(Command::Demo) => run_demo(mouse, &hardening_warnings),
+        Some(Command::Demo { plain }) => run_demo(mouse, !plain, &hardening_warnings),
         Some(Command::Init) => init(cli.config.as_deref()),
         Some(Command::Completions { shell }) => completions(shell),
         Some(Command::Man) => man(),
         Some(Command::Check { profile, json }) => check(cli.config.as_deref(), &profile, json),
-        Some(Command::Sim { listen }) => run_sim(listen),
+        Some(Command::Sim {
+            listen,
+            tls,
+            plain: _,
+            ca_out,
+        }) => run_sim(
+            listen,
+            tls.then(|| {
+                let tls = crate::sim::Tls::loopback();
+                match ca_out {
+                    Some(path) => tls.with_ca_file(path),
+                    None => tls,
+                }
+            }),
+        ),
         Some(Command::Change {
             profile,
             json,
@@ -232,11 +261,11 @@ fn run_console(cli_path: Option<&Path>, mouse: bool, warnings: &[String]) -> u8 
     // `mouse = false` in the file turns capture off as `--no-mouse` does; a broken file keeps
     // the flag's choice.
     let mouse = mouse && !matches!(&loaded, Loaded::Config(c) if !c.mouse);
-    open_console(path, Some(loaded), mouse, warnings)
+    open_console(path, Source::Loaded(loaded), mouse, warnings)
 }
 
-fn run_demo(mouse: bool, warnings: &[String]) -> u8 {
-    open_console(None, None, mouse, warnings)
+fn run_demo(mouse: bool, tls: bool, warnings: &[String]) -> u8 {
+    open_console(None, Source::Demo { tls }, mouse, warnings)
 }
 
 /// Writes `bytes` to stdout; exit 2 when it cannot (the output is the command's only product).
@@ -318,14 +347,14 @@ fn init(cli_path: Option<&Path>) -> u8 {
     }
 }
 
-fn run_sim(listen: std::net::SocketAddr) -> u8 {
+fn run_sim(listen: std::net::SocketAddr, tls: Option<crate::sim::Tls>) -> u8 {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match runtime.block_on(crate::sim::serve_forever(listen)) {
+    match runtime.block_on(crate::sim::serve_forever(listen, tls)) {
         Ok(()) => 0,
-        Err(e) => usage_error(format!("simulator: cannot listen on {listen}: {e}")),
+        Err(e) => usage_error(format!("simulator: cannot serve on {listen}: {e}")),
     }
 }
 
@@ -336,13 +365,19 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         .map_err(|e| usage_error(format!("cannot start: {e}")))
 }
 
-/// Opens the console on `loaded`, or (demo) on an in-process simulator's profiles.
-fn open_console(
-    path: Option<PathBuf>,
-    loaded: Option<Loaded>,
-    mouse: bool,
-    warnings: &[String],
-) -> u8 {
+/// What the console opens on.
+enum Source {
+    /// The user's profiles.
+    Loaded(Loaded),
+    /// The demo: an in-process simulator's profiles, over HTTPS or plain HTTP.
+    Demo {
+        /// Serve HTTPS.
+        tls: bool,
+    },
+}
+
+/// Opens the console on `source`.
+fn open_console(path: Option<PathBuf>, source: Source, mouse: bool, warnings: &[String]) -> u8 {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return usage_error(
             "the console needs a terminal; for scripts use `rekey change` or `rekey check` (see --help)",
@@ -357,10 +392,17 @@ fn open_console(
         // console; it never touches the user's files.
         // Some demo profiles keep their passwords in a store in the demo's own temp folder,
         // which also holds their journals.
-        let (loaded, _simulator, demo) = match loaded {
-            Some(loaded) => (loaded, None, None),
-            None => {
-                let sim = crate::sim::Simulator::start(([127, 0, 0, 1], 0).into()).await?;
+        // With TLS the certificates are made on a blocking thread while the first frame is
+        // drawn; the worker starts its first job only once they are (`sim_ready`).
+        let (loaded, _simulator, demo, sim_ready) = match source {
+            Source::Loaded(loaded) => (loaded, None, None, None),
+            Source::Demo { tls } => {
+                let addr = ([127, 0, 0, 1], 0).into();
+                let sim = if tls {
+                    crate::sim::Simulator::start_tls(addr, crate::sim::Tls::loopback()).await?
+                } else {
+                    crate::sim::Simulator::start(addr).await?
+                };
                 sim.hold_next_change_of(demo_store::DEMO_HELD);
                 let passwords: Vec<_> = sim
                     .credentials()
@@ -373,7 +415,8 @@ fn open_console(
                     Ok(config) => Loaded::Config(config),
                     Err(e) => Loaded::Broken(e),
                 };
-                (loaded, Some(sim), Some(dir))
+                let ready = sim.when_ready();
+                (loaded, Some(sim), Some(dir), Some(ready))
             }
         };
         // Caught from before the terminal is entered: a signal at any moment after it restores
@@ -417,9 +460,16 @@ fn open_console(
         // zxcvbn's dictionaries are built on a thread when the editor is first entered (see
         // `App::update`), never before the first frame, and not at all by an idle console.
         let events = console.sender();
-        console.set_worker(crate::worker::Worker::spawn(Arc::new(move |event| {
+        let post: crate::worker::EventSink = Arc::new(move |event| {
             let _ = events.send(console::Message::Worker(Box::new(event)));
-        })));
+        });
+        console.set_worker(match sim_ready {
+            // A failure to make the certificates shows as the job's `ca_file` error.
+            Some(ready) => crate::worker::Worker::spawn_after(post, async move {
+                let _ = ready.await;
+            }),
+            None => crate::worker::Worker::spawn(post),
+        });
         forward_signals(signals, console.sender());
         // rekey reads the terminal itself: its buffers are wiped after every event.
         let result = console.run(console::input::TtyInput::open()?).await;

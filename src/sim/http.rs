@@ -1,9 +1,31 @@
-//! A small, strict HTTP/1.1 server side: reads one request (head capped, body by
-//! `Content-Length` only), writes one answer with `Content-Length` and `Connection: close`.
+//! The simulator's side of HTTP/1.1, on hyper: one request per connection, read within the
+//! limits below, answered with `Content-Length` and `Connection: close`, and the simulator's
+//! own small [`Request`]/[`Response`] types at the edge, so the provider handlers never see
+//! hyper.
 //!
-//! Nothing here panics on bad input: every malformed request becomes [`ReadError::Http`] with the
-//! status to answer (400, 411, 413, 431, 505).
+//! Limits, and what a request past them gets: a head over [`MAX_HEAD`] bytes or with more than
+//! [`MAX_HEADERS`] fields, 431 (hyper's read-buffer cap, and the head's size counted here, as
+//! one large read can overshoot that cap); a head not read within [`READ_TIMEOUT`], the connection
+//! closed (hyper's header timeout); `Transfer-Encoding`, 411; a declared body over
+//! [`MAX_BODY`], 413 (and a longer one is cut by `http_body_util::Limited`, 413 too); a body
+//! not read within [`READ_TIMEOUT`], 408; a malformed head, 400 (hyper); a header value that is
+//! not UTF-8 or an HTTP/1.1 request without exactly one `Host`, 400. A request cut short by the
+//! peer gets no answer.
+//!
+//! No fault needs bytes hyper will not write: a malformed body is a well-framed answer whose
+//! JSON is cut, and a dropped answer is the connection closed by the service's error (see
+//! [`serve`]).
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use zeroize::Zeroizing;
 
@@ -13,8 +35,10 @@ pub const MAX_HEAD: usize = 64 * 1024;
 pub const MAX_BODY: usize = 1024 * 1024;
 /// The most header lines accepted.
 pub const MAX_HEADERS: usize = 100;
+/// How long a client may take to send its request head, and then its body.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One request as read from the socket. Header values and the body are zeroized on drop:
+/// One request as read by hyper. Header values and the body are zeroized on drop:
 /// they carry passwords, tokens and signatures.
 pub struct Request {
     /// Method, e.g. `POST` (case-sensitive, as sent).
@@ -23,7 +47,8 @@ pub struct Request {
     pub path: String,
     /// The raw query string after `?` (empty when none).
     pub query: String,
-    /// Headers in the order received; names as sent, values trimmed.
+    /// Headers, names in lower case (as hyper reads them), values trimmed; all values of a
+    /// name together, in the order received.
     pub headers: Vec<(String, Zeroizing<String>)>,
     /// The body, exactly `Content-Length` bytes.
     pub body: Zeroizing<Vec<u8>>,
@@ -58,221 +83,6 @@ impl Request {
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .count()
     }
-}
-
-/// Why no request could be read.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReadError {
-    /// The peer closed (or the socket failed) before a full request: nothing to answer.
-    Closed,
-    /// The request is malformed; answer with this status and reason.
-    Http(u16, &'static str),
-}
-
-/// Where the head ends: the index just past the blank line, accepting CRLF or bare LF lines.
-fn head_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
-        let nl = i + off;
-        match buf.get(nl + 1) {
-            Some(b'\n') => return Some(nl + 2),
-            Some(b'\r') if buf.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
-            _ => {}
-        }
-        i = nl + 1;
-    }
-    None
-}
-
-/// Whether `b` may appear in a header name or method (RFC 9110 `tchar`).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// The parsed head: request line and headers, plus the declared body length.
-struct Head {
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, Zeroizing<String>)>,
-    content_length: usize,
-    expect_continue: bool,
-}
-
-/// Parses a request head (everything before the blank line).
-fn parse_head(head: &[u8]) -> Result<Head, ReadError> {
-    let bad = |why| Err(ReadError::Http(400, why));
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        // RFC 9112 §2.2: ignore empty lines before the request line.
-        .skip_while(|l| l.is_empty());
-    let Some(request_line) = lines.next() else {
-        return bad("empty request");
-    };
-    let Ok(request_line) = std::str::from_utf8(request_line) else {
-        return bad("the request line is not UTF-8");
-    };
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return bad("the request line is not `METHOD target HTTP/1.1`");
-    };
-    if method.is_empty() || !method.bytes().all(is_tchar) {
-        return bad("invalid method");
-    }
-    match version {
-        "HTTP/1.1" | "HTTP/1.0" => {}
-        v if v.starts_with("HTTP/") => {
-            return Err(ReadError::Http(505, "only HTTP/1.1 is supported"));
-        }
-        _ => return bad("invalid HTTP version"),
-    }
-    // Origin form `/path?query`; absolute form `http://host/path?query` is reduced to it.
-    let origin = if target.starts_with('/') {
-        target
-    } else if let Some(rest) = target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("https://"))
-    {
-        match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
-            _ => "/",
-        }
-    } else {
-        return bad("invalid request target");
-    };
-    if origin.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'#') {
-        return bad("invalid request target");
-    }
-    let (path, query) = origin.split_once('?').unwrap_or((origin, ""));
-
-    let mut headers = Vec::new();
-    let mut content_length: Option<usize> = None;
-    let mut expect_continue = false;
-    for line in lines {
-        if line.is_empty() {
-            break;
-        }
-        if headers.len() >= MAX_HEADERS {
-            return Err(ReadError::Http(431, "too many header fields"));
-        }
-        if line[0] == b' ' || line[0] == b'\t' {
-            return bad("obsolete line folding is not accepted");
-        }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return bad("a header line has no colon");
-        };
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        if name.is_empty() || !name.iter().copied().all(is_tchar) {
-            return bad("invalid header name");
-        }
-        if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return bad("a header value holds a control character");
-        }
-        let Ok(value) = std::str::from_utf8(value) else {
-            return bad("a header value is not UTF-8");
-        };
-        // Both are valid UTF-8: the name is ASCII (tchar) and the value was just checked.
-        let name = String::from_utf8_lossy(name).into_owned();
-        let value = value.trim_matches([' ', '\t']);
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(ReadError::Http(
-                411,
-                "Transfer-Encoding is not supported; send Content-Length",
-            ));
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-                return bad("invalid Content-Length");
-            }
-            // Leading zeros parse; an overflow is simply too large (413 below).
-            let n = value.parse::<usize>().unwrap_or(usize::MAX);
-            if content_length.is_some_and(|c| c != n) {
-                return bad("conflicting Content-Length headers");
-            }
-            content_length = Some(n);
-        }
-        if name.eq_ignore_ascii_case("expect") && value.eq_ignore_ascii_case("100-continue") {
-            expect_continue = true;
-        }
-        headers.push((name, Zeroizing::new(value.to_owned())));
-    }
-    let content_length = content_length.unwrap_or(0);
-    if content_length > MAX_BODY {
-        return Err(ReadError::Http(413, "the request body is too large"));
-    }
-    if version == "HTTP/1.1"
-        && headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
-            .count()
-            != 1
-    {
-        return bad("HTTP/1.1 needs exactly one Host header");
-    }
-    Ok(Head {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        headers,
-        content_length,
-        expect_continue,
-    })
-}
-
-/// Reads one request: the head (at most [`MAX_HEAD`] bytes), then exactly `Content-Length`
-/// body bytes. Answers `100 Continue` when asked. Partial reads of any size are fine.
-pub async fn read_request<S>(stream: &mut S) -> Result<Request, ReadError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    // Sized once so it never reallocates (a reallocation would leave a copy of secrets behind).
-    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_HEAD + 1));
-    let mut chunk = Zeroizing::new([0u8; 4096]);
-    let mut scanned: usize = 0;
-    let end = loop {
-        // Only the new bytes (and the 3 before them) can complete the blank line.
-        let from = scanned.saturating_sub(3);
-        if let Some(end) = head_end(&buf[from..]).map(|e| e + from) {
-            if end > MAX_HEAD {
-                return Err(ReadError::Http(431, "the request head is too large"));
-            }
-            break end;
-        }
-        if buf.len() >= MAX_HEAD {
-            return Err(ReadError::Http(431, "the request head is too large"));
-        }
-        let room = (MAX_HEAD + 1 - buf.len()).min(chunk.len());
-        let n = match stream.read(&mut chunk[..room]).await {
-            Ok(0) | Err(_) => return Err(ReadError::Closed),
-            Ok(n) => n,
-        };
-        scanned = buf.len();
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = parse_head(&buf[..end])?;
-    let mut body = Zeroizing::new(Vec::with_capacity(head.content_length));
-    let already = &buf[end..];
-    body.extend_from_slice(&already[..already.len().min(head.content_length)]);
-    if body.len() < head.content_length && head.expect_continue {
-        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
-    }
-    while body.len() < head.content_length {
-        let room = (head.content_length - body.len()).min(chunk.len());
-        match stream.read(&mut chunk[..room]).await {
-            Ok(0) | Err(_) => return Err(ReadError::Closed),
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Ok(Request {
-        method: head.method,
-        path: head.path,
-        query: head.query,
-        headers: head.headers,
-        body,
-    })
 }
 
 /// One answer.
@@ -332,66 +142,182 @@ impl Response {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-
-    /// The bytes on the wire.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
-        for (name, value) in &self.headers {
-            // Values come from this module's own code; strip line breaks all the same.
-            let value: String = value
-                .chars()
-                .filter(|c| !matches!(c, '\r' | '\n'))
-                .collect();
-            out.push_str(&format!("{name}: {value}\r\n"));
-        }
-        out.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            self.body.len()
-        ));
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        bytes
-    }
 }
 
-/// The reason phrase for a status.
+/// The reason phrase for a status ("Status" when it has none).
 pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Status",
+    hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Status")
+}
+
+/// Why no request could be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The peer closed (or the socket failed) before a full request: nothing to answer.
+    Closed,
+    /// The request breaks a rule; answer with this status and reason.
+    Http(u16, &'static str),
+}
+
+/// Turns hyper's request into the simulator's: headers checked, the body read into a
+/// zeroizing buffer sized once from `Content-Length` (so it never reallocates and leaves a
+/// copy of a secret behind).
+async fn read(req: hyper::Request<Incoming>) -> Result<Request, ReadError> {
+    let (parts, body) = req.into_parts();
+    if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(ReadError::Http(
+            411,
+            "Transfer-Encoding is not supported; send Content-Length",
+        ));
+    }
+    if parts.version == hyper::Version::HTTP_11
+        && parts.headers.get_all(header::HOST).iter().count() != 1
+    {
+        return Err(ReadError::Http(
+            400,
+            "HTTP/1.1 needs exactly one Host header",
+        ));
+    }
+    // hyper's own cap is its read buffer, which one large read can overshoot: count the head.
+    let head = parts.uri.to_string().len()
+        + parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head > MAX_HEAD {
+        return Err(ReadError::Http(431, "the request head is too large"));
+    }
+    let mut headers = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
+            return Err(ReadError::Http(400, "a header value is not UTF-8"));
+        };
+        headers.push((name.as_str().to_owned(), Zeroizing::new(value.to_owned())));
+    }
+    // hyper has checked it is one valid number; an overflow is simply too large.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map_or(0, |v| v.parse::<usize>().unwrap_or(usize::MAX));
+    if declared > MAX_BODY {
+        return Err(ReadError::Http(413, "the request body is too large"));
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(declared));
+    let mut limited = Limited::new(body, MAX_BODY);
+    let reading = async {
+        while let Some(frame) = limited.frame().await {
+            match frame {
+                Ok(frame) => {
+                    if let Some(data) = frame.data_ref() {
+                        bytes.extend_from_slice(data);
+                    }
+                }
+                Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                    return Err(ReadError::Http(413, "the request body is too large"));
+                }
+                Err(_) => return Err(ReadError::Closed),
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(READ_TIMEOUT, reading).await {
+        Err(_) => return Err(ReadError::Http(408, "the request took too long to arrive")),
+        Ok(read) => read?,
+    }
+    Ok(Request {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers,
+        body: bytes,
+    })
+}
+
+/// The simulator's answer as hyper's: headers that are no valid HTTP are left out (line
+/// breaks are taken out of values first), `Connection: close` added; hyper adds
+/// `Content-Length`.
+fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() = hyper::StatusCode::from_u16(response.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &response.headers {
+        let value: String = value
+            .chars()
+            .filter(|c| !matches!(c, '\r' | '\n'))
+            .collect();
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.headers_mut().append(name, value);
+        }
+    }
+    out.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    out
+}
+
+/// The service's error when the simulator chose not to answer: hyper then closes the
+/// connection without writing anything.
+#[derive(Debug)]
+struct Unanswered;
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("closed without an answer")
     }
 }
 
-/// Writes `response`, half-closes, and drains what the peer still sends (briefly), so the
-/// peer reads the answer instead of a reset.
-pub async fn write_response<S>(stream: &mut S, response: &Response)
+impl std::error::Error for Unanswered {}
+
+/// Serves one request on `stream` with hyper. `handle` gets the request (or why it could not
+/// be read) and returns the answer, or `None` to close the connection without one (the
+/// request was cut short, [`crate::sim::Fault::Drop`], a held request abandoned).
+///
+/// After an answer the stream is half-closed and what the peer still sends is drained
+/// (briefly), so the peer reads the answer instead of a reset.
+pub async fn serve<S, H, F>(stream: &mut S, handle: H)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    H: Fn(Result<Request, ReadError>) -> F + Clone + Send + Sync,
+    F: Future<Output = Option<Response>> + Send,
 {
-    if stream.write_all(&response.to_bytes()).await.is_err() {
+    let unanswered = Arc::new(AtomicBool::new(false));
+    let flag = unanswered.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let handle = handle.clone();
+        let flag = flag.clone();
+        async move {
+            let read = read(req).await;
+            let closed = matches!(read, Err(ReadError::Closed));
+            match handle(read).await {
+                Some(response) if !closed => Ok(to_hyper(response)),
+                _ => {
+                    flag.store(true, Ordering::Relaxed);
+                    Err(Unanswered)
+                }
+            }
+        }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .keep_alive(false)
+        // A peer that half-closes after its request still gets the answer.
+        .half_close(true)
+        .max_buf_size(MAX_HEAD)
+        .max_headers(MAX_HEADERS)
+        .title_case_headers(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(READ_TIMEOUT)
+        .serve_connection(TokioIo::new(&mut *stream), service)
+        .await;
+    drop(served);
+    if unanswered.load(Ordering::Relaxed) {
         return;
     }
-    let _ = stream.flush().await;
     let _ = stream.shutdown().await;
     let mut sink = [0u8; 4096];
     let drain = async {
@@ -403,178 +329,5 @@ where
             }
         }
     };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::AsyncWriteExt;
-
-    async fn read_from(bytes: &[u8], piece: usize) -> Result<Request, ReadError> {
-        let (mut client, mut server) = tokio::io::duplex(1 << 20);
-        let bytes = bytes.to_vec();
-        let writer = tokio::spawn(async move {
-            for part in bytes.chunks(piece.max(1)) {
-                if client.write_all(part).await.is_err() {
-                    return;
-                }
-                tokio::task::yield_now().await;
-            }
-            // Keep the client open until the reader is done so EOF is not the cause.
-            let mut sink = Vec::new();
-            let _ = client.read_to_end(&mut sink).await;
-        });
-        let out = read_request(&mut server).await;
-        drop(server);
-        let _ = writer.await;
-        out
-    }
-
-    #[tokio::test]
-    async fn reads_byte_by_byte_and_in_one_go() {
-        let raw = b"POST /v3/auth/tokens?nocatalog=true HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\
-                    content-length: 5\r\nX-Thing:  spaced  \r\n\r\nhello";
-        for piece in [1, 3, 7, 4096] {
-            let r = read_from(raw, piece).await.expect("parses");
-            assert_eq!(r.method, "POST");
-            assert_eq!(r.path, "/v3/auth/tokens");
-            assert_eq!(r.query, "nocatalog=true");
-            assert_eq!(r.header("CONTENT-LENGTH"), Some("5"));
-            assert_eq!(r.header("x-thing"), Some("spaced"));
-            assert_eq!(&r.body[..], b"hello");
-        }
-        // Bare LF line endings and leading blank lines are tolerated.
-        let r = read_from(b"\r\nGET /x HTTP/1.0\nA: b\n\n", 2)
-            .await
-            .expect("parses");
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/x"));
-        // Absolute form is reduced to the path.
-        let r = read_from(b"GET http://h:1/p?q=1 HTTP/1.1\r\nHost: h:1\r\n\r\n", 5)
-            .await
-            .expect("parses");
-        assert_eq!((r.path.as_str(), r.query.as_str()), ("/p", "q=1"));
-    }
-
-    #[tokio::test]
-    async fn rejects_bad_requests_with_the_right_status() {
-        let big_head = {
-            let mut v = b"GET / HTTP/1.1\r\nHost: h\r\nX: ".to_vec();
-            v.extend(std::iter::repeat_n(b'a', MAX_HEAD));
-            v.extend_from_slice(b"\r\n\r\n");
-            v
-        };
-        let many = {
-            let mut v = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
-            for k in 0..=MAX_HEADERS {
-                v.extend_from_slice(format!("X-{k}: y\r\n").as_bytes());
-            }
-            v.extend_from_slice(b"\r\n");
-            v
-        };
-        let cases: Vec<(Vec<u8>, u16)> = vec![
-            (big_head, 431),
-            (many, 431),
-            (
-                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-                    .to_vec(),
-                411,
-            ),
-            (
-                b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n".to_vec(),
-                413,
-            ),
-            (
-                b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999999999999999\r\n\r\n"
-                    .to_vec(),
-                413,
-            ),
-            (
-                b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
-                    .to_vec(),
-                400,
-            ),
-            (
-                b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n".to_vec(),
-                400,
-            ),
-            (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n".to_vec(), 505),
-            (b"GET / FTP/1.0\r\n\r\n".to_vec(), 400),
-            (b"GET /\r\n\r\n".to_vec(), 400),
-            (b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(), 400),
-            (b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(), 400),
-            (b"GET nope HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(), 400),
-            (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
-            (
-                b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
-                400,
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n".to_vec(),
-                400,
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n".to_vec(),
-                400,
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n".to_vec(),
-                400,
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nX: \xff\xfe\r\n\r\n".to_vec(),
-                400,
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01b\r\n\r\n".to_vec(),
-                400,
-            ),
-            (b"\xff\xfe / HTTP/1.1\r\n\r\n".to_vec(), 400),
-            (b"\r\n\r\n\r\n\r\n".to_vec(), 400),
-        ];
-        for (raw, status) in cases {
-            match read_from(&raw, 1000).await {
-                Err(ReadError::Http(s, _)) => {
-                    assert_eq!(s, status, "{:?}", &raw[..raw.len().min(60)])
-                }
-                other => panic!("expected {status}, got {:?}", other.map(|r| r.method)),
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn early_eof_is_closed_not_a_panic() {
-        for raw in [
-            &b""[..],
-            b"GET / HTTP/1.1\r\nHost",
-            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",
-        ] {
-            let (mut client, mut server) = tokio::io::duplex(1024);
-            client.write_all(raw).await.expect("write");
-            drop(client);
-            assert_eq!(
-                read_request(&mut server).await.map(|r| r.method),
-                Err(ReadError::Closed)
-            );
-        }
-    }
-
-    #[test]
-    fn head_end_finds_crlf_and_lf() {
-        assert_eq!(head_end(b"a\r\n\r\nrest"), Some(5));
-        assert_eq!(head_end(b"a\n\nrest"), Some(3));
-        assert_eq!(head_end(b"a\r\nb\r\n"), None);
-        assert_eq!(head_end(b""), None);
-    }
-
-    #[test]
-    fn responses_carry_length_and_close() {
-        let r = Response::raw(200, "text/plain", "hi").with_header("X-Request-Id", "a\r\nb");
-        let text = String::from_utf8(r.to_bytes()).expect("utf8");
-        assert_eq!(
-            text,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Request-Id: ab\r\n\
-             Content-Length: 2\r\nConnection: close\r\n\r\nhi"
-        );
-    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }

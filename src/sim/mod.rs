@@ -1,4 +1,5 @@
-//! The built-in provider simulator (SPEC §8): one local HTTP/1.1 server that plays Tencent BM
+//! The built-in provider simulator (SPEC §8): one local HTTP/1.1 server (hyper, see [`http`];
+//! plain, or TLS with a throwaway CA, see [`Simulator::start_tls`]) that plays Tencent BM
 //! (API 3.0 and 2.0), Huawei DCS, Huawei IAM and Tencent CIAM, with real signature and token
 //! checks, server-side password policies, DCS and IAM lockout, password history, an offset
 //! clock, and injectable faults.
@@ -49,6 +50,7 @@ mod demo;
 pub mod http;
 mod huawei;
 mod tencent;
+mod tls;
 mod world;
 
 #[cfg(test)]
@@ -58,6 +60,7 @@ mod tests;
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -68,10 +71,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use zeroize::Zeroizing;
 
 use http::{ReadError, Request, Response};
+pub use tls::{LOOPBACK_NAMES, Tls};
 use world::World;
-
-/// How long a client may take to send its request before the connection is closed.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The simulated APIs, for fault injection and request counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -276,12 +277,27 @@ impl Shared {
     }
 }
 
+/// The certificates of a TLS simulator, made by the first one who needs them (see [`made`]).
+struct TlsCell {
+    /// What to make, until someone starts making it.
+    pending: Mutex<Option<Tls>>,
+    /// `None` until made, then the certificates or why they could not be made.
+    made: watch::Sender<Option<Result<tls::Ready, String>>>,
+}
+
+type TlsState = Arc<TlsCell>;
+
 /// A running simulator. Dropping it (or [`Simulator::shutdown`]) stops the server and every
 /// open connection.
 pub struct Simulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
     server: JoinHandle<()>,
+    /// With TLS: the certificates, and where the CA certificate is written.
+    tls: Option<(TlsState, PathBuf)>,
+    /// The private folder holding the CA certificate when no path was given (removed with the
+    /// simulator).
+    ca_dir: Option<crate::fsutil::TempDir>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -297,21 +313,98 @@ impl Drop for Simulator {
 }
 
 impl Simulator {
-    /// Binds `addr` (tests pass `127.0.0.1:0`) and starts serving with fresh demo state.
+    /// Binds `addr` (tests pass `127.0.0.1:0`) and starts serving plain HTTP with fresh demo
+    /// state.
     pub async fn start(addr: SocketAddr) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            world: Mutex::new(demo::world()),
-            activity: watch::Sender::new(0),
-            access_log: AtomicBool::new(false),
-        });
-        let server = tokio::spawn(accept_loop(listener, shared.clone()));
+        let shared = Self::fresh();
+        let server = tokio::spawn(accept_loop(listener, shared.clone(), None));
         Ok(Simulator {
             shared,
             addr,
             server,
+            tls: None,
+            ca_dir: None,
         })
+    }
+
+    /// Binds `addr` and starts serving HTTPS with fresh demo state. Returns at once: a
+    /// throwaway CA and a server certificate for `tls.names` are made on a blocking thread when
+    /// first needed (by the first connection, [`Simulator::ca_pem`] or
+    /// [`Simulator::when_ready`]), so never on a console's first-frame path.
+    /// The CA certificate is written to `tls.ca_file`, or else to `ca.pem` in a private temp
+    /// folder removed with the simulator; [`Simulator::ca_file`] says where,
+    /// [`Simulator::ca_pem`] waits for it and returns it.
+    pub async fn start_tls(addr: SocketAddr, tls: Tls) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (ca_dir, ca_file) = match &tls.ca_file {
+            Some(path) => (None, std::path::absolute(path)?),
+            None => {
+                let dir = crate::fsutil::TempDir::new("rekey-sim-ca-")?;
+                let path = dir.path.join("ca.pem");
+                (Some(dir), path)
+            }
+        };
+        let tls = Tls {
+            names: tls.names,
+            ca_file: Some(ca_file.clone()),
+        };
+        // Made when first needed: by the first connection, `ca_pem` or `when_ready`.
+        let state = Arc::new(TlsCell {
+            pending: Mutex::new(Some(tls)),
+            made: watch::Sender::new(None),
+        });
+        let shared = Self::fresh();
+        let server = tokio::spawn(accept_loop(listener, shared.clone(), Some(state.clone())));
+        Ok(Simulator {
+            shared,
+            addr,
+            server,
+            tls: Some((state, ca_file)),
+            ca_dir,
+        })
+    }
+
+    fn fresh() -> Arc<Shared> {
+        Arc::new(Shared {
+            world: Mutex::new(demo::world()),
+            activity: watch::Sender::new(0),
+            access_log: AtomicBool::new(false),
+        })
+    }
+
+    /// Where the CA certificate of a TLS simulator is (or will be, once made) written.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|(_, path)| path.as_path())
+    }
+
+    /// Waits until a TLS simulator's certificates are made and returns the CA certificate
+    /// (PEM); an error when they could not be made, or for a plain simulator.
+    pub async fn ca_pem(&self) -> std::io::Result<String> {
+        let Some((state, _)) = &self.tls else {
+            return Err(std::io::Error::other("the simulator serves plain HTTP"));
+        };
+        made(state.clone())
+            .await
+            .map(|ready| ready.ca_pem)
+            .map_err(std::io::Error::other)
+    }
+
+    /// A future that ends when the simulator can answer: at once for plain HTTP, once the
+    /// certificates are made (and the CA file written) for TLS, with why not if they could not
+    /// be. It does not borrow the simulator (a console waits on it before its first request).
+    pub fn when_ready(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
+        let state = self.tls.as_ref().map(|(state, _)| state.clone());
+        async move {
+            match state {
+                None => Ok(()),
+                Some(state) => made(state).await.map(|_| ()),
+            }
+        }
     }
 
     /// Stops the server (same as dropping the handle).
@@ -322,7 +415,7 @@ impl Simulator {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` (brackets for IPv6).
+    /// `http://127.0.0.1:PORT`, or `https://` with TLS (brackets for IPv6).
     pub fn base_url(&self) -> String {
         let ip = match self.addr.ip() {
             ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
@@ -330,14 +423,20 @@ impl Simulator {
             std::net::IpAddr::V4(ip) => ip.to_string(),
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         };
-        format!("http://{ip}:{}", self.addr.port())
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{ip}:{}", self.addr.port())
     }
 
     /// A `profiles.toml` with every demo profile pointing at this server, secrets inline
     /// (`{ value = … }`: allowed without a warning because the endpoints are loopback). The
-    /// `{ value }` password of `redis-token` is the IAM user's password as it is now.
+    /// `{ value }` password of `redis-token` is the IAM user's password as it is now. With
+    /// TLS, every profile names the CA certificate as its `ca_file`.
     pub fn profiles_toml(&self) -> String {
-        demo::profiles_toml(&self.shared.world(), &self.base_url())
+        let text = demo::profiles_toml(&self.shared.world(), &self.base_url());
+        match self.ca_file() {
+            Some(ca) => with_ca_file(&text, ca),
+            None => text,
+        }
     }
 
     /// Every demo profile's account and its password as it is NOW.
@@ -443,10 +542,18 @@ impl Simulator {
 
 /// Runs the simulator until Ctrl-C. Stdout gets exactly a ready profiles.toml, so
 /// `rekey sim > profiles.toml` saves a valid file; the banner (base URL), the demo credentials
-/// and then one line per request go to stderr.
-pub async fn serve_forever(addr: SocketAddr) -> std::io::Result<()> {
+/// and then one line per request go to stderr. With `tls`, it serves HTTPS and the profiles
+/// name the CA certificate as `ca_file` (see [`Simulator::start_tls`]); the certificates are
+/// made before anything is printed.
+pub async fn serve_forever(addr: SocketAddr, tls: Option<Tls>) -> std::io::Result<()> {
     use std::io::Write;
-    let sim = Simulator::start(addr).await?;
+    let sim = match tls {
+        Some(tls) => Simulator::start_tls(addr, tls).await?,
+        None => Simulator::start(addr).await?,
+    };
+    if sim.ca_file().is_some() {
+        sim.ca_pem().await?;
+    }
     let base = sim.base_url();
     {
         let mut stdout = std::io::stdout().lock();
@@ -454,6 +561,18 @@ pub async fn serve_forever(addr: SocketAddr) -> std::io::Result<()> {
         stdout.flush()?;
     }
     let mut banner = format!("rekey provider simulator listening on {base}\n");
+    if let Some(ca) = sim.ca_file() {
+        banner.push_str(&format!(
+            "Its throwaway CA certificate is in {} (every profile names it as ca_file; it is \
+             new each start{}).\n",
+            crate::text::escape(&ca.display().to_string()),
+            if sim.ca_dir.is_some() {
+                " and removed when the simulator stops"
+            } else {
+                ""
+            }
+        ));
+    }
     if std::io::stdout().is_terminal() {
         banner.push_str(
             "The profiles.toml above is on stdout: `rekey sim > profiles.toml` saves it, then \
@@ -477,7 +596,45 @@ pub async fn serve_forever(addr: SocketAddr) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// Waits until the certificates are made (or could not be); the first caller starts making
+/// them on a blocking thread.
+async fn made(state: TlsState) -> Result<tls::Ready, String> {
+    let pending = state
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let mut made = state.made.subscribe();
+    if let Some(tls) = pending {
+        let cell = state.clone();
+        tokio::task::spawn_blocking(move || cell.made.send_replace(Some(tls::make(&tls))));
+    }
+    match made.wait_for(Option::is_some).await {
+        Ok(made) => made.clone().unwrap_or_else(|| Err("no certificate".into())),
+        Err(_) => Err("the simulator stopped before its certificates were made".into()),
+    }
+}
+
+/// `toml` with `ca_file = "CA"` after every profile's name line.
+fn with_ca_file(toml: &str, ca: &Path) -> String {
+    let line = format!(
+        "ca_file = {}\n",
+        ::toml::Value::String(ca.display().to_string())
+    );
+    let mut out = String::with_capacity(toml.len() + 32 * line.len());
+    let mut in_header = false;
+    for l in toml.lines() {
+        out.push_str(l);
+        out.push('\n');
+        if in_header && l.starts_with("name = ") {
+            out.push_str(&line);
+        }
+        in_header = l == "[[profile]]";
+    }
+    out
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsState>) {
     // Connection tasks live in this set: when the server task is aborted, the set is dropped
     // and every connection (including held ones) is aborted with it.
     let mut connections = JoinSet::new();
@@ -485,7 +642,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(serve_connection(shared.clone(), stream));
+                    connections.spawn(serve_connection(shared.clone(), stream, tls.clone()));
                 }
                 Err(_) => {
                     // Out of file descriptors or similar: back off briefly and keep serving.
@@ -497,22 +654,34 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
+/// One connection: with TLS, waits for the certificates and shakes hands (within the read
+/// timeout), then serves one request.
+async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream, tls: Option<TlsState>) {
     let _ = stream.set_nodelay(true);
-    let req = match tokio::time::timeout(READ_TIMEOUT, http::read_request(&mut stream)).await {
-        Err(_) => {
-            let r = Response::protocol_error(408, "the request took too long to arrive");
-            http::write_response(&mut stream, &r).await;
-            return;
-        }
-        Ok(Err(ReadError::Closed)) => return,
-        Ok(Err(ReadError::Http(status, why))) => {
-            let r = Response::protocol_error(status, why);
+    let handle = move |read| answer(shared.clone(), read);
+    let Some(state) = tls else {
+        return http::serve(&mut stream, handle).await;
+    };
+    // Certificates that could not be made: nobody can be answered (the error was reported
+    // by `ca_pem`/`when_ready`).
+    let Ok(ready) = made(state).await else {
+        return;
+    };
+    let handshake = tokio::time::timeout(http::READ_TIMEOUT, ready.acceptor.accept(stream));
+    if let Ok(Ok(mut stream)) = handshake.await {
+        http::serve(&mut stream, handle).await;
+    }
+}
+
+/// The answer to one request (`None`: close without one), after its fault if any.
+async fn answer(shared: Arc<Shared>, read: Result<Request, ReadError>) -> Option<Response> {
+    let req = match read {
+        Ok(req) => req,
+        Err(ReadError::Closed) => return None,
+        Err(ReadError::Http(status, why)) => {
             log_line(&shared, "-", "-", status, None, None);
-            http::write_response(&mut stream, &r).await;
-            return;
+            return Some(Response::protocol_error(status, why));
         }
-        Ok(Ok(req)) => req,
     };
     let route = route_of(&req);
     // Method and path for the access log (never secret), kept apart from the request.
@@ -521,7 +690,7 @@ async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
         Admission::Now(req, fault) => (req, fault),
         Admission::Held(rx) => {
             // Dropped unanswered if the simulator stops first.
-            let Ok(response) = rx.await else { return };
+            let response = rx.await.ok()?;
             log_line(
                 &shared,
                 &method,
@@ -530,8 +699,7 @@ async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
                 route,
                 Some(Fault::Hold),
             );
-            http::write_response(&mut stream, &response).await;
-            return;
+            return Some(response);
         }
     };
     let response = match fault {
@@ -561,10 +729,7 @@ async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
     };
     let status = response.as_ref().map_or(0, |r| r.status);
     log_line(&shared, &method, &path, status, route, fault);
-    match response {
-        Some(r) => http::write_response(&mut stream, &r).await,
-        None => drop(stream),
-    }
+    response
 }
 
 fn log_line(

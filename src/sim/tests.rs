@@ -57,12 +57,15 @@ fn parse_answer(out: &[u8]) -> Option<Answer> {
         .map(|(n, v)| (n.to_owned(), v.trim().to_owned()))
         .collect();
     let body = out[end + 4..].to_vec();
-    let len: usize = headers
+    let len = headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))?
-        .1
-        .parse()
-        .ok()?;
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    let len: usize = match len {
+        Some((_, len)) => len.parse().ok()?,
+        // RFC 9110 §8.6: a 204 has no Content-Length (and no body).
+        None if status == 204 => 0,
+        None => return None,
+    };
     assert_eq!(len, body.len(), "Content-Length matches the body");
     Some(Answer {
         status,

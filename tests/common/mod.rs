@@ -65,6 +65,22 @@ impl Env {
         Env { sim, dir, config }
     }
 
+    /// Starts a simulator serving HTTPS with a certificate for `tls.names`, writes its CA to
+    /// `ca.pem` in the temp dir (once made) and its profiles, which name it as `ca_file`.
+    pub async fn start_tls(name: &str, mut tls: rekey::sim::Tls) -> Env {
+        let dir = std::env::temp_dir().join(format!("rekey-it-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        tls.ca_file = Some(dir.join("ca.pem"));
+        let sim = Simulator::start_tls(([127, 0, 0, 1], 0).into(), tls)
+            .await
+            .expect("simulator starts");
+        sim.ca_pem().await.expect("certificates made");
+        let config = dir.join("profiles.toml");
+        std::fs::write(&config, sim.profiles_toml()).expect("write profiles");
+        Env { sim, dir, config }
+    }
+
     /// The demo profile's current password.
     pub fn password(&self, profile: &str) -> String {
         self.sim
