@@ -58,6 +58,18 @@ pub fn profile(data_dir: &Path, profile: &str) -> Result<Held, LockError> {
     Ok(Held { _file: file })
 }
 
+/// Takes the lock at `path` without waiting: None when another process holds it.
+pub fn try_file(path: &Path) -> io::Result<Option<Held>> {
+    let file = open(path)?;
+    #[cfg(unix)]
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some(Held { _file: file }))
+}
+
 /// Takes the lock at `path`, waiting for other holders (short critical sections only).
 pub fn wait(path: &Path) -> io::Result<Held> {
     let file = open(path)?;

@@ -16,6 +16,7 @@ macro_rules! say {
 
 mod demo_store;
 mod recover;
+mod rotate;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -124,6 +125,50 @@ pub enum Command {
         #[arg(long, requires = "profile")]
         not_applied: bool,
     },
+    /// Rotate many profiles to generated passwords (each saved to its store first): a canary,
+    /// then the rest in parallel, paced per provider; resumable after a crash.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["all", "profile", "pattern", "resume", "runs"])))]
+    Rotate {
+        /// Every profile in the config.
+        #[arg(long)]
+        all: bool,
+        /// These profiles (repeat, or list several after one --profile).
+        #[arg(long, value_name = "NAME", num_args = 1..)]
+        profile: Vec<String>,
+        /// Profiles whose name matches GLOB (`*` and `?`), e.g. 'redis-*'.
+        #[arg(long = "match", value_name = "GLOB")]
+        pattern: Option<String>,
+        /// Check config, store access, policy and credentials; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Changes in flight at once after the canary.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
+        /// Profiles rotated one by one first; a failure among them stops the run.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        canary: u16,
+        /// Stop starting new changes after N definite failures.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        max_failures: u16,
+        /// Confirm in advance: rotate without asking, production profiles and profiles with 2
+        /// or fewer retries left included; on --resume, a Tencent BM change may be resent to
+        /// settle it.
+        #[arg(long)]
+        yes: bool,
+        /// One JSON object per profile on stdout, a summary object last.
+        #[arg(long)]
+        json: bool,
+        /// Length of the generated passwords (default 16, or the policy's minimum if longer).
+        #[arg(long, value_name = "N")]
+        length: Option<usize>,
+        /// Continue run RUN-ID after a crash: settle what it left unsettled, then rotate the
+        /// profiles not done.
+        #[arg(long, value_name = "RUN-ID", conflicts_with_all = ["all", "profile", "pattern", "dry_run"])]
+        resume: Option<String>,
+        /// List the runs in the data dir.
+        #[arg(long)]
+        runs: bool,
+    },
     /// List profiles with their last known lock/retry state.
     Profiles {
         /// Print a JSON array instead of a table.
@@ -205,6 +250,38 @@ pub fn main() -> ExitCode {
             },
         ),
         Some(Command::Profiles { json }) => profiles(cli.config.as_deref(), json),
+        Some(Command::Rotate {
+            all,
+            profile,
+            pattern,
+            dry_run,
+            concurrency,
+            canary,
+            max_failures,
+            yes,
+            json,
+            length,
+            resume,
+            runs,
+        }) => rotate::rotate(
+            cli.config.as_deref(),
+            rotate::Flags {
+                all,
+                profiles: profile,
+                pattern,
+                dry_run,
+                options: crate::change::rotate::Options {
+                    concurrency: usize::from(concurrency),
+                    canary: usize::from(canary),
+                    max_failures: usize::from(max_failures),
+                    length,
+                },
+                yes,
+                json,
+                resume,
+                runs,
+            },
+        ),
     };
     ExitCode::from(code)
 }
@@ -1262,21 +1339,7 @@ fn print_change(
 ) -> u8 {
     let code = report.outcome.exit_code();
     if as_json {
-        let object = json!({
-            "profile": profile.name,
-            "kind": profile.kind.as_str(),
-            "outcome": report.outcome.as_str(),
-            "retries_left": report.retries_left,
-            "locked_until": report.locked_until.map(crate::timefmt::rfc3339_utc),
-            "lock_minutes_left": report.lock_minutes_left,
-            "http_status": report.http_status,
-            "provider_code": report.provider_code,
-            "message": report.message,
-            "request_id": report.request_id,
-            "duration_ms": u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
-            "store": store,
-            "settled": settled,
-        });
+        let object = change_object(profile, report, store, settled);
         let mut out = io::stdout().lock();
         if let Err(e) = writeln!(out, "{}", crate::text::to_json_string_safe(&object))
             .and_then(|()| out.flush())
@@ -1297,6 +1360,30 @@ fn print_change(
         }
     }
     code
+}
+
+/// The JSON object of one change (SPEC §2, §10.3): also one line per profile of `rekey rotate`.
+fn change_object(
+    profile: &Profile,
+    report: &Report,
+    store: Option<&str>,
+    settled: bool,
+) -> serde_json::Value {
+    json!({
+        "profile": profile.name,
+        "kind": profile.kind.as_str(),
+        "outcome": report.outcome.as_str(),
+        "retries_left": report.retries_left,
+        "locked_until": report.locked_until.map(crate::timefmt::rfc3339_utc),
+        "lock_minutes_left": report.lock_minutes_left,
+        "http_status": report.http_status,
+        "provider_code": report.provider_code,
+        "message": report.message,
+        "request_id": report.request_id,
+        "duration_ms": u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+        "store": store,
+        "settled": settled,
+    })
 }
 
 /// Says on stderr (if it can) that a change's result could not be written to stdout.
