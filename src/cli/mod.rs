@@ -68,6 +68,13 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8707", value_name = "ADDR")]
         listen: std::net::SocketAddr,
+        /// Play a fleet of N accounts across the four kinds instead of the demo (for
+        /// `rekey rotate`): every profile gets a store holding its current password.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        fleet: Option<u32>,
+        /// With --fleet: no rate limit (Tencent API 3.0 otherwise allows 5 requests/s).
+        #[arg(long, requires = "fleet")]
+        unlimited: bool,
     },
     /// Change one password without the console. Reads the current password (kinds that need
     /// it) and then the new one from stdin, one per line; prompts without echo on a terminal.
@@ -213,7 +220,16 @@ pub fn main() -> ExitCode {
         Some(Command::Completions { shell }) => completions(shell),
         Some(Command::Man) => man(),
         Some(Command::Check { profile, json }) => check(cli.config.as_deref(), &profile, json),
-        Some(Command::Sim { listen }) => run_sim(listen),
+        Some(Command::Sim {
+            listen,
+            fleet: None,
+            ..
+        }) => run_sim(listen),
+        Some(Command::Sim {
+            listen,
+            fleet: Some(n),
+            unlimited,
+        }) => run_fleet_sim(listen, n as usize, unlimited),
         Some(Command::Change {
             profile,
             json,
@@ -403,6 +419,59 @@ fn run_sim(listen: std::net::SocketAddr) -> u8 {
     match runtime.block_on(crate::sim::serve_forever(listen)) {
         Ok(()) => 0,
         Err(e) => usage_error(format!("simulator: cannot listen on {listen}: {e}")),
+    }
+}
+
+/// `rekey sim --fleet N`: the fleet's profiles.toml on stdout (a store for each, seeded), the
+/// URL on stderr, until Ctrl-C; the store's folder is removed then.
+fn run_fleet_sim(listen: std::net::SocketAddr, n: usize, unlimited: bool) -> u8 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let result: io::Result<()> = runtime.block_on(async move {
+        let sim = crate::sim::Simulator::start_fleet(listen, n).await?;
+        if unlimited {
+            sim.set_rate_limit(crate::sim::Route::TencentV3, None);
+        }
+        let passwords: Vec<_> = sim
+            .credentials()
+            .into_iter()
+            .filter_map(|a| a.password.map(|p| (a.profile, p)))
+            .collect();
+        let (dir, command) = demo_store::fleet(&passwords)?;
+        drop(passwords);
+        {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(sim.fleet_profiles_toml(&command).as_bytes())?;
+            stdout.flush()?;
+        }
+        let _ = writeln!(
+            io::stderr(),
+            "rekey fleet simulator ({n} accounts) listening on {}
+profiles.toml written to stdout; the store is {}
+Press Ctrl-C to stop.",
+            sim.base_url(),
+            dir.path.display()
+        );
+        // SIGTERM (a script stopping it) ends it as Ctrl-C does, so the store is removed.
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        drop(dir);
+        Ok(())
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => usage_error(format!("fleet simulator: {e}")),
     }
 }
 

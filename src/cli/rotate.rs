@@ -188,8 +188,14 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
                     }
                 }
                 if resuming {
-                    match rotate::resume(targets.clone(), &run, data_dir.clone(), answers, tx.clone())
-                        .await
+                    match rotate::resume(
+                        targets.clone(),
+                        &run,
+                        data_dir.clone(),
+                        answers,
+                        tx.clone(),
+                    )
+                    .await
                     {
                         Ok(resumed) => {
                             for (i, end) in resumed.done {
@@ -205,9 +211,17 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
                     }
                 }
                 let limiter = Arc::new(Limiter::new(Limits::from_env(), Arc::new(TokioClock)));
-                let rotated =
-                    rotate::rotate(targets, todo, data_dir, Some(run), options, limiter, tx, interrupt)
-                        .await;
+                let rotated = rotate::rotate(
+                    targets,
+                    todo,
+                    data_dir,
+                    Some(run),
+                    options,
+                    limiter,
+                    tx,
+                    interrupt,
+                )
+                .await;
                 ends.extend(rotated);
                 Ok(ends)
             })
@@ -367,7 +381,11 @@ fn usable(profiles: &[Profile], length: Option<usize>) -> Result<(), u8> {
     if !no_store.is_empty() {
         return Err(usage_error(format!(
             "refused before anything started: {} without a store ({}). A rotation generates each password and must save it first (SPEC §10); add store = {{ ... }} or leave them out",
-            if no_store.len() == 1 { "a profile" } else { "profiles" },
+            if no_store.len() == 1 {
+                "a profile"
+            } else {
+                "profiles"
+            },
             no_store.join(", ")
         )));
     }
@@ -589,7 +607,9 @@ fn dry_run(profiles: &[Profile], known: &State, data_dir: &Path, flags: &Flags) 
             profiles.len()
         )
     };
-    lost |= writeln!(out, "{summary}").and_then(|()| out.flush()).is_err();
+    lost |= writeln!(out, "{summary}")
+        .and_then(|()| out.flush())
+        .is_err();
     if lost {
         return super::EXIT_USAGE;
     }
@@ -727,7 +747,11 @@ impl View {
         if self.mode != Mode::Live || !(self.dirty || force) {
             return;
         }
-        if !force && self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+        if !force
+            && self
+                .last_draw
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
             return;
         }
         self.last_draw = Some(Instant::now());
@@ -878,7 +902,10 @@ mod tests {
             1
         );
         assert_eq!(
-            exit_code(&[end(Status::NotStarted("x".into())), end(Status::Unsettled("y".into()))]),
+            exit_code(&[
+                end(Status::NotStarted("x".into())),
+                end(Status::Unsettled("y".into()))
+            ]),
             5
         );
     }

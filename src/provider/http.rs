@@ -279,9 +279,8 @@ pub const TOO_LARGE: &str = "answer too large (over 1 MiB), not read";
 pub type LogSink = Arc<dyn Fn(LogEntry) + Send + Sync>;
 
 /// Waits until a change request may leave (a rate limiter); see [`paced`].
-pub type Pace = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
->;
+pub type Pace =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 tokio::task_local! {
     static PACE: Pace;

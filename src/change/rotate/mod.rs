@@ -315,7 +315,10 @@ pub async fn rotate(
                     });
                 } else if failures >= options.max_failures.max(1) {
                     stop.get_or_insert_with(|| {
-                        format!("{failures} failed (--max-failures {})", options.max_failures)
+                        format!(
+                            "{failures} failed (--max-failures {})",
+                            options.max_failures
+                        )
                     });
                 }
             }
@@ -405,11 +408,8 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
             store: Store::for_profile(&profile),
         };
         let pace: provider::http::Pace = {
-            let (limiter, key, events) = (
-                shared.limiter.clone(),
-                key.clone(),
-                shared.events.clone(),
-            );
+            let (limiter, key, events) =
+                (shared.limiter.clone(), key.clone(), shared.events.clone());
             Arc::new(move || {
                 let (limiter, key, events) = (limiter.clone(), key.clone(), events.clone());
                 Box::pin(async move {
@@ -445,11 +445,14 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
             shared.send(Event::Status(index, Status::RateLimited(attempt)));
             continue;
         }
-        let warning = finished.warning.map(|w| format!(" ({w})")).unwrap_or_default();
+        let warning = finished
+            .warning
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
         let status = match (outcome, finished.settled) {
-            (_, true) if finished.interrupted && !outcome.is_success() => Status::NotStarted(
-                format!("interrupted before the change was sent{warning}"),
-            ),
+            (_, true) if finished.interrupted && !outcome.is_success() => {
+                Status::NotStarted(format!("interrupted before the change was sent{warning}"))
+            }
             (o, true) if o.is_success() => Status::Saved,
             (o, false) if o.is_success() => Status::Unsettled(format!(
                 "changed, but saving the new password as current did not finish{warning}"
@@ -476,7 +479,11 @@ async fn finish(shared: &Arc<Shared>, profile: &Profile, end: End) -> End {
         _ => None,
     };
     if let Some(status) = status {
-        let record = Progress::end(&profile.name, status, end.report.as_ref().map(|r| r.outcome));
+        let record = Progress::end(
+            &profile.name,
+            status,
+            end.report.as_ref().map(|r| r.outcome),
+        );
         let shared2 = shared.clone();
         let written = blocking(move || shared2.record(&record)).await;
         if let Some(Err(e)) = written {
@@ -626,7 +633,11 @@ pub async fn resume(
 /// An outcome that ends a profile's rotation as failed: the provider refused (not a rate
 /// limit, which is sent again, and not "nothing reached it" or "unknown").
 fn definite_refusal(o: Outcome) -> bool {
-    !o.is_success() && !matches!(o, Outcome::RateLimited | Outcome::NetworkError | Outcome::Unknown)
+    !o.is_success()
+        && !matches!(
+            o,
+            Outcome::RateLimited | Outcome::NetworkError | Outcome::Unknown
+        )
 }
 
 async fn record_end(run: &RunDir, name: &str, status: EndStatus, outcome: Option<Outcome>) {

@@ -295,7 +295,10 @@ mod tests {
         assert_eq!(starts[10], ms(2200));
         // Any window of 1.1 s (and so of 1 s) holds at most 5 starts.
         for (i, s) in starts.iter().enumerate() {
-            let inside = starts.iter().filter(|t| **t >= *s && **t < *s + ms(1100)).count();
+            let inside = starts
+                .iter()
+                .filter(|t| **t >= *s && **t < *s + ms(1100))
+                .count();
             assert!(inside <= 5, "window from start {i}: {inside}");
         }
     }

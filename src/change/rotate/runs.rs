@@ -217,7 +217,10 @@ impl RunDir {
         serde_json::from_slice(&bytes).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{}: not a rotation plan ({e})", self.path.join(PLAN).display()),
+                format!(
+                    "{}: not a rotation plan ({e})",
+                    self.path.join(PLAN).display()
+                ),
             )
         })
     }
@@ -376,11 +379,18 @@ mod tests {
             ],
         };
         dir.create(&plan).expect("created");
-        assert!(dir.create(&plan).is_err(), "an existing run is never overwritten");
+        assert!(
+            dir.create(&plan).is_err(),
+            "an existing run is never overwritten"
+        );
         assert_eq!(dir.plan().expect("read"), plan);
         dir.append(&Progress::start("a", None)).expect("start");
-        dir.append(&Progress::end("a", EndStatus::Saved, Some(Outcome::Changed)))
-            .expect("end");
+        dir.append(&Progress::end(
+            "a",
+            EndStatus::Saved,
+            Some(Outcome::Changed),
+        ))
+        .expect("end");
         dir.append(&Progress::start("b", Some("c1".into())))
             .expect("start b");
         let progress = dir.progress().expect("progress");
@@ -393,7 +403,10 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             for f in [PLAN, PROGRESS] {
-                let mode = fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
+                let mode = fs::metadata(dir.path().join(f))
+                    .unwrap()
+                    .permissions()
+                    .mode();
                 assert_eq!(mode & 0o777, 0o600, "{f}");
             }
         }
