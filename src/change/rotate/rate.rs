@@ -248,18 +248,24 @@ impl Limiter {
 
     /// Waits until a change request in bucket `key` may leave.
     pub async fn acquire(&self, key: &str, window: Window) {
-        if self.limits.unlimited {
-            return;
-        }
         let now = self.clock.now();
-        let at = self.with_bucket(key, window, |b| b.reserve(now));
+        let at = self.with_bucket(key, window, |b| {
+            if self.limits.unlimited && b.blocked_until.is_none() {
+                // No pacing until the provider answers that it is rate limited; from then on
+                // the bucket is paced like a limited one (else every change waiting for the
+                // back-off to end would go at once and be refused again).
+                now
+            } else {
+                b.reserve(now)
+            }
+        });
         if at > now {
             self.clock.sleep_until(at).await;
         }
     }
 
-    /// A rate-limit answer in bucket `key`: the bucket waits `wait` (also when unlimited, since
-    /// the provider said so).
+    /// A rate-limit answer in bucket `key`: the bucket waits `wait` (also when unlimited: the
+    /// provider said so).
     pub fn back_off(&self, key: &str, window: Window, wait: Duration) {
         let now = self.clock.now();
         self.with_bucket(key, window, |b| b.back_off(now, wait));
