@@ -17,10 +17,11 @@ def free_port():
 
 
 @contextlib.contextmanager
-def simulator(rekey):
-    """Yields (port, profiles.toml text) of a running `rekey sim`; stops it afterwards."""
+def simulator(rekey, args=()):
+    """Yields (port, profiles.toml text) of a running `rekey sim [ARGS]` (e.g.
+    `("--fleet", "100")`); stops it afterwards."""
     port = free_port()
-    sim = subprocess.Popen([rekey, "sim", "--listen", f"127.0.0.1:{port}"],
+    sim = subprocess.Popen([rekey, "sim", "--listen", f"127.0.0.1:{port}", *args],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for line in sim.stderr:
