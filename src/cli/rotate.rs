@@ -689,6 +689,11 @@ impl View {
                     );
                 }
             }
+            Event::Warning(i, why) => say!(
+                "rekey: {}: warning: {}",
+                targets[i].profile.name,
+                crate::text::escape(&why)
+            ),
             Event::Finished(i, end) => {
                 if let Some(slot) = self.status.get_mut(i) {
                     *slot = end.status.clone();
@@ -881,6 +886,30 @@ mod tests {
         assert!(glob_match("*", "anything"));
         assert!(glob_match("a*b*c", "aXbYbZc"));
         assert!(!glob_match("a*b*c", "aXbYbZ"));
+    }
+
+    #[test]
+    fn lines_escape_outside_text() {
+        let line = line_of(
+            "redis-prod",
+            &Status::Failed("server said \u{1b}]52;c;x\u{7}\u{1b}[2J".into()),
+        );
+        assert!(
+            line.starts_with("redis-prod: failed: server said "),
+            "{line}"
+        );
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\u{7}'),
+            "{line:?}"
+        );
+        assert_eq!(
+            line_of(
+                "a",
+                &Status::NotStarted("not started: the canary a failed".into())
+            ),
+            "a: not started: the canary a failed"
+        );
+        assert_eq!(line_of("a", &Status::Sending), "a: sending");
     }
 
     #[test]

@@ -154,6 +154,9 @@ pub enum Event {
     Settled(usize, Settled),
     /// Profile `index` is finished.
     Finished(usize, Box<End>),
+    /// Something about profile `index` the user must read (its end could not be recorded in
+    /// the run's progress file: its journal still tells `--resume` what happened).
+    Warning(usize, String),
 }
 
 /// Where events go.
@@ -330,8 +333,8 @@ pub async fn rotate(
                     )
                 });
             }
-            Status::NotStarted(_) => {
-                stop.get_or_insert_with(|| "interrupted".into());
+            Status::NotStarted(why) => {
+                stop.get_or_insert_with(|| why.clone());
             }
             _ => {}
         }
@@ -387,7 +390,15 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
     crash_point("rotate-start");
     let client = match provider::client_for(&profile) {
         Ok(c) => c,
-        Err(e) => return finish(shared, &profile, end(Status::Failed(e.0), None, true)).await,
+        Err(e) => {
+            return finish(
+                index,
+                shared,
+                &profile,
+                end(Status::Failed(e.0), None, true),
+            )
+            .await;
+        }
     };
     let (key, window) = rate::bucket_of(&profile, &shared.limiter.limits());
     let mut attempt = 0u32;
@@ -477,11 +488,11 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
         let settled = finished.settled;
         break end(status, Some(report), settled);
     };
-    finish(shared, &profile, result).await
+    finish(index, shared, &profile, result).await
 }
 
 /// Records a profile's end (not for one never started: `--resume` starts it) and passes it on.
-async fn finish(shared: &Arc<Shared>, profile: &Profile, end: End) -> End {
+async fn finish(index: usize, shared: &Arc<Shared>, profile: &Profile, end: End) -> End {
     let status = match &end.status {
         Status::Saved => Some(EndStatus::Saved),
         Status::Failed(_) => Some(EndStatus::Failed),
@@ -496,9 +507,13 @@ async fn finish(shared: &Arc<Shared>, profile: &Profile, end: End) -> End {
         );
         let shared2 = shared.clone();
         let written = blocking(move || shared2.record(&record)).await;
-        if let Some(Err(e)) = written {
-            // The journal still tells `--resume` what happened; say it, keep the outcome.
-            let _ = e;
+        match written {
+            Some(Ok(())) => {}
+            Some(Err(e)) => shared.send(Event::Warning(index, e)),
+            None => shared.send(Event::Warning(
+                index,
+                "internal error while recording progress".into(),
+            )),
         }
         crash_point("rotate-end");
     }
@@ -653,4 +668,58 @@ fn definite_refusal(o: Outcome) -> bool {
 async fn record_end(run: &RunDir, name: &str, status: EndStatus, outcome: Option<Outcome>) {
     let (run, record) = (run.clone(), Progress::end(name, status, outcome));
     let _ = blocking(move || run.append(&record)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn profile(extra: &str) -> Profile {
+        let text = format!(
+            "[[profile]]\nname = \"p\"\nkind = \"huawei-iam\"\niam_endpoint = \"https://iam.example.com\"\ndomain = \"d\"\nuser = \"u\"\n{extra}"
+        );
+        crate::config::parse(std::path::Path::new("t.toml"), &text)
+            .expect("parses")
+            .profiles
+            .remove(0)
+    }
+
+    #[test]
+    fn rails_refuse_a_lock_always_and_few_retries_or_production_without_yes() {
+        let now = SystemTime::now();
+        let plain = profile("");
+        let fresh = ProfileState::default();
+        assert_eq!(rails(&plain, &fresh, now, false), None);
+        let locked = ProfileState {
+            locked_until: Some(now + Duration::from_secs(120)),
+            ..ProfileState::default()
+        };
+        let why = rails(&plain, &locked, now, true).expect("locked");
+        assert!(why.contains("locked"), "{why}");
+        let two_left = ProfileState {
+            retries_left: Some(2),
+            ..ProfileState::default()
+        };
+        assert!(rails(&plain, &two_left, now, false).is_some_and(|w| w.contains("--yes")));
+        assert_eq!(rails(&plain, &two_left, now, true), None);
+        let production = profile("production = true\n");
+        assert!(rails(&production, &fresh, now, false).is_some_and(|w| w.contains("production")));
+        assert_eq!(rails(&production, &fresh, now, true), None);
+    }
+
+    #[test]
+    fn only_provider_refusals_end_a_profile_as_failed() {
+        assert!(definite_refusal(Outcome::WrongOldPassword));
+        assert!(definite_refusal(Outcome::PolicyRejected));
+        for o in [
+            Outcome::RateLimited,
+            Outcome::NetworkError,
+            Outcome::Unknown,
+            Outcome::Changed,
+            Outcome::Created,
+        ] {
+            assert!(!definite_refusal(o), "{o}");
+        }
+    }
 }
