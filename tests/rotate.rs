@@ -617,3 +617,66 @@ async fn killed_at_ten_points_and_resumed_nothing_is_lost_or_rotated_twice() {
     let listed: serde_json::Value = serde_json::from_str(runs.stdout.trim()).expect("json");
     assert_eq!(listed[0]["saved"], 50, "{listed}");
 }
+
+#[tokio::test]
+async fn on_a_terminal_each_profile_has_a_live_line_and_a_total() {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::Read;
+    let f = Fleet::start("tty", 8).await;
+    let (config, data, store) = (f.config.clone(), f.data(), f.store.clone());
+    let raw = tokio::task::spawn_blocking(move || {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 30,
+                cols: 100,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rekey"));
+        cmd.args(["rotate", "--all", "--yes"]);
+        cmd.env("REKEY_CONFIG", &config);
+        cmd.env("REKEY_DATA_DIR", &data);
+        cmd.env("REKEY_TEST_STORE_DIR", &store);
+        cmd.env("REKEY_ROTATE_INTERVAL_MS", "0");
+        let mut child = pty.slave.spawn_command(cmd).expect("spawn");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("reader");
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Until the child is gone (EOF, or EIO once the last slave closes).
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        assert!(child.wait().expect("waited").success());
+        raw
+    })
+    .await
+    .expect("ran");
+    let text = String::from_utf8_lossy(&raw);
+    // Live lines were drawn per profile, with a total and its bar, redrawn in place.
+    for name in f.names() {
+        assert!(text.contains(&format!("{name}: saved")), "{name}: {text:?}");
+    }
+    assert!(
+        text.contains("[########################] 8/8  saved 8  failed 0  unsettled 0"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\x1b[2K") && text.contains("A\r"),
+        "redrawn in place"
+    );
+    // What stays on screen at the end: the summary (every profile saved).
+    let size = |n| std::num::NonZeroU16::new(n).expect("not 0");
+    let mut parser = vt100::Parser::new(size(30), size(100), 0);
+    parser.process(&raw);
+    let screen = parser.screen().contents();
+    assert!(
+        screen.contains(": 8 saved, 0 failed, 0 unsettled"),
+        "{screen}"
+    );
+    assert!(!screen.contains("vpn-0000: saved"), "{screen}");
+}
