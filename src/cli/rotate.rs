@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::{change_object, load_config, load_state, runtime, usage_error};
 use crate::change::rotate::rate::{Limiter, Limits, TokioClock};
-use crate::change::rotate::runs::{self, Plan, PlanEntry, RunDir};
+use crate::change::rotate::runs::{self, Plan, RunDir};
 use crate::change::rotate::{self, End, Event, Options, Status, Target};
 use crate::change::settle::Answers;
 use crate::config::{Config, Profile};
@@ -90,44 +90,30 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
                 return dry_run(&selected, &known, &data_dir, &flags);
             }
             let now = SystemTime::now();
-            let entries: Vec<PlanEntry> = selected
+            let refused: Vec<Option<String>> = selected
                 .iter()
-                .map(|p| PlanEntry {
-                    name: p.name.clone(),
-                    kind: p.kind.as_str().to_string(),
-                    store: Store::for_profile(p).map(|s| s.label()).unwrap_or_default(),
-                    refused: refusal(p, &known, &data_dir, now, flags.yes),
-                })
+                .map(|p| refusal(p, &known, &data_dir, now, flags.yes))
                 .collect();
-            if !flags.yes && !confirm(&entries) {
+            if !flags.yes && !confirm(&refused) {
                 return usage_error(
                     "rotating changes live passwords: confirm on a terminal or pass --yes (try --dry-run first); nothing was started",
                 );
             }
-            let id = runs::new_run_id();
-            let plan = Plan {
-                run_id: id.clone(),
-                created_at: crate::timefmt::rfc3339_utc(now),
-                by: format!("pid {}", std::process::id()),
-                concurrency: flags.options.concurrency,
-                canary: flags.options.canary,
-                max_failures: flags.options.max_failures,
-                length: flags.options.length,
-                profiles: entries,
-            };
-            let run = RunDir::new(&data_dir, &id);
-            if let Err(e) = run.create(&plan) {
-                return usage_error(format!(
-                    "cannot write the plan {}: {e}; nothing was started",
-                    run.path().display()
-                ));
-            }
-            let targets = selected
+            let targets: Vec<Target> = selected
                 .into_iter()
                 .map(|p| Target {
                     profile: Arc::new(p),
                 })
                 .collect();
+            let (run, plan) = match rotate::new_run(&data_dir, &targets, &refused, &flags.options) {
+                Ok(made) => made,
+                Err(e) => {
+                    return usage_error(format!(
+                        "cannot write the plan in {}: {e}; nothing was started",
+                        data_dir.join(runs::RUNS_DIR).display()
+                    ));
+                }
+            };
             (run, plan, targets)
         }
     };
@@ -448,11 +434,11 @@ fn refusal(
 }
 
 /// Asks on a terminal whether to rotate; false without one.
-fn confirm(entries: &[PlanEntry]) -> bool {
+fn confirm(refused: &[Option<String>]) -> bool {
     if !io::stdin().is_terminal() {
         return false;
     }
-    let go = entries.iter().filter(|e| e.refused.is_none()).count();
+    let go = refused.iter().filter(|r| r.is_none()).count();
     super::confirm_on_tty(&format!(
         "Rotate {go} profile(s) to generated passwords (saved to their stores)?"
     ))

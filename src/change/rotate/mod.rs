@@ -7,9 +7,11 @@
 //!
 //! # Using it from a front end
 //!
-//! [`rotate`] takes the selected profiles ([`Target`]s, all with a store), the [`Options`], a
-//! [`rate::Limiter`], an [`Events`] channel and an [`Interrupt`], and returns one [`End`] per
-//! profile. While it runs it sends [`Event`]s: every status change of a profile
+//! [`new_run`] writes the plan of the selected profiles ([`Target`]s, all with a store; the
+//! [`rails`] say which to refuse) and gives its [`runs::RunDir`]. [`rotate`] takes the targets,
+//! the indexes to rotate, the run, the [`Options`], a [`rate::Limiter`] (on
+//! [`rate::TokioClock`], limits from [`rate::Limits::from_env`]), an [`Events`] channel and an
+//! [`Interrupt`], and returns one [`End`] per profile. While it runs it sends [`Event`]s: every status change of a profile
 //! ([`Status`]: waiting, staging, sending, saved, failed, unsettled, ...), every attempt's
 //! report (for `state.json` and `audit.jsonl`, which the front end writes as it does for one
 //! change), and each profile's end. It draws nothing: `rekey rotate` renders the events as
@@ -196,6 +198,39 @@ pub fn generate(profile: &Profile, length: Option<usize>) -> Result<SecretBuf, S
     )
     .map_err(|e| format!("cannot generate a password: {e}"))?;
     Ok(new)
+}
+
+/// Starts a run on disk: a new run id and its plan, written (atomically, 0600) before anything
+/// starts. `refused[i]` says why `targets[i]` is not rotated (a rail), if so.
+pub fn new_run(
+    data_dir: &std::path::Path,
+    targets: &[Target],
+    refused: &[Option<String>],
+    options: &Options,
+) -> std::io::Result<(RunDir, runs::Plan)> {
+    let id = runs::new_run_id();
+    let plan = runs::Plan {
+        run_id: id.clone(),
+        created_at: crate::timefmt::rfc3339_utc(SystemTime::now()),
+        by: super::who(),
+        concurrency: options.concurrency,
+        canary: options.canary,
+        max_failures: options.max_failures,
+        length: options.length,
+        profiles: targets
+            .iter()
+            .zip(refused.iter().chain(std::iter::repeat(&None)))
+            .map(|(t, refused)| runs::PlanEntry {
+                name: t.profile.name.clone(),
+                kind: t.profile.kind.as_str().to_string(),
+                store: store_label(&t.profile),
+                refused: refused.clone(),
+            })
+            .collect(),
+    };
+    let run = RunDir::new(data_dir, &id);
+    run.create(&plan)?;
+    Ok((run, plan))
 }
 
 /// What every profile's task shares.
