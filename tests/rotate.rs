@@ -232,12 +232,17 @@ fn busiest_second(times: &[Instant]) -> usize {
         .unwrap_or(0)
 }
 
+/// The test that measures the request rate runs alone (the others share the CPU among
+/// themselves): it takes this for writing, every other test for reading.
+static CPU: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// The per-credential interval tests use where they do not test it (every DCS profile of the
 /// fleet shares one AK/SK).
 const FAST: (&str, &str) = ("REKEY_ROTATE_INTERVAL_MS", "0");
 
 #[tokio::test]
 async fn two_hundred_profiles_are_rotated_within_tencents_five_per_second() {
+    let _cpu = CPU.write().await;
     let f = Fleet::start("200", 200).await;
     let old = f.passwords();
     let out = f
@@ -292,6 +297,7 @@ async fn two_hundred_profiles_are_rotated_within_tencents_five_per_second() {
 
 #[tokio::test]
 async fn rate_limit_answers_are_backed_off_and_sent_again() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("throttled", 12).await;
     // rekey paces nothing; the simulator throttles Tencent and DCS at 1/s, and the first
     // request of each answers as throttled whatever the timing.
@@ -334,6 +340,7 @@ async fn rate_limit_answers_are_backed_off_and_sent_again() {
 
 #[tokio::test]
 async fn dcs_changes_are_paced_one_per_second_per_credential() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("paced", 12).await;
     let out = f
         .rekey(
@@ -363,6 +370,7 @@ async fn dcs_changes_are_paced_one_per_second_per_credential() {
 
 #[tokio::test]
 async fn dry_run_checks_and_changes_nothing() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("dry", 8).await;
     let old = f.passwords();
     let out = f
@@ -407,6 +415,7 @@ async fn dry_run_checks_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_profile_without_a_store_is_refused_before_anything_starts() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("nostore", 8).await;
     f.remove_store_of("iam-0006");
     let out = f.rekey(&["rotate", "--all", "--yes", "--json"], &[]).await;
@@ -425,6 +434,7 @@ async fn a_profile_without_a_store_is_refused_before_anything_starts() {
 
 #[tokio::test]
 async fn a_failing_canary_stops_the_rest() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("canary", 16).await;
     // The first redis profile's store holds a wrong current password.
     std::fs::write(f.store.join("redis-0001.current"), "Wrong#Pass99").expect("write");
@@ -455,6 +465,7 @@ async fn a_failing_canary_stops_the_rest() {
 
 #[tokio::test]
 async fn max_failures_stops_new_starts() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("maxfail", 24).await;
     for bad in ["iam-0006", "iam-0010"] {
         std::fs::write(f.store.join(format!("{bad}.current")), "Wrong#Pass99").expect("write");
@@ -498,6 +509,7 @@ async fn max_failures_stops_new_starts() {
 
 #[tokio::test]
 async fn an_unknown_outcome_stops_new_starts_and_resume_settles_it() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("unknown", 16).await;
     let old = f.passwords();
     // The first CIAM change is applied, and its answer never comes.
@@ -557,6 +569,7 @@ const KILLS: [&str; 10] = [
 
 #[tokio::test]
 async fn killed_at_ten_points_and_resumed_nothing_is_lost_or_rotated_twice() {
+    let _cpu = CPU.read().await;
     let f = Fleet::start("crash", 50).await;
     let old = f.passwords();
     let first = f
@@ -620,6 +633,7 @@ async fn killed_at_ten_points_and_resumed_nothing_is_lost_or_rotated_twice() {
 
 #[tokio::test]
 async fn on_a_terminal_each_profile_has_a_live_line_and_a_total() {
+    let _cpu = CPU.read().await;
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     use std::io::Read;
     let f = Fleet::start("tty", 8).await;

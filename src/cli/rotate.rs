@@ -25,7 +25,7 @@ use crate::change::settle::Answers;
 use crate::config::{Config, Profile};
 use crate::policy::{self, Candidate, Policy};
 use crate::provider::{self, TypedSecrets};
-use crate::state::{Audit, State};
+use crate::state::{Audit, State, StateChange};
 use crate::store::{Slot, Store};
 
 /// The flags of `rekey rotate`.
@@ -219,9 +219,13 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
                     Some(event) => view.handle(event, &targets, &mut known, &audit),
                     None => break,
                 },
-                _ = tick.tick() => view.draw(false),
+                _ = tick.tick() => {
+                    view.draw(false);
+                    view.save_state(&mut known, false);
+                }
             }
         }
+        view.save_state(&mut known, true);
         view.draw(true);
         match core.await {
             Ok(r) => r,
@@ -621,7 +625,13 @@ struct View {
     drawn: usize,
     last_draw: Option<Instant>,
     dirty: bool,
+    /// State changes not saved yet, and when state.json was last saved.
+    state_changes: Vec<(String, StateChange)>,
+    state_saved: Instant,
 }
+
+/// How often `state.json` is saved during a run.
+const STATE_EVERY: Duration = Duration::from_millis(250);
 
 impl View {
     fn new(targets: &[Target], as_json: bool) -> View {
@@ -639,6 +649,8 @@ impl View {
             drawn: 0,
             last_draw: None,
             dirty: true,
+            state_changes: Vec::new(),
+            state_saved: Instant::now(),
         }
     }
 
@@ -653,19 +665,18 @@ impl View {
             }
             Event::Attempted(i, report) => {
                 let profile = &targets[i].profile;
-                if let Err(e) = known.record(&profile.name, &report, at) {
-                    say!("rekey: warning: state.json not saved: {e}");
-                }
                 if let Err(e) = audit.append(profile, &report, at) {
                     say!("rekey: warning: audit.jsonl not written: {e}");
                 }
+                self.state_changes
+                    .push((profile.name.clone(), StateChange::Record(report, at)));
             }
             Event::Settled(i, s) => {
                 let name = &targets[i].profile.name;
-                if let (Some(applied), true) = (s.applied, s.settled)
-                    && let Err(e) = known.settle(name, applied, at)
-                {
-                    say!("rekey: warning: state.json not saved: {e}");
+                if let (Some(applied), true) = (s.applied, s.settled) {
+                    self.state_changes
+                        .push((name.clone(), StateChange::Settle { applied, at }));
+                    self.save_state(known, true);
                 }
                 if !s.found.is_empty() {
                     say!(
@@ -687,6 +698,21 @@ impl View {
                 }
                 self.finished(&targets[i].profile, &end);
             }
+        }
+    }
+
+    /// Saves the state changes gathered so far: every [`STATE_EVERY`] (or now, with `now`).
+    /// The journal and the audit trail record each attempt at once; `state.json` (the
+    /// lock/retry state the rails read) is written in batches, since each write rewrites the
+    /// whole file.
+    fn save_state(&mut self, known: &mut State, now: bool) {
+        if self.state_changes.is_empty() || (!now && self.state_saved.elapsed() < STATE_EVERY) {
+            return;
+        }
+        let changes = std::mem::take(&mut self.state_changes);
+        self.state_saved = Instant::now();
+        if let Err(e) = known.write_many(&changes) {
+            say!("rekey: warning: state.json not saved: {e}");
         }
     }
 

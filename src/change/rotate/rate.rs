@@ -25,11 +25,12 @@ pub struct Window {
     pub per: Duration,
 }
 
-/// Tencent API 3.0 allows 5 requests per second per action; rekey counts 5 per 1.1 s, so a
-/// request delayed on the way by up to 100 ms still arrives inside Tencent's limit.
+/// Tencent API 3.0 allows 5 requests per second per action; rekey sends at most 5 per 1.2 s,
+/// evenly (one every 240 ms), so requests delayed unevenly on the way (by up to 200 ms) still
+/// arrive inside Tencent's limit.
 pub const TENCENT_V3: Window = Window {
     max: 5,
-    per: Duration::from_millis(1100),
+    per: Duration::from_millis(1200),
 };
 
 /// Every other provider: 1 change per second per credential (SPEC §11).
@@ -153,28 +154,33 @@ impl Bucket {
         }
     }
 
-    /// Reserves the earliest start at or after `now` that keeps at most `max` starts in any
-    /// `per` window, after any back-off, and never before an earlier reservation (first come,
-    /// first served). Returns when the request may leave.
-    pub fn reserve(&mut self, now: Instant) -> Instant {
+    /// Takes a start at `now` if the window allows one: at most `max` starts in any `per`
+    /// window, spread evenly (`per / max` apart: never a burst), none before a back-off ends.
+    /// Otherwise says when to ask again. Starts are recorded when they are taken, not when
+    /// they were planned, so a waiter that wakes late never goes together with the next one.
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Instant> {
+        let max = self.window.max.max(1);
         let mut at = now;
         if let Some(until) = self.blocked_until {
             at = at.max(until);
         }
         if let Some(last) = self.starts.back() {
-            at = at.max(*last);
+            let gap = self.window.per / u32::try_from(max).unwrap_or(u32::MAX);
+            at = at.max(*last + gap);
         }
-        let max = self.window.max.max(1);
         if self.starts.len() >= max
             && let Some(oldest) = self.starts.get(self.starts.len() - max)
         {
             at = at.max(*oldest + self.window.per);
         }
-        self.starts.push_back(at);
+        if at > now {
+            return Err(at);
+        }
+        self.starts.push_back(now);
         while self.starts.len() > max {
             self.starts.pop_front();
         }
-        at
+        Ok(())
     }
 
     /// A rate-limit answer: nothing starts before `now + wait`.
@@ -248,19 +254,22 @@ impl Limiter {
 
     /// Waits until a change request in bucket `key` may leave.
     pub async fn acquire(&self, key: &str, window: Window) {
-        let now = self.clock.now();
-        let at = self.with_bucket(key, window, |b| {
-            if self.limits.unlimited && b.blocked_until.is_none() {
-                // No pacing until the provider answers that it is rate limited; from then on
-                // the bucket is paced like a limited one (else every change waiting for the
-                // back-off to end would go at once and be refused again).
-                now
-            } else {
-                b.reserve(now)
+        loop {
+            let now = self.clock.now();
+            let taken = self.with_bucket(key, window, |b| {
+                if self.limits.unlimited && b.blocked_until.is_none() {
+                    // No pacing until the provider answers that it is rate limited; from then
+                    // on the bucket is paced like a limited one (else every change waiting for
+                    // the back-off to end would go at once and be refused again).
+                    Ok(())
+                } else {
+                    b.try_take(now)
+                }
+            });
+            match taken {
+                Ok(()) => return,
+                Err(at) => self.clock.sleep_until(at).await,
             }
-        });
-        if at > now {
-            self.clock.sleep_until(at).await;
         }
     }
 
@@ -291,43 +300,67 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// Takes starts as waiters would: each asks, and when refused asks again exactly when told
+    /// (`late` added to every wake-up).
+    fn starts(b: &mut Bucket, t0: Instant, n: usize, late: Duration) -> Vec<Duration> {
+        let mut out = Vec::new();
+        let mut now = t0;
+        while out.len() < n {
+            match b.try_take(now) {
+                Ok(()) => out.push(now - t0),
+                Err(at) => now = at + late,
+            }
+        }
+        out
+    }
+
     #[test]
-    fn five_per_window_then_the_sixth_waits_for_the_first_to_leave_the_window() {
+    fn five_per_window_spread_evenly() {
         let t0 = Instant::now();
         let mut b = Bucket::new(TENCENT_V3);
-        let starts: Vec<Duration> = (0..11).map(|_| b.reserve(t0) - t0).collect();
-        assert_eq!(&starts[..5], &[Duration::ZERO; 5]);
-        assert_eq!(&starts[5..10], &[ms(1100); 5]);
-        assert_eq!(starts[10], ms(2200));
-        // Any window of 1.1 s (and so of 1 s) holds at most 5 starts.
-        for (i, s) in starts.iter().enumerate() {
-            let inside = starts
+        let got = starts(&mut b, t0, 11, Duration::ZERO);
+        let expected: Vec<Duration> = (0..11).map(|i| ms(240 * i)).collect();
+        assert_eq!(got, expected);
+        // Any window of 1.2 s (and so of 1 s) holds at most 5 starts.
+        for (i, s) in got.iter().enumerate() {
+            let inside = got
                 .iter()
-                .filter(|t| **t >= *s && **t < *s + ms(1100))
+                .filter(|t| **t >= *s && **t < *s + ms(1200))
                 .count();
             assert!(inside <= 5, "window from start {i}: {inside}");
         }
+        // A request that comes after a pause goes at once.
+        assert_eq!(b.try_take(t0 + ms(5000)), Ok(()));
+    }
+
+    #[test]
+    fn a_waiter_that_wakes_late_takes_the_gap_from_when_it_went() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(TENCENT_V3);
+        let got = starts(&mut b, t0, 3, ms(100));
+        assert_eq!(got, vec![ms(0), ms(340), ms(680)]);
     }
 
     #[test]
     fn one_per_interval_and_no_wait_once_the_interval_passed() {
         let t0 = Instant::now();
         let mut b = Bucket::new(PER_CREDENTIAL);
-        assert_eq!(b.reserve(t0), t0);
-        assert_eq!(b.reserve(t0 + ms(10)), t0 + ms(1000));
-        assert_eq!(b.reserve(t0 + ms(5000)), t0 + ms(5000));
+        assert_eq!(b.try_take(t0), Ok(()));
+        assert_eq!(b.try_take(t0 + ms(10)), Err(t0 + ms(1000)));
+        assert_eq!(b.try_take(t0 + ms(5000)), Ok(()));
     }
 
     #[test]
     fn a_back_off_blocks_the_bucket() {
         let t0 = Instant::now();
         let mut b = Bucket::new(TENCENT_V3);
-        assert_eq!(b.reserve(t0), t0);
+        assert_eq!(b.try_take(t0), Ok(()));
         b.back_off(t0 + ms(100), ms(2000));
-        assert_eq!(b.reserve(t0 + ms(200)), t0 + ms(2100));
+        assert_eq!(b.try_take(t0 + ms(200)), Err(t0 + ms(2100)));
         // A shorter later back-off never shortens it.
         b.back_off(t0 + ms(300), ms(10));
-        assert_eq!(b.reserve(t0 + ms(400)), t0 + ms(2100));
+        assert_eq!(b.try_take(t0 + ms(400)), Err(t0 + ms(2100)));
+        assert_eq!(b.try_take(t0 + ms(2100)), Ok(()));
         assert_eq!(back_off_after(1), Duration::from_secs(1));
         assert_eq!(back_off_after(3), Duration::from_secs(4));
         assert_eq!(back_off_after(9), Duration::from_secs(8));
@@ -341,7 +374,7 @@ mod tests {
             per: Duration::ZERO,
         });
         for _ in 0..3 {
-            assert_eq!(b.reserve(t0), t0);
+            assert_eq!(b.try_take(t0), Ok(()));
         }
     }
 }
