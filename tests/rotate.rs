@@ -694,3 +694,97 @@ async fn on_a_terminal_each_profile_has_a_live_line_and_a_total() {
     );
     assert!(!screen.contains("vpn-0000: saved"), "{screen}");
 }
+
+#[tokio::test]
+async fn a_profile_known_to_be_locked_is_not_sent_to() {
+    let _cpu = CPU.read().await;
+    let f = Fleet::start("locked", 8).await;
+    std::fs::create_dir_all(f.data()).expect("data");
+    std::fs::write(
+        f.data().join("state.json"),
+        r#"{"version":1,"profiles":{"redis-0001":{"locked_until":"2099-01-01T00:00:00Z","last_outcome":"locked"}}}"#,
+    )
+    .expect("state");
+    let out = f
+        .rekey(
+            &["rotate", "--match", "redis-*", "--yes", "--json"],
+            &[FAST],
+        )
+        .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.status_of("redis-0001"), "not_started");
+    assert_eq!(out.status_of("redis-0005"), "saved");
+    let locked = out
+        .lines()
+        .into_iter()
+        .find(|l| l["profile"] == "redis-0001")
+        .expect("line");
+    assert!(
+        locked["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("locked")),
+        "{locked}"
+    );
+    assert_eq!(
+        f.sim.requests(Route::DcsPassword),
+        1,
+        "only redis-0005 was sent"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_new_starts_and_an_interrupted_change_is_settled_on_resume() {
+    let _cpu = CPU.read().await;
+    let f = Fleet::start("sigterm", 16).await;
+    let old = f.passwords();
+    f.sim.inject(Route::CiamPassword, Fault::Hold);
+    let store = f.store.display().to_string();
+    let child = common::spawn_rekey(
+        &[
+            "rotate",
+            "--match",
+            "portal-*",
+            "--yes",
+            "--json",
+            "--concurrency",
+            "1",
+        ],
+        &f.config,
+        &f.data(),
+        &[("REKEY_TEST_STORE_DIR", store.as_str()), FAST],
+    );
+    f.sim.wait_requests(Route::CiamPassword, 1).await;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .expect("SIGTERM");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    let out = Out {
+        code: out.status.code().unwrap_or(-1),
+        signal: None,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(out.code, 5, "{out:?}");
+    assert_eq!(out.status_of("portal-0003"), "unsettled");
+    for rest in ["portal-0007", "portal-0011", "portal-0015"] {
+        assert_eq!(out.status_of(rest), "not_started", "{rest}");
+    }
+    // The provider applies what it held; resuming finds it applied and rotates the rest.
+    f.sim.release_held();
+    let resumed = f
+        .rekey(
+            &["rotate", "--resume", &out.run_id(), "--yes", "--json"],
+            &[FAST],
+        )
+        .await;
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let names: Vec<String> = ["portal-0003", "portal-0007", "portal-0011", "portal-0015"]
+        .map(String::from)
+        .to_vec();
+    f.assert_rotated_once(&names, &old);
+}
