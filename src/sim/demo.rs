@@ -616,3 +616,41 @@ pub fn fleet_profiles_toml(w: &World, base: &str, store_command: &[String]) -> S
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_spreads_across_the_four_kinds_and_its_profiles_parse_with_a_store_each() {
+        let w = fleet_world(9);
+        let names: Vec<&str> = w.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "vpn-0000",
+                "redis-0001",
+                "iam-0002",
+                "portal-0003",
+                "vpn-0004",
+                "redis-0005",
+                "iam-0006",
+                "portal-0007",
+                "vpn-0008"
+            ]
+        );
+        let text = fleet_profiles_toml(&w, "http://127.0.0.1:9", &["store-cmd".into()]);
+        let config = crate::config::parse(std::path::Path::new("fleet.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(config.profiles.len(), 9);
+        for p in &config.profiles {
+            assert!(p.store.is_some(), "{}", p.name);
+        }
+        // No account's password is written into the file.
+        for account in credentials(&w) {
+            let password = account.password.expect("password");
+            assert!(!text.contains(password.as_str()), "{}", account.profile);
+        }
+        assert_eq!(w.rate_limits.get(&super::super::Route::TencentV3), Some(&5));
+    }
+}

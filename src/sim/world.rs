@@ -690,6 +690,25 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_limit_refuses_beyond_its_count_in_a_second_and_records_every_request() {
+        let mut w = World::default();
+        assert!(!w.throttle(Route::DcsPassword), "no limit set");
+        w.rate_limits.insert(Route::TencentV3, 5);
+        let refused: Vec<bool> = (0..7).map(|_| w.throttle(Route::TencentV3)).collect();
+        assert_eq!(refused, [false, false, false, false, false, true, true]);
+        assert_eq!(w.throttled.get(&Route::TencentV3), Some(&2));
+        assert_eq!(w.request_times[&Route::TencentV3].len(), 7);
+        assert_eq!(w.request_times[&Route::DcsPassword].len(), 1);
+        w.count_change("vpn:x".into(), true);
+        w.count_change("vpn:x".into(), false);
+        assert_eq!(
+            w.changes.get("vpn:x"),
+            Some(&1),
+            "only a different password counts"
+        );
+    }
+
+    #[test]
     fn ids() {
         let u = uuid();
         assert_eq!(u.len(), 36);
