@@ -630,8 +630,9 @@ struct View {
     state_saved: Instant,
 }
 
-/// How often `state.json` is saved during a run.
-const STATE_EVERY: Duration = Duration::from_millis(250);
+/// How often `state.json` is saved during a run (it is rewritten whole each time; the journals
+/// and the audit trail record every attempt at once).
+const STATE_EVERY: Duration = Duration::from_secs(1);
 
 impl View {
     fn new(targets: &[Target], as_json: bool) -> View {
