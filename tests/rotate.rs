@@ -567,6 +567,11 @@ const KILLS: [&str; 10] = [
     "after-pending-written#2",
 ];
 
+/// "Lost": the store's `current` is not the provider's password at the end (or, right after a
+/// kill, neither `current` nor `pending` is). "Rotated twice": the simulator saw the account's
+/// password set to a different value more than once (settling a Tencent change resends the
+/// same pending password: an idempotent set, not a second rotation). Each of the 50 accounts
+/// must end changed exactly once, its old password in `previous`.
 #[tokio::test]
 async fn killed_at_ten_points_and_resumed_nothing_is_lost_or_rotated_twice() {
     let _cpu = CPU.read().await;
