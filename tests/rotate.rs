@@ -793,3 +793,29 @@ async fn sigterm_stops_new_starts_and_an_interrupted_change_is_settled_on_resume
         .to_vec();
     f.assert_rotated_once(&names, &old);
 }
+
+/// rekey killed while a store command was writing `current` (another profile's crash point,
+/// in a batch) leaves the slot empty: settling still promotes the new password.
+#[tokio::test]
+async fn a_current_slot_left_empty_by_a_kill_mid_write_is_replaced_on_resume() {
+    let _cpu = CPU.read().await;
+    let f = Fleet::start("emptycur", 4).await;
+    let old = f.passwords();
+    let first = f
+        .rekey(
+            &["rotate", "--profile", "iam-0002", "--yes", "--json"],
+            &[FAST, ("REKEY_CRASH_AT", "after-previous")],
+        )
+        .await;
+    assert_eq!(first.signal, Some(9), "{first:?}");
+    // What a `put current` cut off by the kill leaves: an empty slot.
+    std::fs::write(f.store.join("iam-0002.current"), "").expect("truncate");
+    let resumed = f
+        .rekey(
+            &["rotate", "--resume", &first.run_id(), "--yes", "--json"],
+            &[FAST],
+        )
+        .await;
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    f.assert_rotated_once(&["iam-0002".to_string()], &old);
+}

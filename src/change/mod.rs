@@ -556,9 +556,14 @@ pub fn promote(
     let same =
         |a: &str, b: &str| crate::provider::sign::constant_time_eq(a.as_bytes(), b.as_bytes());
     if !already {
-        let current = store
-            .get(Slot::Current)
-            .map_err(|e| err("cannot read current", e))?;
+        let current = match store.get(Slot::Current) {
+            Ok(current) => current,
+            // Unusable (empty, as a store can leave a slot when rekey is killed while writing
+            // it): the provider has the new password, so `current` is replaced; `previous`
+            // keeps what it holds.
+            Err(crate::store::StoreError::Invalid(_)) => None,
+            Err(e) => return Err(err("cannot read current", e)),
+        };
         if !current.as_ref().is_some_and(|c| same(c.expose(), new)) {
             let old = known
                 .and_then(|k| k.old.as_ref())
