@@ -439,16 +439,6 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
     let mut attempt = 0u32;
     let result = loop {
         attempt += 1;
-        if attempt > 1 {
-            // The last attempt's profile lock is released; a store command started by another
-            // profile's task may still hold a copy of it for a moment (between its fork and
-            // exec), so wait for it rather than be refused by our own lock.
-            let path = shared
-                .data_dir
-                .join(super::journal::JOURNAL_DIR)
-                .join(format!("{}.lock", profile.name));
-            let _ = blocking(move || super::lock::wait(&path).map(drop)).await;
-        }
         shared.send(Event::Status(index, Status::Staging));
         let new = match generate(&profile, shared.length) {
             Ok(n) => n,
