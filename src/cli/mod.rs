@@ -168,8 +168,8 @@ pub enum Command {
         /// Length of the generated passwords (default 16, or the policy's minimum if longer).
         #[arg(long, value_name = "N")]
         length: Option<usize>,
-        /// Continue run RUN-ID after a crash: settle what it left unsettled, then rotate the
-        /// profiles not done.
+        /// Continue run RUN-ID after a crash or a stop: settle what it left unsettled, then
+        /// rotate the profiles not done, with the options of its plan.
         #[arg(long, value_name = "RUN-ID", conflicts_with_all = ["all", "profile", "pattern", "dry_run"])]
         resume: Option<String>,
         /// List the runs in the data dir.
