@@ -268,9 +268,31 @@ impl State {
         self.profiles = profiles;
     }
 
+    /// Saves several changes (of any profiles) as [`State::record`] does, under one lock and
+    /// with one write: a fleet rotation's hundreds of attempts would otherwise each rewrite the
+    /// whole file.
+    pub fn write_many(&mut self, changes: &[(String, StateChange)]) -> io::Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.update_all(|profiles| {
+            for (profile, change) in changes {
+                change.apply(profiles.entry(profile.clone()).or_default());
+            }
+        })
+    }
+
     /// Reads the file again, changes `profile`'s state, and saves, all under the state lock,
     /// so parallel rekey processes never overwrite each other's records.
     fn update(&mut self, profile: &str, change: impl FnOnce(&mut ProfileState)) -> io::Result<()> {
+        self.update_all(|profiles| change(profiles.entry(profile.to_string()).or_default()))
+    }
+
+    /// [`State::update`] for any change of the profiles' states.
+    fn update_all(
+        &mut self,
+        change: impl FnOnce(&mut BTreeMap<String, ProfileState>),
+    ) -> io::Result<()> {
         let _lock = match &self.dir {
             Some(dir) => Some(crate::change::lock::wait(&dir.join(STATE_LOCK))?),
             None => None,
@@ -281,7 +303,7 @@ impl State {
         {
             self.profiles = doc.profiles;
         }
-        change(self.profiles.entry(profile.to_string()).or_default());
+        change(&mut self.profiles);
         self.save()
     }
 

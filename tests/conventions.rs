@@ -72,6 +72,7 @@ fn completions_for_bash_zsh_and_fish_name_every_subcommand() {
             "check",
             "profiles",
             "recover",
+            "rotate",
             "sim",
             "init",
             "man",
@@ -98,7 +99,14 @@ fn man_prints_a_roff_page_with_every_subcommand() {
     let page = text(&out.stdout);
     assert!(page.contains(".TH rekey 1"), "{page}");
     assert!(page.contains(".SH NAME"), "{page}");
-    for word in ["change", "recover", "init", "completions", "no\\-mouse"] {
+    for word in [
+        "change",
+        "recover",
+        "rotate",
+        "init",
+        "completions",
+        "no\\-mouse",
+    ] {
         assert!(page.contains(word), "the man page lacks {word}:\n{page}");
     }
 }

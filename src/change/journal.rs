@@ -241,6 +241,18 @@ impl Journal {
         self.read_inner(false)
     }
 
+    /// The last change journaled, settled or not (its `last` step is `Done` or `Aborted` when
+    /// it is settled); None when the journal is empty, missing or unreadable. A rotation run
+    /// reads it after a crash to tell whether the change it began for a profile happened.
+    pub fn last_change(&self) -> Option<Open> {
+        let bytes = crate::fsutil::read_regular(&self.path, crate::fsutil::JOURNAL_CAP).ok()?;
+        let records: Vec<Record> = bytes
+            .split(|b| *b == b'\n')
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect();
+        summarize(&records)
+    }
+
     /// [`Journal::read`], for the holder of the profile's lock: a corrupt journal is also set
     /// aside and a new one started that says so.
     pub fn read_locked(&self) -> Reading {
@@ -351,10 +363,12 @@ fn unreadable(at: &str) -> Open {
 
 /// The last change of `records` if it is not closed.
 fn open_change(records: &[Record]) -> Option<Open> {
+    summarize(records).filter(|open| !open.last.closes())
+}
+
+/// The last change of `records`, closed or not.
+fn summarize(records: &[Record]) -> Option<Open> {
     let last = records.last()?;
-    if last.step.closes() {
-        return None;
-    }
     let id = &last.change;
     let mine = records.iter().filter(|r| &r.change == id);
     let mut open = Open {

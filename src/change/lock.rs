@@ -45,17 +45,46 @@ fn open(path: &Path) -> io::Result<File> {
     crate::fsutil::open_lock(path)
 }
 
-/// Takes `profile`'s change lock without waiting: Busy when another process holds it.
+/// How long a profile lock may look taken before it is reported busy. A lock can look taken
+/// for an instant while another thread of this process starts a child (a store command of a
+/// rotation's other profile): the child holds a copy of every descriptor, the lock's included,
+/// until it runs its program. Another rekey process holds it for a whole change.
+const TRANSIENT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Takes `profile`'s change lock, waiting at most [`TRANSIENT`]: Busy when another process
+/// holds it. Blocking: call it off the async thread.
 pub fn profile(data_dir: &Path, profile: &str) -> Result<Held, LockError> {
     let path = data_dir.join(JOURNAL_DIR).join(format!("{profile}.lock"));
     let file = open(&path).map_err(|e| LockError::Io(path.display().to_string(), e))?;
     #[cfg(unix)]
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => return Err(LockError::Busy(profile.to_string())),
-        Err(e) => return Err(LockError::Io(path.display().to_string(), e.into())),
+    {
+        let start = std::time::Instant::now();
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < TRANSIENT => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(LockError::Busy(profile.to_string()));
+                }
+                Err(e) => return Err(LockError::Io(path.display().to_string(), e.into())),
+            }
+        }
     }
     Ok(Held { _file: file })
+}
+
+/// Takes the lock at `path` without waiting: None when another process holds it.
+pub fn try_file(path: &Path) -> io::Result<Option<Held>> {
+    let file = open(path)?;
+    #[cfg(unix)]
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some(Held { _file: file }))
 }
 
 /// Takes the lock at `path`, waiting for other holders (short critical sections only).

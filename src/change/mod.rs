@@ -6,6 +6,7 @@
 
 pub mod journal;
 pub mod lock;
+pub mod rotate;
 pub mod settle;
 
 use std::path::{Path, PathBuf};
@@ -22,15 +23,16 @@ use crate::store::{Slot, Store};
 use journal::{Journal, Record, Step};
 
 /// Stops the process at a named step when `REKEY_CRASH_AT` names it (SIGKILL), or panics there
-/// when it says `panic:NAME`: the crash tests' hook. Only in debug builds: the shipped
-/// (release) binary has no such hook.
+/// when it says `panic:NAME`: the crash tests' hook. `NAME#N` stops at the Nth time the step
+/// is reached in this process (a batch of rotations passes each step many times). Only in
+/// debug builds: the shipped (release) binary has no such hook.
 pub fn crash_point(name: &str) {
     #[cfg(debug_assertions)]
     if std::env::var("REKEY_CRASH_AT").is_ok_and(|v| v.strip_prefix("panic:") == Some(name)) {
         panic!("test panic at {name}");
     }
     #[cfg(debug_assertions)]
-    if std::env::var("REKEY_CRASH_AT").is_ok_and(|v| v == name) {
+    if std::env::var("REKEY_CRASH_AT").is_ok_and(|v| v == name || nth_time_at(&v, name)) {
         let _ =
             rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
         // SIGKILL cannot be caught; should it not arrive at once, never go on.
@@ -40,6 +42,30 @@ pub fn crash_point(name: &str) {
     }
     #[cfg(not(debug_assertions))]
     let _ = name;
+}
+
+/// Whether `spec` is `NAME#N` and `name` is reached now for the Nth time in this process.
+#[cfg(debug_assertions)]
+fn nth_time_at(spec: &str, name: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+    let Some((point, n)) = spec.split_once('#') else {
+        return false;
+    };
+    if point != name {
+        return false;
+    }
+    let Ok(n) = n.parse::<u64>() else {
+        return false;
+    };
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let count = seen
+        .get_or_insert_with(HashMap::new)
+        .entry(name.to_string())
+        .or_insert(0);
+    *count += 1;
+    *count == n
 }
 
 /// A way to interrupt a staged change (Esc in the console, a signal headless). Before the
@@ -530,9 +556,14 @@ pub fn promote(
     let same =
         |a: &str, b: &str| crate::provider::sign::constant_time_eq(a.as_bytes(), b.as_bytes());
     if !already {
-        let current = store
-            .get(Slot::Current)
-            .map_err(|e| err("cannot read current", e))?;
+        let current = match store.get(Slot::Current) {
+            Ok(current) => current,
+            // Unusable (empty, as a store can leave a slot when rekey is killed while writing
+            // it): the provider has the new password, so `current` is replaced; `previous`
+            // keeps what it holds.
+            Err(crate::store::StoreError::Invalid(_)) => None,
+            Err(e) => return Err(err("cannot read current", e)),
+        };
         if !current.as_ref().is_some_and(|c| same(c.expose(), new)) {
             let old = known
                 .and_then(|k| k.old.as_ref())

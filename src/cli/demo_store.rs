@@ -123,15 +123,10 @@ pub const DEMO_HELD: &str = "iam-admin";
 /// The demo's private folder (its store and journal); removed when dropped.
 pub type DemoDir = crate::fsutil::TempDir;
 
-/// Makes the demo's folder, adds a `store` to the [`DEMO_STORED`] profiles of `profiles_toml`
-/// (the built-in store above, run through this very binary) and seeds each store's `current`
-/// with the simulator's password. Returns the new profiles text.
-pub fn setup(
-    profiles_toml: &str,
-    passwords: &[(String, Zeroizing<String>)],
-) -> io::Result<(String, DemoDir)> {
-    // In memory where the system offers it (the demo's passwords never reach a disk, and its
-    // journal's fsyncs cost nothing), else the temp dir. A fresh random name, made 0700.
+/// Makes a private folder for a demo (0700, in memory where the system offers it: the demo's
+/// passwords never reach a disk, and its journal's fsyncs cost nothing; else the temp dir)
+/// with a `store` folder in it.
+fn new_dir() -> io::Result<(DemoDir, PathBuf)> {
     let dir = DemoDir::new("rekey-demo-")?;
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
@@ -141,6 +136,48 @@ pub fn setup(
     }
     let store = dir.path.join("store");
     builder.create(&store)?;
+    Ok((dir, store))
+}
+
+/// Writes `password` as the `current` slot of `profile` in the demo store at `store`.
+fn seed(store: &Path, profile: &str, password: &str) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(store.join(format!("{profile}.current")))?
+        .write_all(password.as_bytes())
+}
+
+/// For `rekey sim --fleet N`: a private folder whose store holds every fleet profile's current
+/// password, and the `command` that reads it (this binary's `demo-store`).
+pub fn fleet(passwords: &[(String, Zeroizing<String>)]) -> io::Result<(DemoDir, Vec<String>)> {
+    let (dir, store) = new_dir()?;
+    for (profile, password) in passwords {
+        seed(&store, profile, password)?;
+    }
+    let exe = std::env::current_exe()?;
+    let command = vec![
+        exe.display().to_string(),
+        "demo-store".into(),
+        "--dir".into(),
+        store.display().to_string(),
+    ];
+    Ok((dir, command))
+}
+
+/// Makes the demo's folder, adds a `store` to the [`DEMO_STORED`] profiles of `profiles_toml`
+/// (the built-in store above, run through this very binary) and seeds each store's `current`
+/// with the simulator's password. Returns the new profiles text.
+pub fn setup(
+    profiles_toml: &str,
+    passwords: &[(String, Zeroizing<String>)],
+) -> io::Result<(String, DemoDir)> {
+    let (dir, store) = new_dir()?;
     let exe = std::env::current_exe()?;
     let quote = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
     let mut out = String::with_capacity(profiles_toml.len() + 1024);
@@ -168,16 +205,7 @@ pub fn setup(
                 quote(&store)
             ));
             if let Some((_, password)) = passwords.iter().find(|(p, _)| p == name) {
-                let mut options = OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    options.mode(0o600);
-                }
-                options
-                    .open(store.join(format!("{name}.current")))?
-                    .write_all(password.as_bytes())?;
+                seed(&store, name, password)?;
             }
         }
     }

@@ -16,6 +16,7 @@ macro_rules! say {
 
 mod demo_store;
 mod recover;
+mod rotate;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -82,6 +83,13 @@ pub enum Command {
         /// private temp folder removed when the simulator stops.
         #[arg(long, value_name = "PATH", requires = "tls")]
         ca_out: Option<PathBuf>,
+        /// Play a fleet of N accounts across the four kinds instead of the demo (for
+        /// `rekey rotate`): every profile gets a store holding its current password.
+        #[arg(long, value_name = "N", conflicts_with = "tls", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        fleet: Option<u32>,
+        /// With --fleet: no rate limit (Tencent API 3.0 otherwise allows 5 requests/s).
+        #[arg(long, requires = "fleet")]
+        unlimited: bool,
     },
     /// Change one password without the console. Reads the current password (kinds that need
     /// it) and then the new one from stdin, one per line; prompts without echo on a terminal.
@@ -139,6 +147,50 @@ pub enum Command {
         #[arg(long, requires = "profile")]
         not_applied: bool,
     },
+    /// Rotate many profiles to generated passwords (each saved to its store first): a canary,
+    /// then the rest in parallel, paced per provider; resumable after a crash.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["all", "profile", "pattern", "resume", "runs"])))]
+    Rotate {
+        /// Every profile in the config.
+        #[arg(long)]
+        all: bool,
+        /// These profiles (repeat, or list several after one --profile).
+        #[arg(long, value_name = "NAME", num_args = 1..)]
+        profile: Vec<String>,
+        /// Profiles whose name matches GLOB (`*` and `?`), e.g. 'redis-*'.
+        #[arg(long = "match", value_name = "GLOB")]
+        pattern: Option<String>,
+        /// Check config, store access, policy and credentials; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Changes in flight at once after the canary.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
+        /// Profiles rotated one by one first; a failure among them stops the run.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        canary: u16,
+        /// Stop starting new changes after N definite failures.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        max_failures: u16,
+        /// Confirm in advance: rotate without asking, production profiles and profiles with 2
+        /// or fewer retries left included; on --resume, a Tencent BM change may be resent to
+        /// settle it.
+        #[arg(long)]
+        yes: bool,
+        /// One JSON object per profile on stdout, a summary object last.
+        #[arg(long)]
+        json: bool,
+        /// Length of the generated passwords (default 16, or the policy's minimum if longer).
+        #[arg(long, value_name = "N")]
+        length: Option<usize>,
+        /// Continue run RUN-ID after a crash or a stop: settle what it left unsettled, then
+        /// rotate the profiles not done, with the options of its plan.
+        #[arg(long, value_name = "RUN-ID", conflicts_with_all = ["all", "profile", "pattern", "dry_run"])]
+        resume: Option<String>,
+        /// List the runs in the data dir.
+        #[arg(long)]
+        runs: bool,
+    },
     /// List profiles with their last known lock/retry state.
     Profiles {
         /// Print a JSON array instead of a table.
@@ -188,6 +240,8 @@ pub fn main() -> ExitCode {
             tls,
             plain: _,
             ca_out,
+            fleet: None,
+            unlimited: _,
         }) => run_sim(
             listen,
             tls.then(|| {
@@ -198,6 +252,12 @@ pub fn main() -> ExitCode {
                 }
             }),
         ),
+        Some(Command::Sim {
+            listen,
+            fleet: Some(n),
+            unlimited,
+            ..
+        }) => run_fleet_sim(listen, n as usize, unlimited),
         Some(Command::Change {
             profile,
             json,
@@ -234,6 +294,38 @@ pub fn main() -> ExitCode {
             },
         ),
         Some(Command::Profiles { json }) => profiles(cli.config.as_deref(), json),
+        Some(Command::Rotate {
+            all,
+            profile,
+            pattern,
+            dry_run,
+            concurrency,
+            canary,
+            max_failures,
+            yes,
+            json,
+            length,
+            resume,
+            runs,
+        }) => rotate::rotate(
+            cli.config.as_deref(),
+            rotate::Flags {
+                all,
+                profiles: profile,
+                pattern,
+                dry_run,
+                options: crate::change::rotate::Options {
+                    concurrency: usize::from(concurrency),
+                    canary: usize::from(canary),
+                    max_failures: usize::from(max_failures),
+                    length,
+                },
+                yes,
+                json,
+                resume,
+                runs,
+            },
+        ),
     };
     ExitCode::from(code)
 }
@@ -355,6 +447,59 @@ fn run_sim(listen: std::net::SocketAddr, tls: Option<crate::sim::Tls>) -> u8 {
     match runtime.block_on(crate::sim::serve_forever(listen, tls)) {
         Ok(()) => 0,
         Err(e) => usage_error(format!("simulator: cannot serve on {listen}: {e}")),
+    }
+}
+
+/// `rekey sim --fleet N`: the fleet's profiles.toml on stdout (a store for each, seeded), the
+/// URL on stderr, until Ctrl-C; the store's folder is removed then.
+fn run_fleet_sim(listen: std::net::SocketAddr, n: usize, unlimited: bool) -> u8 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let result: io::Result<()> = runtime.block_on(async move {
+        let sim = crate::sim::Simulator::start_fleet(listen, n).await?;
+        if unlimited {
+            sim.set_rate_limit(crate::sim::Route::TencentV3, None);
+        }
+        let passwords: Vec<_> = sim
+            .credentials()
+            .into_iter()
+            .filter_map(|a| a.password.map(|p| (a.profile, p)))
+            .collect();
+        let (dir, command) = demo_store::fleet(&passwords)?;
+        drop(passwords);
+        {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(sim.fleet_profiles_toml(&command).as_bytes())?;
+            stdout.flush()?;
+        }
+        let _ = writeln!(
+            io::stderr(),
+            "rekey fleet simulator ({n} accounts) listening on {}
+profiles.toml written to stdout; the store is {}
+Press Ctrl-C to stop.",
+            sim.base_url(),
+            dir.path.display()
+        );
+        // SIGTERM (a script stopping it) ends it as Ctrl-C does, so the store is removed.
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        drop(dir);
+        Ok(())
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => usage_error(format!("fleet simulator: {e}")),
     }
 }
 
@@ -1312,21 +1457,7 @@ fn print_change(
 ) -> u8 {
     let code = report.outcome.exit_code();
     if as_json {
-        let object = json!({
-            "profile": profile.name,
-            "kind": profile.kind.as_str(),
-            "outcome": report.outcome.as_str(),
-            "retries_left": report.retries_left,
-            "locked_until": report.locked_until.map(crate::timefmt::rfc3339_utc),
-            "lock_minutes_left": report.lock_minutes_left,
-            "http_status": report.http_status,
-            "provider_code": report.provider_code,
-            "message": report.message,
-            "request_id": report.request_id,
-            "duration_ms": u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
-            "store": store,
-            "settled": settled,
-        });
+        let object = change_object(profile, report, store, settled);
         let mut out = io::stdout().lock();
         if let Err(e) = writeln!(out, "{}", crate::text::to_json_string_safe(&object))
             .and_then(|()| out.flush())
@@ -1347,6 +1478,30 @@ fn print_change(
         }
     }
     code
+}
+
+/// The JSON object of one change (SPEC §2, §10.3): also one line per profile of `rekey rotate`.
+fn change_object(
+    profile: &Profile,
+    report: &Report,
+    store: Option<&str>,
+    settled: bool,
+) -> serde_json::Value {
+    json!({
+        "profile": profile.name,
+        "kind": profile.kind.as_str(),
+        "outcome": report.outcome.as_str(),
+        "retries_left": report.retries_left,
+        "locked_until": report.locked_until.map(crate::timefmt::rfc3339_utc),
+        "lock_minutes_left": report.lock_minutes_left,
+        "http_status": report.http_status,
+        "provider_code": report.provider_code,
+        "message": report.message,
+        "request_id": report.request_id,
+        "duration_ms": u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+        "store": store,
+        "settled": settled,
+    })
 }
 
 /// Says on stderr (if it can) that a change's result could not be written to stdout.

@@ -278,6 +278,20 @@ pub const TOO_LARGE: &str = "answer too large (over 1 MiB), not read";
 /// Where log entries go (the console's queue, or nowhere for a headless run).
 pub type LogSink = Arc<dyn Fn(LogEntry) + Send + Sync>;
 
+/// Waits until a change request may leave (a rate limiter); see [`paced`].
+pub type Pace =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
+tokio::task_local! {
+    static PACE: Pace;
+}
+
+/// Runs `job` (a change of one profile) so that its change request waits for `pace` right
+/// before it is sent. Without it (the console, `rekey change`) nothing waits.
+pub async fn paced<F: std::future::Future>(pace: Pace, job: F) -> F::Output {
+    PACE.scope(pace, job).await
+}
+
 /// Everything a provider needs to talk HTTP for one job.
 pub struct Session {
     client: reqwest::Client,
@@ -348,6 +362,12 @@ impl Session {
             builder = builder.body(reqwest::Body::from(Bytes::from_owner(body)));
         }
         if request.is_change {
+            // A fleet rotation paces change requests per provider and credential (SPEC §11):
+            // the wait is here, right before the request leaves, so staging time never
+            // bunches requests up. Nothing has been sent while it waits.
+            if let Ok(pace) = PACE.try_with(Clone::clone) {
+                pace().await;
+            }
             self.change_sent.store(true, Ordering::SeqCst);
         }
         let start = Instant::now();

@@ -176,5 +176,6 @@ pub fn change_password(w: &mut World, req: &Request) -> Response {
     }
     let old = std::mem::replace(&mut user.password, new.0);
     world::remember(&mut user.history, old);
+    w.count_change(format!("ciam:{username}"), true);
     Response::empty(200)
 }

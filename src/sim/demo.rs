@@ -159,7 +159,11 @@ pub fn world() -> World {
         expires: None,
     }];
 
-    let p = |name, target, note| DemoProfile { name, target, note };
+    let p = |name: &str, target, note| DemoProfile {
+        name: name.to_string(),
+        target,
+        note,
+    };
     w.profiles = vec![
         p(
             "bm-vpn",
@@ -308,7 +312,7 @@ pub fn profiles_toml(w: &World, base: &str) -> String {
             None => String::new(),
         };
         let notes = format!("{now}{}", p.note);
-        let _ = writeln!(out, "\n[[profile]]\nname = {}", q(p.name));
+        let _ = writeln!(out, "\n[[profile]]\nname = {}", q(&p.name));
         match &p.target {
             Target::Vpn(id) => {
                 let Some(k) = w.tc_keys.iter().find(|k| &k.secret_id == id) else {
@@ -327,7 +331,7 @@ pub fn profiles_toml(w: &World, base: &str) -> String {
                     let _ = writeln!(out, "api = \"v2\"");
                 }
                 let _ = writeln!(out, "operate = \"auto\"");
-                match p.name {
+                match p.name.as_str() {
                     "bm-vpn-v2" => {
                         let _ = writeln!(out, "signature_method = \"HmacSHA256\"");
                         let _ = writeln!(out, "zone_id = {ZONE_ID}");
@@ -402,7 +406,7 @@ pub fn profiles_toml(w: &World, base: &str) -> String {
                 );
             }
             Target::Ciam(name) => {
-                let (client, token) = match p.name {
+                let (client, token) = match p.name.as_str() {
                     "portal-web" => ("sim-web-app", false),
                     "portal-token" => ("sim-spa-app", true),
                     _ => ("sim-spa-app", false),
@@ -477,7 +481,7 @@ pub fn credentials(w: &World) -> Vec<DemoAccount> {
                 Target::Ciam(name) => format!("CIAM user {name}"),
             };
             DemoAccount {
-                profile: p.name.to_owned(),
+                profile: p.name.clone(),
                 kind: kind_of(&p.target),
                 account,
                 password: password_of(w, &p.target),
@@ -502,4 +506,151 @@ pub fn credentials_text(accounts: &[DemoAccount]) -> String {
         );
     }
     out
+}
+
+/// The kinds of a fleet, in the order accounts are dealt to them.
+const FLEET_KINDS: [&str; 4] = ["vpn", "redis", "iam", "portal"];
+
+/// A fleet: `n` accounts dealt round-robin to the four kinds, one profile each, named
+/// `vpn-0000` (Tencent BM API 3.0, a key per account), `redis-0001` (a DCS instance; every
+/// instance is signed with one shared AK/SK, as in one cloud account), `iam-0002` (an IAM user
+/// of the account `fleet-account`) and `portal-0003` (a CIAM user of the public application).
+/// Tencent API 3.0 is rate limited as Tencent does: 5 requests per second per action.
+pub fn fleet_world(n: usize) -> World {
+    let mut w = World::default();
+    let project = world::hex_id();
+    let domain = IamDomain {
+        id: world::hex_id(),
+        name: "fleet-account".into(),
+        projects: vec![(project.clone(), "cn-north-4".into())],
+        policy: IamPolicy {
+            min_len: 8,
+            max_len: 32,
+            classes: 2,
+            not_username: true,
+            max_identical: 0,
+        },
+    };
+    let domain_id = domain.id.clone();
+    w.domains = vec![domain];
+    w.aksk = vec![AkSk {
+        ak: world::random_string(20, UPPER_DIGITS),
+        sk: secret(&world::random_string(40, ALNUM)),
+    }];
+    w.ciam_clients = vec![CiamClient {
+        id: "sim-spa-app".into(),
+        secret: None,
+        auth_source_id: AUTH_SOURCE.into(),
+    }];
+    for i in 0..n {
+        // 12 characters, upper, lower, digit and '#': every kind's policy takes it.
+        let password = format!("Fl#{}9a", world::random_string(7, ALNUM));
+        let kind = FLEET_KINDS[i % FLEET_KINDS.len()];
+        let name = format!("{kind}-{i:04}");
+        let target = match kind {
+            "vpn" => {
+                let key = tencent_key(1_252_000_000 + i as u64, Some(&password), false);
+                let id = key.secret_id.clone();
+                w.tc_keys.push(key);
+                Target::Vpn(id)
+            }
+            "redis" => {
+                let id = world::uuid();
+                w.dcs.push(DcsInstance {
+                    project_id: project.clone(),
+                    instance_id: id.clone(),
+                    password: secret(&password),
+                    failures: 0,
+                    locked_until: None,
+                });
+                Target::Dcs(id, None)
+            }
+            "iam" => {
+                let user = iam_user(&format!("user{i:04}"), &domain_id, &password, false);
+                let id = user.id.clone();
+                w.iam_users.push(user);
+                Target::Iam(id)
+            }
+            _ => {
+                let username = format!("user{i:04}");
+                w.ciam_users.push(ciam_user(&username, &password));
+                Target::Ciam(username)
+            }
+        };
+        w.profiles.push(DemoProfile {
+            name,
+            target,
+            note: "A fleet account.",
+        });
+    }
+    w.rate_limits.insert(super::Route::TencentV3, 5);
+    w
+}
+
+/// The fleet's profiles file: [`profiles_toml`] with a `command` store for every profile
+/// (`store_command` run with the profile's name as its entry), so each can be rotated.
+pub fn fleet_profiles_toml(w: &World, base: &str, store_command: &[String]) -> String {
+    let command = store_command
+        .iter()
+        .map(|a| q(a))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = String::new();
+    for line in profiles_toml(w, base).lines() {
+        // The notes would carry each account's first password: a fleet file has none.
+        if line.starts_with("notes = ") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        if let Some(name) = line
+            .strip_prefix("name = \"")
+            .and_then(|r| r.strip_suffix('"'))
+        {
+            let _ = writeln!(
+                out,
+                "store = {{ backend = \"command\", command = [{command}], entry = {} }}",
+                q(name)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_spreads_across_the_four_kinds_and_its_profiles_parse_with_a_store_each() {
+        let w = fleet_world(9);
+        let names: Vec<&str> = w.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "vpn-0000",
+                "redis-0001",
+                "iam-0002",
+                "portal-0003",
+                "vpn-0004",
+                "redis-0005",
+                "iam-0006",
+                "portal-0007",
+                "vpn-0008"
+            ]
+        );
+        let text = fleet_profiles_toml(&w, "http://127.0.0.1:9", &["store-cmd".into()]);
+        let config = crate::config::parse(std::path::Path::new("fleet.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(config.profiles.len(), 9);
+        for p in &config.profiles {
+            assert!(p.store.is_some(), "{}", p.name);
+        }
+        // No account's password is written into the file.
+        for account in credentials(&w) {
+            let password = account.password.expect("password");
+            assert!(!text.contains(password.as_str()), "{}", account.profile);
+        }
+        assert_eq!(w.rate_limits.get(&super::super::Route::TencentV3), Some(&5));
+    }
 }

@@ -114,7 +114,19 @@ struct DcsBody {
 
 /// `PUT /v2/{project_id}/instances/{instance_id}/password`.
 pub fn dcs_password(w: &mut World, req: &Request) -> Response {
+    if w.throttle(super::Route::DcsPassword) {
+        return with_request_id(throttled());
+    }
     with_request_id(dcs_inner(w, req))
+}
+
+/// The API gateway's throttling answer (nothing reaches the service).
+fn throttled() -> Response {
+    error(
+        429,
+        "APIGW.0308",
+        "The throttling threshold has been reached: policy user over ratelimit,limit:1,time:1 second",
+    )
 }
 
 fn dcs_answer(result: &str, lock_time: Value, left: Value, retries: &str, msg: &str) -> Response {
@@ -207,7 +219,10 @@ fn dcs_inner(w: &mut World, req: &Request) -> Response {
     if let Err(m) = world::dcs_policy(new.as_str()) {
         return error(400, "DCS.4019", m);
     }
+    let changed = !secret_eq(&inst.password, new.as_str());
     inst.password = new.0;
+    let account = format!("dcs:{}", inst.instance_id);
+    w.count_change(account, changed);
     dcs_answer(
         "success",
         json!("0"),
@@ -507,6 +522,9 @@ struct PasswordBody {
 
 /// `POST /v3/users/{user_id}/password`.
 pub fn iam_password(w: &mut World, req: &Request) -> Response {
+    if w.throttle(super::Route::IamPassword) {
+        return with_request_id(throttled());
+    }
     with_request_id(iam_password_inner(w, req))
 }
 
@@ -575,5 +593,6 @@ fn iam_password_inner(w: &mut World, req: &Request) -> Response {
     let id = user.id.clone();
     // Changing the password invalidates the user's tokens.
     w.iam_tokens.retain(|t| t.user_id != id);
+    w.count_change(format!("iam:{id}"), true);
     Response::empty(204)
 }

@@ -944,3 +944,77 @@ fn html_502() -> Response {
          </body></html>\n",
     )
 }
+
+impl Simulator {
+    /// Binds `addr` and starts serving a fleet of `n` accounts across the four kinds (see
+    /// `demo::fleet_world`): profiles `vpn-NNNN`, `redis-NNNN`, `iam-NNNN`, `portal-NNNN`, with
+    /// Tencent API 3.0 limited to 5 requests per second as Tencent does.
+    pub async fn start_fleet(addr: SocketAddr, n: usize) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            world: Mutex::new(demo::fleet_world(n)),
+            activity: watch::Sender::new(0),
+            access_log: AtomicBool::new(false),
+        });
+        let server = tokio::spawn(accept_loop(listener, shared.clone(), None));
+        Ok(Simulator {
+            shared,
+            addr,
+            server,
+            tls: None,
+            ca_dir: None,
+        })
+    }
+
+    /// A `profiles.toml` for the fleet with a `command` store (`store_command`) on every
+    /// profile; its `current` slots must be seeded with [`Simulator::credentials`].
+    pub fn fleet_profiles_toml(&self, store_command: &[String]) -> String {
+        demo::fleet_profiles_toml(&self.shared.world(), &self.base_url(), store_command)
+    }
+
+    /// Limits `route` to `per_second` requests in any second (None: unlimited), answering as
+    /// the provider throttles: Tencent API 3.0 `RequestLimitExceeded`, Huawei DCS and IAM 429
+    /// `APIGW.0308`. Only those routes have limits.
+    pub fn set_rate_limit(&self, route: Route, per_second: Option<usize>) {
+        let mut w = self.shared.world();
+        match per_second {
+            Some(n) => w.rate_limits.insert(route, n),
+            None => w.rate_limits.remove(&route),
+        };
+    }
+
+    /// When each request on `route` reached its handler (Tencent API 3.0, DCS and IAM
+    /// password changes), oldest first, refused ones included.
+    pub fn request_times(&self, route: Route) -> Vec<std::time::Instant> {
+        self.shared
+            .world()
+            .request_times
+            .get(&route)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many requests on `route` a rate limit refused.
+    pub fn throttled(&self, route: Route) -> usize {
+        self.shared
+            .world()
+            .throttled
+            .get(&route)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many times the password of each profile's account was changed to a different one,
+    /// by profile name (every profile listed, 0 included).
+    pub fn changes(&self) -> Vec<(String, u32)> {
+        let w = self.shared.world();
+        w.profiles
+            .iter()
+            .map(|p| {
+                let key = world::account_key(&p.target);
+                (p.name.clone(), w.changes.get(&key).copied().unwrap_or(0))
+            })
+            .collect()
+    }
+}

@@ -40,6 +40,15 @@ struct V3Body {
 /// `POST /` (API 3.0).
 pub fn v3(w: &mut World, req: &Request) -> Response {
     let request_id = world::uuid();
+    // Throttled before anything else, as Tencent's gateway does (nothing is applied).
+    if w.throttle(super::Route::TencentV3) {
+        return Response::json(
+            200,
+            &json!({"Response": {"Error": {"Code": "RequestLimitExceeded",
+                "Message": "Your current request times equals to `6` in a second, which exceeds the frequency limit `5` for a second. Please reduce the frequency of calls."},
+                "RequestId": request_id}}),
+        );
+    }
     match v3_inner(w, req) {
         Ok(()) => Response::json(200, &json!({"Response": {"RequestId": request_id}})),
         Err((code, message)) => Response::json(
@@ -219,7 +228,13 @@ fn v3_inner(w: &mut World, req: &Request) -> Result<(), V3Error> {
     }
     world::tencent_policy(password.as_str())
         .map_err(|m| ("InvalidParameterValue", format!("Password: {m}.")))?;
+    let changed = vpn
+        .password
+        .as_ref()
+        .is_none_or(|old| !secret_eq(old, password.as_str()));
     vpn.password = Some(password.0);
+    let account = format!("vpn:{}", w.tc_keys[k].secret_id);
+    w.count_change(account, changed);
     Ok(())
 }
 

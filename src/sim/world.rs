@@ -2,7 +2,7 @@
 //! clock that lock and token expiry use. Every password lives in a [`Zeroizing`] string.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
@@ -458,7 +458,7 @@ pub enum Target {
 #[derive(Clone, Debug)]
 pub struct DemoProfile {
     /// Profile name.
-    pub name: &'static str,
+    pub name: String,
     /// What it changes.
     pub target: Target,
     /// Extra text for the note.
@@ -513,6 +513,19 @@ pub struct World {
     /// Every token issued, in order (what kind, its value), kept for tests
     /// ([`super::Simulator::issued_tokens`]); never pruned.
     pub issued: Vec<(&'static str, Zeroizing<String>)>,
+    /// Rate limits per route (requests per second), as providers throttle: Tencent API 3.0
+    /// answers `RequestLimitExceeded` beyond 5/s per action, Huawei's gateway 429
+    /// `APIGW.0308`. None: unlimited (the demo's default).
+    pub rate_limits: HashMap<Route, usize>,
+    /// When each request on a rate-limited or change route reached its handler (fleet tests).
+    pub request_times: HashMap<Route, Vec<Instant>>,
+    /// The requests a rate limit accepted, per route (the sliding window's contents).
+    pub accepted: HashMap<Route, VecDeque<Instant>>,
+    /// Requests refused by a rate limit, per route.
+    pub throttled: HashMap<Route, usize>,
+    /// Password changes per account (to a password different from the one it had), keyed
+    /// `vpn:SECRET_ID`, `dcs:INSTANCE`, `iam:USER_ID`, `ciam:USERNAME`.
+    pub changes: HashMap<String, u32>,
 }
 
 impl World {
@@ -559,6 +572,47 @@ impl World {
     /// The demo profile called `name`.
     pub fn profile(&self, name: &str) -> Option<&DemoProfile> {
         self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// Records a request on `route` and applies its rate limit, if any: true when it is over
+    /// the limit (more than `limit` accepted in the last second) and must be refused before
+    /// anything is done.
+    pub fn throttle(&mut self, route: Route) -> bool {
+        let now = Instant::now();
+        self.request_times.entry(route).or_default().push(now);
+        let Some(&limit) = self.rate_limits.get(&route) else {
+            return false;
+        };
+        let window = self.accepted.entry(route).or_default();
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            window.pop_front();
+        }
+        if window.len() >= limit {
+            *self.throttled.entry(route).or_insert(0) += 1;
+            return true;
+        }
+        window.push_back(now);
+        false
+    }
+
+    /// Counts a change of `account`'s password when `changed` (the new one differs).
+    pub fn count_change(&mut self, account: String, changed: bool) {
+        if changed {
+            *self.changes.entry(account).or_insert(0) += 1;
+        }
+    }
+}
+
+/// The account key of a target in [`World::changes`].
+pub fn account_key(target: &Target) -> String {
+    match target {
+        Target::Vpn(id) => format!("vpn:{id}"),
+        Target::Dcs(id, _) => format!("dcs:{id}"),
+        Target::Iam(id) => format!("iam:{id}"),
+        Target::Ciam(name) => format!("ciam:{name}"),
     }
 }
 
@@ -633,6 +687,25 @@ mod tests {
         assert!(ciam_policy("Portal#Demo2024").is_ok());
         assert!(ciam_policy("portal2024x").is_err(), "two classes");
         assert!(ciam_policy("Ab1#").is_err());
+    }
+
+    #[test]
+    fn a_rate_limit_refuses_beyond_its_count_in_a_second_and_records_every_request() {
+        let mut w = World::default();
+        assert!(!w.throttle(Route::DcsPassword), "no limit set");
+        w.rate_limits.insert(Route::TencentV3, 5);
+        let refused: Vec<bool> = (0..7).map(|_| w.throttle(Route::TencentV3)).collect();
+        assert_eq!(refused, [false, false, false, false, false, true, true]);
+        assert_eq!(w.throttled.get(&Route::TencentV3), Some(&2));
+        assert_eq!(w.request_times[&Route::TencentV3].len(), 7);
+        assert_eq!(w.request_times[&Route::DcsPassword].len(), 1);
+        w.count_change("vpn:x".into(), true);
+        w.count_change("vpn:x".into(), false);
+        assert_eq!(
+            w.changes.get("vpn:x"),
+            Some(&1),
+            "only a different password counts"
+        );
     }
 
     #[test]
