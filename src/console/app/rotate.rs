@@ -220,7 +220,9 @@ impl App {
         }
         let last = self.state.get(&profile.name).cloned().unwrap_or_default();
         if let Some(why) = rotate::rails(profile, &last, self.wall, true) {
-            return Verdict::Refused(why);
+            // (Nothing is ever sent before the run: the plan need not say so.)
+            let why = why.trim_end_matches("; nothing was sent");
+            return Verdict::Refused(why.to_string());
         }
         let mut asks = Vec::new();
         if profile.production {

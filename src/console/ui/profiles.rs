@@ -94,9 +94,17 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         format!("{}/{}", visible.len(), app.profiles.len())
     };
     // Marked for rotation: how many, in the title (the rows carry a ✓).
+    // A narrow pane (80×24) says it with the ✓ the rows carry.
     let title = match app.marked.len() {
         0 => format!(" Profiles ({count}) "),
-        n => format!(" Profiles ({count} · {n} selected) "),
+        n => {
+            let long = format!(" Profiles ({count} · {n} selected) ");
+            if long.chars().count() + 2 <= usize::from(area.width) {
+                long
+            } else {
+                format!(" Profiles ({count} · ✓{n}) ")
+            }
+        }
     };
     frame.render_widget(pane_block(Line::from(title), focused, t), area);
     let filter_shown = app.filter_editing || !app.filter.is_empty();

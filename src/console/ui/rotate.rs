@@ -22,12 +22,6 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return;
     };
     let t = app.styles();
-    let rect = Rect::new(
-        area.x + 2,
-        area.y + 1,
-        area.width.saturating_sub(4),
-        area.height.saturating_sub(2),
-    );
     let n = rotation.rows.len();
     let plural = if n == 1 { "" } else { "s" };
     let title = match rotation.phase {
@@ -35,11 +29,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Phase::Running => format!(" Rotating {n} profile{plural} "),
         Phase::Done => " Rotation finished ".to_string(),
     };
-    frame.render_widget(Clear, rect);
-    let block = modal(&title, t);
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
-    let width = usize::from(inner.width);
+    let width = usize::from(area.width.saturating_sub(6));
     let bold = Style::new().add_modifier(Modifier::BOLD);
 
     let mut header: Vec<Line<'_>> = Vec::new();
@@ -126,6 +116,19 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     header.push(Line::from(""));
     footer.insert(0, Line::from(""));
+    // As tall as its lines, at most the screen less a margin; the rows scroll inside.
+    let wanted = (header.len() + n + footer.len() + 2).min(usize::from(u16::MAX)) as u16;
+    let height = wanted.min(area.height.saturating_sub(2));
+    let rect = Rect::new(
+        area.x + 2,
+        area.y + (area.height - height) / 2,
+        area.width.saturating_sub(4),
+        height,
+    );
+    frame.render_widget(Clear, rect);
+    let block = modal(&title, t);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
 
     let header_rows = (header.len() as u16).min(inner.height);
     let footer_rows = (footer.len() as u16).min(inner.height - header_rows);
