@@ -24,7 +24,7 @@ use rekey::console::app::rotate::{Phase, Verdict};
 use rekey::console::editor::CurrentSource;
 use rekey::console::{App, Clock, Console, Loaded, ManualClock, Message, Overlay};
 use rekey::provider::{Outcome, Report};
-use rekey::sim::Simulator;
+use rekey::sim::{Route, Simulator};
 use rekey::state::{Audit, State};
 use rekey::worker::Worker;
 
@@ -388,4 +388,101 @@ async fn a_production_profile_needs_the_typed_confirmation() {
         ui.screen()
             .contains("2 saved, 0 failed, 0 unsettled, 0 not started, 0 refused")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s_stops_new_starts_and_the_change_in_flight_finishes() {
+    let fleet = Fleet::start("stop", 8).await;
+    let names: Vec<String> = (2..8)
+        .map(|i| ["vpn", "redis", "iam", "portal"][i % 4].to_string() + &format!("-{i:04}"))
+        .collect();
+    let before: Vec<String> = names.iter().map(|n| fleet.password(n)).collect();
+    let mut ui = fleet.console((80, 24), |_, _| {});
+    // Mark iam-0002 … portal-0007: the canary (the first) is iam-0002, whose change is held.
+    ui.key(KeyCode::Down);
+    ui.key(KeyCode::Down);
+    for _ in 0..6 {
+        ui.key(KeyCode::Char(' '));
+        ui.key(KeyCode::Down);
+    }
+    assert_eq!(ui.app().marked.len(), 6);
+    ui.key(KeyCode::Char('o'));
+    // Six rows and the dialog's header and footer fit at 80×24.
+    let screen = ui.screen();
+    for name in &names {
+        assert!(screen.contains(&format!("║{name:<11} ready")), "{screen}");
+    }
+    assert!(screen.contains("Enter  start 6"), "{screen}");
+    fleet.sim.hold_next_change_of("iam-0002");
+    ui.key(KeyCode::Enter);
+    ui.wait("the canary on its way", |a| {
+        a.rotation
+            .as_ref()
+            .is_some_and(|r| r.rows[0].status == Some(Status::Sending))
+    })
+    .await;
+    fleet.sim.wait_requests(Route::IamPassword, 1).await;
+    // The dialog cannot be closed while a change is in flight.
+    ui.key(KeyCode::Esc);
+    assert_eq!(ui.app().overlay, Some(Overlay::Rotate));
+    assert!(
+        ui.app()
+            .status
+            .as_ref()
+            .is_some_and(|(_, s)| s.starts_with("Changes are in flight: s stops starting new ones")),
+        "{:?}",
+        ui.app().status
+    );
+    // Quitting asks, and saying no comes back to the dialog.
+    ui.key_mod(KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL);
+    assert_eq!(ui.app().overlay, Some(Overlay::ConfirmQuit));
+    assert!(
+        ui.screen().contains("A rotation is running"),
+        "{}",
+        ui.screen()
+    );
+    ui.key(KeyCode::Esc);
+    assert_eq!(ui.app().overlay, Some(Overlay::Rotate));
+    assert!(!ui.app().should_quit);
+    // s: no new change starts; the one on its way is not interrupted.
+    ui.key(KeyCode::Char('s'));
+    assert!(
+        ui.screen()
+            .contains("Stopping: no new change starts; those in flight finish"),
+        "{}",
+        ui.screen()
+    );
+    fleet.sim.release_held();
+    wait_done(&mut ui).await;
+    let rows = statuses(ui.app());
+    assert_eq!(
+        rows[0].1,
+        Some(Status::Saved),
+        "the canary finished: {rows:?}"
+    );
+    for (i, (name, status)) in rows.iter().enumerate() {
+        let status = status.clone().expect("a status");
+        assert!(status.is_final(), "{name}: {status:?}");
+        let now = fleet.password(name);
+        match status {
+            Status::Saved => {
+                assert_ne!(now, before[i], "{name}");
+                assert_eq!(fleet.stored(name, "current").as_deref(), Some(now.as_str()));
+            }
+            Status::NotStarted(_) => {
+                assert_eq!(now, before[i], "{name} not sent");
+                assert_eq!(fleet.stored(name, "current").as_deref(), Some(now.as_str()));
+                assert_eq!(fleet.stored(name, "pending"), None, "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // The summary stays until closed.
+    assert!(
+        ui.screen().contains(" Rotation finished "),
+        "{}",
+        ui.screen()
+    );
+    ui.key(KeyCode::Esc);
+    assert_eq!(ui.app().overlay, None);
 }

@@ -79,8 +79,12 @@ pub struct Rotation {
     pub stop_requested: bool,
     /// The run's rows, by target index (the core's indices).
     targets: Vec<usize>,
-    /// Stops the run; fired only while no change request is on its way (see [`App::stop`]).
+    /// Stops the run; fired only while no change request is on its way
+    /// ([`App::stop_if_quiet`]).
     interrupter: Option<Interrupter>,
+    /// Targets whose change request left and was not answered yet (`sending`, no attempt
+    /// reported).
+    on_wire: std::collections::BTreeSet<usize>,
 }
 
 impl Rotation {
@@ -186,6 +190,7 @@ impl App {
             stop_requested: false,
             targets: Vec::new(),
             interrupter: None,
+            on_wire: Default::default(),
         });
         self.overlay = Some(Overlay::Rotate);
     }
@@ -459,7 +464,9 @@ impl App {
 
     /// Fires the stop once no change request is on its way: the core's interrupt stops changes
     /// not yet sent (nothing sent) and starts no new one, but would leave a request already on
-    /// its way `unknown`, so it waits for those to be answered.
+    /// its way `unknown`, so it waits for those to be answered. (The core has one interrupt for
+    /// both; a request that leaves between its `sending` event and this firing still ends
+    /// `unknown`, and is journaled and settled as any.)
     fn stop_if_quiet(&mut self) {
         let Some(rotation) = &mut self.rotation else {
             return;
@@ -467,7 +474,7 @@ impl App {
         if !rotation.stop_requested || rotation.phase != Phase::Running {
             return;
         }
-        if rotation.count(|s| matches!(s, Status::Sending)) > 0 {
+        if !rotation.on_wire.is_empty() {
             return;
         }
         if let Some(interrupter) = rotation.interrupter.take() {
@@ -482,16 +489,22 @@ impl App {
         };
         match message {
             Rotating::Event(Event::Status(i, status)) => {
+                if status == Status::Sending {
+                    rotation.on_wire.insert(i);
+                }
                 if let Some(row) = rotation.row_of(i) {
                     row.status = Some(status);
                 }
             }
             Rotating::Event(Event::Finished(i, end)) => {
+                rotation.on_wire.remove(&i);
                 if let Some(row) = rotation.row_of(i) {
                     row.status = Some(end.status);
                 }
             }
             Rotating::Event(Event::Attempted(i, report)) => {
+                // Answered: no longer on its way (a rate-limited one is sent again later).
+                rotation.on_wire.remove(&i);
                 let Some(profile) = rotation
                     .row_of(i)
                     .map(|r| r.profile)
