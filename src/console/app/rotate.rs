@@ -121,6 +121,11 @@ impl Rotation {
         self.targets.len()
     }
 
+    /// The last row's index (how far the rows can scroll at most).
+    fn last_row(&self) -> u16 {
+        u16::try_from(self.rows.len().saturating_sub(1)).unwrap_or(u16::MAX)
+    }
+
     /// The interrupter, taken (the console quits).
     pub(super) fn take_interrupter(&mut self) -> Option<Interrupter> {
         self.interrupter.take()
@@ -255,7 +260,7 @@ impl App {
                 return;
             }
             KeyCode::Down => {
-                rotation.scroll = rotation.scroll.saturating_add(1);
+                rotation.scroll = rotation.scroll.saturating_add(1).min(rotation.last_row());
                 return;
             }
             KeyCode::PageUp => {
@@ -263,7 +268,7 @@ impl App {
                 return;
             }
             KeyCode::PageDown => {
-                rotation.scroll = rotation.scroll.saturating_add(10);
+                rotation.scroll = rotation.scroll.saturating_add(10).min(rotation.last_row());
                 return;
             }
             _ => {}
