@@ -486,3 +486,108 @@ async fn s_stops_new_starts_and_the_change_in_flight_finishes() {
     ui.key(KeyCode::Esc);
     assert_eq!(ui.app().overlay, None);
 }
+
+const PLAN: &str = r#"
+[[profile]]
+name = "no-store"
+kind = "tencent-bm-vpn"
+endpoint = "http://127.0.0.1:1"
+region = "ap-guangzhou"
+secret_id = { value = "AKIDfixed" }
+secret_key = { value = "fixed-key" }
+
+[[profile]]
+name = "prompted"
+kind = "tencent-bm-vpn"
+endpoint = "http://127.0.0.1:1"
+region = "ap-guangzhou"
+secret_id = { value = "AKIDfixed" }
+secret_key = { prompt = true }
+store = { backend = "command", command = ["false"], entry = "prompted" }
+
+[[profile]]
+name = "two-left"
+kind = "huawei-iam"
+iam_endpoint = "http://127.0.0.1:1"
+domain = "my-account"
+user = "alice"
+store = { backend = "command", command = ["false"], entry = "two-left" }
+"#;
+
+#[test]
+fn the_plan_refuses_what_cannot_be_rotated_and_asks_for_the_last_attempts() {
+    let dir = std::env::temp_dir().join(format!("rekey-crot-{}-plan", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut h = common::harness::Harness::manual(
+        None,
+        common::harness::loaded(PLAN),
+        (80, 24),
+        |app, wall| {
+            let mut report = Report::new(Outcome::WrongOldPassword, "");
+            report.retries_left = Some(2);
+            let (mut state, _) = State::load(&dir);
+            state.record("two-left", &report, wall).expect("seed");
+            app.state = state;
+            app.data_dir = Some(dir.clone());
+        },
+    );
+    for _ in 0..3 {
+        h.key(KeyCode::Char(' '));
+        h.key(KeyCode::Down);
+    }
+    h.key(KeyCode::Char('o'));
+    let rows: Vec<Verdict> = h
+        .app()
+        .rotation
+        .as_ref()
+        .expect("dialog")
+        .rows
+        .iter()
+        .map(|r| r.verdict.clone())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            Verdict::Refused(
+                "no store: a rotation saves the generated password in one first".into()
+            ),
+            Verdict::Refused(
+                "secret_key = { prompt = true }, which a rotation cannot ask for".into()
+            ),
+            Verdict::Confirm("2 retries left, may be the last attempt".into()),
+        ]
+    );
+    let screen = h.screen();
+    assert!(
+        screen.contains("║no-store refused: no store: a rotation saves the generated password"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(
+            "║two-left confirm (2 retries left, may be the last attempt) · command:two-…║"
+        ),
+        "{screen}"
+    );
+    assert!(screen.contains("Enter  start 1"), "{screen}");
+    // Esc before the start: nothing happens, the marks stay.
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app().overlay, None);
+    assert_eq!(h.app().marked.len(), 3);
+    // Marks of one profile only, which is refused: nothing to start.
+    h.key(KeyCode::Char(' '));
+    h.key(KeyCode::Up);
+    h.key(KeyCode::Char(' '));
+    assert_eq!(h.app().marked.iter().copied().collect::<Vec<_>>(), [0]);
+    h.key(KeyCode::Char('o'));
+    h.key(KeyCode::Enter);
+    assert_eq!(
+        h.app().status.clone().map(|(_, s)| s).as_deref(),
+        Some("Nothing to rotate: every profile is refused (Esc closes)")
+    );
+    assert_eq!(
+        h.app().rotation.as_ref().map(|r| r.phase),
+        Some(Phase::Plan)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
