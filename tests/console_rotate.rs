@@ -477,6 +477,23 @@ async fn s_stops_new_starts_and_the_change_in_flight_finishes() {
             other => panic!("{name}: {other:?}"),
         }
     }
+    // The dialog cuts long reasons; the message history keeps each whole.
+    let history: Vec<String> = ui
+        .app()
+        .history
+        .iter()
+        .map(|(_, text)| text.clone())
+        .collect();
+    for (name, status) in &rows[1..] {
+        if let Some(Status::NotStarted(_)) = status {
+            assert!(
+                history
+                    .iter()
+                    .any(|l| l.starts_with(&format!("{name}: not started: "))),
+                "{history:?}"
+            );
+        }
+    }
     // The summary stays until closed.
     assert!(
         ui.screen().contains(" Rotation finished "),

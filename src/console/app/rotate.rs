@@ -504,6 +504,19 @@ impl App {
             Rotating::Event(Event::Finished(i, end)) => {
                 rotation.on_wire.remove(&i);
                 if let Some(row) = rotation.row_of(i) {
+                    // The dialog cuts a long reason to its width: the history (`m`) keeps it
+                    // whole.
+                    let level = match &end.status {
+                        Status::Failed(_) => Some(Level::Error),
+                        Status::Unsettled(_) | Status::NotStarted(_) => Some(Level::Warn),
+                        _ => None,
+                    };
+                    if let (Some(level), Some(reason)) = (level, end.status.reason()) {
+                        let reason = reason.strip_prefix("not started: ").unwrap_or(reason);
+                        let word = end.status.word().replace('_', " ");
+                        let line = format!("{}: {word}: {reason}", row.name);
+                        self.history.push(level, line);
+                    }
                     row.status = Some(end.status);
                 }
             }
