@@ -24,7 +24,7 @@ use rekey::console::app::rotate::{Phase, Verdict};
 use rekey::console::editor::CurrentSource;
 use rekey::console::{App, Clock, Console, Loaded, ManualClock, Message, Overlay};
 use rekey::provider::{Outcome, Report};
-use rekey::sim::{Route, Simulator};
+use rekey::sim::{Fault, Route, Simulator};
 use rekey::state::{Audit, State};
 use rekey::worker::Worker;
 
@@ -607,4 +607,52 @@ fn the_plan_refuses_what_cannot_be_rotated_and_asks_for_the_last_attempts() {
         Some(Phase::Plan)
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_may_have_been_applied_ends_unsettled_with_its_badge() {
+    let fleet = Fleet::start("unsettled", 4).await;
+    let portal = fleet.password("portal-0003");
+    let mut ui = fleet.console((120, 40), |_, _| {});
+    ui.key(KeyCode::Down);
+    ui.key(KeyCode::Down);
+    ui.key(KeyCode::Char(' '));
+    ui.key(KeyCode::Down);
+    ui.key(KeyCode::Char(' '));
+    // The canary's answer is lost after the change was applied: unknown.
+    fleet.sim.inject(Route::IamPassword, Fault::Drop);
+    ui.key(KeyCode::Char('o'));
+    ui.key(KeyCode::Enter);
+    wait_done(&mut ui).await;
+    let rows = statuses(ui.app());
+    assert!(matches!(&rows[0].1, Some(Status::Unsettled(_))), "{rows:?}");
+    assert!(
+        matches!(&rows[1].1, Some(Status::NotStarted(_))),
+        "an unknown stops new starts: {rows:?}"
+    );
+    assert_eq!(fleet.password("portal-0003"), portal);
+    // The new password that may be live is kept in the store as pending.
+    assert_eq!(
+        fleet.stored("iam-0002", "pending").as_deref(),
+        Some(fleet.password("iam-0002").as_str())
+    );
+    let screen = ui.screen();
+    assert!(
+        screen.contains("0 saved, 0 failed, 1 unsettled, 1 not started, 0 refused"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Unsettled ones may have changed: R in the list settles each."),
+        "{screen}"
+    );
+    // Closed: the list shows the badge (from the journal).
+    ui.key(KeyCode::Enter);
+    ui.wait("the badge", |a| a.unsettled.contains_key("iam-0002"))
+        .await;
+    let screen = ui.screen();
+    let row = screen
+        .lines()
+        .find(|l| l.contains("iam-0002"))
+        .expect("row");
+    assert!(row.contains("unsettled"), "{row}");
 }
