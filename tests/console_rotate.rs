@@ -656,3 +656,36 @@ async fn a_change_that_may_have_been_applied_ends_unsettled_with_its_badge() {
         .expect("row");
     assert!(row.contains("unsettled"), "{row}");
 }
+
+#[test]
+fn keys_rebinds_marking_and_rotating() {
+    let text = format!("[keys]\nmark = \"x\"\nrotate = \"ctrl-t\"\n{PLAN}");
+    let mut h = common::harness::Harness::manual(
+        None,
+        common::harness::loaded(&text),
+        (120, 40),
+        |_, _| {},
+    );
+    h.key(KeyCode::Char(' '));
+    assert!(h.app().marked.is_empty(), "Space no longer marks");
+    h.key(KeyCode::Char('x'));
+    assert_eq!(h.app().marked.len(), 1);
+    assert!(
+        h.screen().contains("^T rotate marked · x mark"),
+        "{}",
+        h.screen()
+    );
+    h.key(KeyCode::Char('o'));
+    assert_eq!(h.app().overlay, None);
+    h.ctrl('t');
+    assert_eq!(h.app().overlay, Some(Overlay::Rotate));
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('?'));
+    assert!(
+        h.screen().contains(
+            "║x  Ctrl-T  s        profiles: mark / rotate the marked; dialog: stop new ones"
+        ),
+        "{}",
+        h.screen()
+    );
+}

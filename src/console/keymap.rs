@@ -351,7 +351,7 @@ const HELP: &[HelpRow] = &[
         &[A::Mark, A::Rotate, A::StopRotation],
         "  ",
         "Space  o  s",
-        "profiles: mark / rotate the marked (s: stop new starts)",
+        "profiles: mark / rotate the marked; dialog: stop new ones",
     ),
     row(
         &[A::Filter, A::Reload, A::Settle],
