@@ -20,6 +20,8 @@ pub enum Context {
     Field,
     /// The request log.
     Log,
+    /// The rotation dialog.
+    Rotation,
 }
 
 impl Context {
@@ -30,6 +32,7 @@ impl Context {
             Context::Profiles => "the profile list",
             Context::Field => "a field",
             Context::Log => "the log",
+            Context::Rotation => "the rotation dialog",
         }
     }
 }
@@ -92,6 +95,9 @@ actions! {
     Show "show",
     ScrollUp "scroll_up",
     ScrollDown "scroll_down",
+    Mark "mark",
+    Rotate "rotate",
+    StopRotation "stop_rotation",
 }
 
 /// One row of the table.
@@ -106,7 +112,7 @@ pub struct Binding {
     pub description: &'static str,
 }
 
-use Context::{Field, Global, InFlight, Log, Profiles};
+use Context::{Field, Global, InFlight, Log, Profiles, Rotation};
 
 /// The table: every action, in [`Action::ALL`] order, with its default keys.
 pub const TABLE: &[Binding] = &[
@@ -260,6 +266,24 @@ pub const TABLE: &[Binding] = &[
         &[Field],
         "scroll the editor down",
     ),
+    b(
+        Action::Mark,
+        &["space"],
+        &[Profiles],
+        "mark the profile for rotation (again: unmark)",
+    ),
+    b(
+        Action::Rotate,
+        &["o"],
+        &[Profiles],
+        "rotate the marked profiles (or the selected one)",
+    ),
+    b(
+        Action::StopRotation,
+        &["s"],
+        &[Rotation],
+        "stop starting new changes (those in flight finish)",
+    ),
 ];
 
 const fn b(
@@ -322,6 +346,12 @@ const HELP: &[HelpRow] = &[
         " ",
         "Enter → l",
         "profiles: edit the selected profile",
+    ),
+    row(
+        &[A::Mark, A::Rotate, A::StopRotation],
+        "  ",
+        "Space  o  s",
+        "profiles: mark / rotate the marked; dialog: stop new ones",
     ),
     row(
         &[A::Filter, A::Reload, A::Settle],
@@ -456,6 +486,8 @@ pub enum HintsFor {
     Unsettled,
     /// The profile list.
     Profiles,
+    /// The profile list with profiles marked for rotation.
+    Marked,
     /// A field.
     Field,
     /// The log.
@@ -477,6 +509,14 @@ const HINTS_PROFILES: &[Hint] = &[
     hint(&[A::Filter], "/", "filter"),
     hint(&[A::Reload], "r", "reload"),
     hint(&[A::FocusNext], "Tab", "next"),
+    hint(&[A::Help], "?", "help"),
+    hint(&[A::Quit], "q", "quit"),
+];
+const HINTS_MARKED: &[Hint] = &[
+    hint(&[A::Rotate], "o", "rotate marked"),
+    hint(&[A::Mark], "Space", "mark"),
+    hint(&[A::Up, A::Down], "↑↓/jk", "select"),
+    hint(&[A::Filter], "/", "filter"),
     hint(&[A::Help], "?", "help"),
     hint(&[A::Quit], "q", "quit"),
 ];
@@ -844,6 +884,7 @@ impl Keymap {
         let hints = match which {
             HintsFor::Unsettled => HINTS_UNSETTLED,
             HintsFor::Profiles => HINTS_PROFILES,
+            HintsFor::Marked => HINTS_MARKED,
             HintsFor::Field => HINTS_FIELD,
             HintsFor::Log => HINTS_LOG,
         };

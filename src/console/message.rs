@@ -56,6 +56,16 @@ pub enum Disk {
     Panicked(String),
 }
 
+/// What a fleet rotation (SPEC §11) started from the console reports, in order: the core's
+/// events, then its end.
+#[derive(Debug)]
+pub enum Rotating {
+    /// An event of [`crate::change::rotate::rotate`] (indices are the run's targets).
+    Event(crate::change::rotate::Event),
+    /// The run ended (every profile's end was an event before this), or could not start.
+    Ended(Result<(), String>),
+}
+
 /// Something for the console to handle. `Debug` is manual: a paste may hold a password.
 pub enum Message {
     /// A terminal event: key, paste, mouse, resize.
@@ -86,6 +96,8 @@ pub enum Message {
     },
     /// File I/O done off the loop ended.
     Disk(Disk),
+    /// The rotation started from the console reports.
+    Rotation(Rotating),
 }
 
 impl std::fmt::Debug for Message {
@@ -111,6 +123,7 @@ impl std::fmt::Debug for Message {
             Message::Journals(readings) => write!(f, "Journals({readings:?})"),
             Message::Settled { profile, result } => write!(f, "Settled({profile}, {result:?})"),
             Message::Disk(done) => write!(f, "Disk({done:?})"),
+            Message::Rotation(r) => write!(f, "Rotation({r:?})"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod frames;
 pub mod harness;
 pub mod ui;
 

@@ -146,7 +146,7 @@ impl App {
     /// The config file read again (`r`): installs it, or keeps what was loaded when it cannot
     /// be used.
     pub(super) fn on_reloaded(&mut self, path: PathBuf, loaded: Loaded) {
-        if self.job.is_some() {
+        if self.job.is_some() || self.rotation.is_some() {
             self.status = Some((Level::Info, "Reload after the change in flight ends".into()));
             return;
         }

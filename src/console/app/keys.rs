@@ -146,6 +146,7 @@ impl App {
         };
         match overlay {
             Overlay::Help => self.overlay = None,
+            Overlay::Rotate => self.on_rotation_key(key),
             Overlay::Messages(scroll) => {
                 self.overlay = match key.code {
                     KeyCode::Up | KeyCode::Char('k') => {
@@ -233,7 +234,8 @@ impl App {
             Overlay::ConfirmQuit => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('d') => self.quit(),
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                    self.overlay = None;
+                    // Back to the rotation dialog when one is open.
+                    self.overlay = self.rotation.as_ref().map(|_| Overlay::Rotate);
                     self.discard_reveal = None;
                 }
                 _ => self.on_kept_key(key, now),
@@ -445,6 +447,8 @@ impl App {
                 }
             }
             Some(Action::Settle) => self.settle_selected(),
+            Some(Action::Mark) => self.toggle_mark(),
+            Some(Action::Rotate) => self.open_rotation(),
             _ => {}
         }
     }

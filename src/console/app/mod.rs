@@ -1,6 +1,6 @@
 //! The console's state and its one `update` function. Nothing else mutates it; rendering reads it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,6 +27,7 @@ pub const REVEAL_FOR: Duration = Duration::from_secs(5);
 mod events;
 mod keys;
 mod mouse;
+pub mod rotate;
 mod send;
 mod store;
 
@@ -86,6 +87,8 @@ pub enum Overlay {
     LogDetail(usize, u16),
     /// The message history (`m`), scrolled back from the newest by this many lines.
     Messages(u16),
+    /// The rotation dialog (its state: [`App::rotation`]).
+    Rotate,
 }
 
 /// What to do once the only copy of a password that may be live was dealt with.
@@ -263,6 +266,10 @@ pub struct App {
     state_seq: u64,
     /// What could not be recorded when quitting (printed once the terminal is restored).
     quit_problems: Vec<String>,
+    /// Profiles marked for rotation (Space), indices into `profiles`.
+    pub marked: BTreeSet<usize>,
+    /// The rotation dialog: its plan, then the run's progress and summary.
+    pub rotation: Option<rotate::Rotation>,
 }
 
 impl App {
@@ -320,6 +327,8 @@ impl App {
             disk_ready: Vec::new(),
             state_seq: 0,
             quit_problems: Vec::new(),
+            marked: BTreeSet::new(),
+            rotation: None,
         };
         app.install(loaded);
         app.record_status(None);
@@ -341,6 +350,7 @@ impl App {
         self.config_missing = false;
         self.warnings.clear();
         self.broken.clear();
+        self.marked.clear();
         self.focus = Focus::Profiles;
         match loaded {
             Loaded::Config(config) => {
@@ -634,12 +644,13 @@ impl App {
             Message::Journals(readings) => self.on_journals(readings),
             Message::Settled { profile, result } => self.on_settled(profile, result),
             Message::Disk(done) => self.on_disk(done),
+            Message::Rotation(report) => self.on_rotation(report),
         }
     }
 
     /// `q`: quits, asking first while a change is in flight or its outcome is unknown.
     fn request_quit(&mut self) {
-        if self.job.is_some() || self.unknown.is_some() {
+        if self.job.is_some() || self.unknown.is_some() || self.rotating() {
             self.discard_reveal = None;
             self.overlay = Some(Overlay::ConfirmQuit);
         } else {
@@ -676,6 +687,11 @@ impl App {
         // A password copied less than 45 s ago would outlive the console on the clipboard.
         if self.clipboard_clear_at.take().is_some() {
             self.clipboard_out.push(clipboard::clear_sequence());
+        }
+        // A rotation starts nothing more; a request on its way is left open in its journal
+        // (unsettled: `rekey rotate --resume` or R settles it).
+        if let Some(interrupter) = self.rotation.as_mut().and_then(|r| r.take_interrupter()) {
+            interrupter.interrupt("quit");
         }
         self.sent_new = None;
         self.store_unlock = None;

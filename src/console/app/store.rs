@@ -143,7 +143,7 @@ impl App {
 
     /// Re-reads the config file (after the user fixed it). Wipes typed secrets.
     pub(super) fn reload(&mut self) {
-        if self.job.is_some() {
+        if self.job.is_some() || self.rotation.is_some() {
             self.status = Some((Level::Info, "Reload after the change in flight ends".into()));
             return;
         }

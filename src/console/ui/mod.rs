@@ -4,6 +4,7 @@ pub mod editor;
 pub mod messages;
 pub mod overlay;
 pub mod profiles;
+pub mod rotate;
 
 use std::time::{Instant, SystemTime};
 
@@ -178,6 +179,7 @@ fn hints(app: &App, width: usize) -> String {
         .profile()
         .is_some_and(|p| app.unsettled.contains_key(&p.name));
     let mut items = app.keymap.hint_items(match app.focus {
+        Focus::Profiles if !app.marked.is_empty() => HintsFor::Marked,
         Focus::Profiles if unsettled => HintsFor::Unsettled,
         Focus::Profiles => HintsFor::Profiles,
         Focus::Field(_) => HintsFor::Field,

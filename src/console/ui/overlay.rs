@@ -88,7 +88,8 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-fn modal<'a>(title: &'a str, t: &Theme) -> Block<'a> {
+/// A dialog's frame: a double border in the accent colour, titled.
+pub(super) fn modal<'a>(title: &'a str, t: &Theme) -> Block<'a> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
@@ -101,6 +102,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let t = app.styles();
     match &app.overlay {
         None => {}
+        Some(Overlay::Rotate) => super::rotate::draw(frame, app, area),
         Some(Overlay::Messages(scroll)) => super::messages::draw_history(frame, app, area, *scroll),
         Some(Overlay::Help) => {
             // Every binding, from the keymap (the config's `[keys]` included).
@@ -216,7 +218,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             dialog(frame, t, area, 70, " Settle ", lines);
         }
         Some(Overlay::ConfirmQuit) => {
-            let why = if app.job.is_some() {
+            let why = if app.rotating() {
+                "A rotation is running: quitting now starts no new change and leaves a change on its way unsettled."
+            } else if app.job.is_some() {
                 "A change is in flight: quitting now leaves its outcome unknown."
             } else {
                 "The last change may have been applied (outcome unknown) and was not checked."

@@ -86,16 +86,25 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
     let t = app.styles();
     let focused = app.focus == Focus::Profiles;
     let visible = app.visible();
-    let title = if !app.broken.is_empty() {
-        format!(
-            " Profiles ({}, {} bad) ",
-            app.profiles.len(),
-            app.broken.len()
-        )
+    let count = if !app.broken.is_empty() {
+        format!("{}, {} bad", app.profiles.len(), app.broken.len())
     } else if app.filter.is_empty() {
-        format!(" Profiles ({}) ", app.profiles.len())
+        app.profiles.len().to_string()
     } else {
-        format!(" Profiles ({}/{}) ", visible.len(), app.profiles.len())
+        format!("{}/{}", visible.len(), app.profiles.len())
+    };
+    // Marked for rotation: how many, in the title (the rows carry a ✓).
+    // A narrow pane (80×24) says it with the ✓ the rows carry.
+    let title = match app.marked.len() {
+        0 => format!(" Profiles ({count}) "),
+        n => {
+            let long = format!(" Profiles ({count} · {n} selected) ");
+            if long.chars().count() + 2 <= usize::from(area.width) {
+                long
+            } else {
+                format!(" Profiles ({count} · ✓{n}) ")
+            }
+        }
     };
     frame.render_widget(pane_block(Line::from(title), focused, t), area);
     let filter_shown = app.filter_editing || !app.filter.is_empty();
@@ -119,10 +128,19 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         lines.push(Line::from("No profile matches").style(t.dim));
     }
     let offset = layout.offset(list.height);
+    // With profiles marked for rotation, a column of ✓ beside the selection arrow: a sign, not
+    // only a colour. Without, the rows are as they always were.
+    let marking = !app.marked.is_empty();
+    let lead = if marking { 3 } else { 2 };
     for (row, &index) in visible.iter().enumerate().skip(offset) {
         let profile = &app.profiles[index];
         let is_selected = app.selected == Some(index);
-        let marker = if is_selected { "▶ " } else { "  " };
+        let arrow = if is_selected { "▶" } else { " " };
+        let marker = match (marking, app.marked.contains(&index)) {
+            (false, _) => format!("{arrow} "),
+            (true, true) => format!("{arrow}✓ "),
+            (true, false) => format!("{arrow}  "),
+        };
         // The kind in short, and the state badge when there is one; when both do not fit
         // beside the name, the badge wins (the editor's title names the kind in full).
         // Production rows carry a ⚠ before the name: a sign, not only a colour.
@@ -131,7 +149,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
         let kind = short_kind(profile.kind);
         let name_len = profile.name.chars().count();
         // The room a tag has beside the whole name.
-        let room = width.saturating_sub(2 + prod_len + name_len + 1);
+        let room = width.saturating_sub(lead + prod_len + name_len + 1);
         // The badge gives way before the name does: the kind goes first, then the badge takes
         // its shorter forms; the name is cut only beside the shortest one.
         let (tag, tag_style) = match badge(app, index, wall) {
@@ -152,9 +170,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect, wall: SystemTime) {
             None => (kind.to_string(), t.dim),
         };
         let tag_len = tag.chars().count();
-        let name_width = width.saturating_sub(2 + prod_len + tag_len + 1).max(1);
+        let name_width = width.saturating_sub(lead + prod_len + tag_len + 1).max(1);
         let name = truncate(&profile.name, name_width);
-        let pad = width.saturating_sub(2 + prod_len + name.chars().count() + tag_len);
+        let pad = width.saturating_sub(lead + prod_len + name.chars().count() + tag_len);
         let mut style = Style::new();
         if is_selected {
             style = style.add_modifier(Modifier::BOLD);
