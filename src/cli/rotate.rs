@@ -205,7 +205,7 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
                     options,
                     limiter,
                     tx,
-                    interrupt,
+                    rotate::Controls::interrupt_only(interrupt),
                 )
                 .await;
                 ends.extend(rotated);

@@ -164,6 +164,30 @@ pub enum Event {
 /// Where events go.
 pub type Events = UnboundedSender<Event>;
 
+/// How a run is stopped, and where its HTTP exchanges go.
+pub struct Controls {
+    /// Interrupts the changes themselves (a signal, quitting): one not yet sent is not sent,
+    /// one on its way ends `unknown` (journaled, settled later). Also stops new starts.
+    pub interrupt: Interrupt,
+    /// Only stops new starts: changes already started finish undisturbed (the console's "stop
+    /// starting new ones").
+    pub stop_new: Interrupt,
+    /// Every change's request/response log entries (secrets masked), as for one change.
+    pub log: crate::provider::LogSink,
+}
+
+impl Controls {
+    /// Controls that only `interrupt` fires, with no log (the headless command).
+    pub fn interrupt_only(interrupt: Interrupt) -> Controls {
+        let (_never, stop_new) = super::Interrupter::new();
+        Controls {
+            interrupt,
+            stop_new,
+            log: std::sync::Arc::new(|_| {}),
+        }
+    }
+}
+
 /// Why a profile may not be sent to now (SPEC §4), or None: known to be locked (always
 /// refused: a rotation never overrides a lock), 2 or fewer retries left or a production
 /// profile (both need `yes`).
@@ -240,6 +264,8 @@ struct Shared {
     limiter: Arc<Limiter>,
     events: Events,
     interrupt: Interrupt,
+    stop_new: Interrupt,
+    log: crate::provider::LogSink,
     length: Option<usize>,
 }
 
@@ -269,8 +295,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 /// Rotates `targets[i]` for every `i` of `todo`, in that order: the first `options.canary` one
 /// by one (any of them not saved stops the run), then the rest `options.concurrency` at a time,
-/// starting no new one after `options.max_failures` definite failures, any unsettled outcome or
-/// an interrupt (changes in flight finish). Returns the end of every profile of `todo`, in
+/// starting no new one after `options.max_failures` definite failures, any unsettled outcome,
+/// `controls.stop_new` (changes in flight finish) or `controls.interrupt` (which also
+/// interrupts the changes in flight: see [`Controls`]). Returns the end of every profile of `todo`, in
 /// `todo` order. With `run`, each start and end is appended to its progress file first.
 #[allow(clippy::too_many_arguments)]
 pub async fn rotate(
@@ -281,14 +308,16 @@ pub async fn rotate(
     options: Options,
     limiter: Arc<Limiter>,
     events: Events,
-    interrupt: Interrupt,
+    controls: Controls,
 ) -> Vec<(usize, End)> {
     let shared = Arc::new(Shared {
         data_dir,
         run,
         limiter,
         events,
-        interrupt,
+        interrupt: controls.interrupt,
+        stop_new: controls.stop_new,
+        log: controls.log,
         length: options.length,
     });
     for &i in &todo {
@@ -303,7 +332,7 @@ pub async fn rotate(
     let mut in_flight: JoinSet<(usize, End)> = JoinSet::new();
     loop {
         if stop.is_none()
-            && let Some(why) = shared.interrupt.fired()
+            && let Some(why) = shared.interrupt.fired().or_else(|| shared.stop_new.fired())
         {
             stop = Some(format!("{why}: the run stopped starting new changes"));
         }
@@ -470,7 +499,7 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
             place,
             typed,
             provider::Options::default(),
-            Arc::new(|_| {}),
+            shared.log.clone(),
             Arc::new(AtomicBool::new(false)),
             shared.interrupt.clone(),
         );

@@ -79,12 +79,10 @@ pub struct Rotation {
     pub stop_requested: bool,
     /// The run's rows, by target index (the core's indices).
     targets: Vec<usize>,
-    /// Stops the run; fired only while no change request is on its way
-    /// ([`App::stop_if_quiet`]).
+    /// Interrupts the run's changes (quitting: one on its way is left open in its journal).
     interrupter: Option<Interrupter>,
-    /// Targets whose change request left and was not answered yet (`sending`, no attempt
-    /// reported).
-    on_wire: std::collections::BTreeSet<usize>,
+    /// Stops new starts only (`s`): the changes in flight finish.
+    stopper: Option<Interrupter>,
 }
 
 impl Rotation {
@@ -195,7 +193,7 @@ impl App {
             stop_requested: false,
             targets: Vec::new(),
             interrupter: None,
-            on_wire: Default::default(),
+            stopper: None,
         });
         self.overlay = Some(Overlay::Rotate);
     }
@@ -299,11 +297,13 @@ impl App {
             Phase::Running => {
                 if self.keymap.action_for(&key, Context::Rotation) == Some(Action::StopRotation) {
                     rotation.stop_requested = true;
+                    if let Some(stopper) = rotation.stopper.take() {
+                        stopper.interrupt("stopped");
+                    }
                     self.status = Some((
                         Level::Info,
                         "Stopping: no new change starts; those in flight finish".into(),
                     ));
-                    self.stop_if_quiet();
                 } else if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
                     let keys = self
                         .keymap
@@ -395,10 +395,24 @@ impl App {
                 .collect(),
         };
         let (interrupter, interrupt) = Interrupter::new();
+        let (stopper, stop_new) = Interrupter::new();
+        let log_tx = tx.clone();
+        let controls = rotate::Controls {
+            interrupt,
+            stop_new,
+            // The run's exchanges reach the Requests pane as a single change's do.
+            log: Arc::new(move |entry| {
+                let _ = log_tx.send(Message::Worker(Box::new(crate::worker::WorkerEvent::Log {
+                    job: 0,
+                    entry,
+                })));
+            }),
+        };
         rotation.targets = targets;
         rotation.phase = Phase::Running;
         rotation.run_id = Some(id.clone());
         rotation.interrupter = Some(interrupter);
+        rotation.stopper = Some(stopper);
         for &r in &rotation.targets {
             rotation.rows[r].status = Some(Status::Waiting);
         }
@@ -438,7 +452,7 @@ impl App {
                 options,
                 limiter,
                 events,
-                interrupt,
+                controls,
             ));
             let ended = loop {
                 tokio::select! {
@@ -467,26 +481,6 @@ impl App {
         ));
     }
 
-    /// Fires the stop once no change request is on its way: the core's interrupt stops changes
-    /// not yet sent (nothing sent) and starts no new one, but would leave a request already on
-    /// its way `unknown`, so it waits for those to be answered. (The core has one interrupt for
-    /// both; a request that leaves between its `sending` event and this firing still ends
-    /// `unknown`, and is journaled and settled as any.)
-    fn stop_if_quiet(&mut self) {
-        let Some(rotation) = &mut self.rotation else {
-            return;
-        };
-        if !rotation.stop_requested || rotation.phase != Phase::Running {
-            return;
-        }
-        if !rotation.on_wire.is_empty() {
-            return;
-        }
-        if let Some(interrupter) = rotation.interrupter.take() {
-            interrupter.interrupt("stopped");
-        }
-    }
-
     /// What the rotation reports: statuses, attempts (state and audit, as for one change), ends.
     pub(super) fn on_rotation(&mut self, message: Rotating) {
         let Some(rotation) = &mut self.rotation else {
@@ -494,15 +488,11 @@ impl App {
         };
         match message {
             Rotating::Event(Event::Status(i, status)) => {
-                if status == Status::Sending {
-                    rotation.on_wire.insert(i);
-                }
                 if let Some(row) = rotation.row_of(i) {
                     row.status = Some(status);
                 }
             }
             Rotating::Event(Event::Finished(i, end)) => {
-                rotation.on_wire.remove(&i);
                 if let Some(row) = rotation.row_of(i) {
                     // The dialog cuts a long reason to its width: the history (`m`) keeps it
                     // whole.
@@ -521,8 +511,6 @@ impl App {
                 }
             }
             Rotating::Event(Event::Attempted(i, report)) => {
-                // Answered: no longer on its way (a rate-limited one is sent again later).
-                rotation.on_wire.remove(&i);
                 let Some(profile) = rotation
                     .row_of(i)
                     .map(|r| r.profile)
@@ -550,6 +538,7 @@ impl App {
             Rotating::Ended(result) => {
                 rotation.phase = Phase::Done;
                 rotation.interrupter = None;
+                rotation.stopper = None;
                 let saved = rotation.count(|s| *s == Status::Saved);
                 let failed = rotation.count(|s| matches!(s, Status::Failed(_)));
                 let unsettled = rotation.count(|s| matches!(s, Status::Unsettled(_)));
@@ -584,9 +573,7 @@ impl App {
                     self.selection += 1;
                     self.fill_current();
                 }
-                return;
             }
         }
-        self.stop_if_quiet();
     }
 }
