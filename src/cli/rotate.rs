@@ -807,19 +807,7 @@ impl View {
     }
 
     fn total_line(&self, width: usize) -> String {
-        let n = self.names.len();
-        let count = |f: &dyn Fn(&Status) -> bool| self.status.iter().filter(|s| f(s)).count();
-        let saved = count(&|s| *s == Status::Saved);
-        let failed = count(&|s| matches!(s, Status::Failed(_) | Status::NotStarted(_)));
-        let unsettled = count(&|s| matches!(s, Status::Unsettled(_)));
-        let done = count(&|s| s.is_final());
-        let bar_width = 24usize.min(width.saturating_sub(50)).max(8);
-        let filled = (done * bar_width).checked_div(n).unwrap_or(bar_width);
-        format!(
-            "[{}{}] {done}/{n}  saved {saved}  failed {failed}  unsettled {unsettled}",
-            "#".repeat(filled),
-            "-".repeat(bar_width - filled)
-        )
+        rotate::progress_line(&self.status, self.names.len(), width)
     }
 
     /// The last word: the summary object (JSON), or a line.
@@ -870,18 +858,7 @@ impl View {
 
 /// `NAME: status[: reason]`, escaped.
 fn line_of(name: &str, status: &Status) -> String {
-    let word = match status {
-        Status::RateLimited(n) => format!("rate limited, sending again after a back-off ({n})"),
-        Status::NotStarted(_) => "not started".into(),
-        s => s.word().to_string(),
-    };
-    match status.reason() {
-        Some(r) if !matches!(status, Status::NotStarted(_)) || !r.is_empty() => format!(
-            "{name}: {word}: {}",
-            crate::text::escape(r.strip_prefix("not started: ").unwrap_or(r))
-        ),
-        _ => format!("{name}: {word}"),
-    }
+    format!("{name}: {}", status.describe())
 }
 
 #[cfg(test)]

@@ -130,6 +130,56 @@ impl Status {
             Status::Saved | Status::Failed(_) | Status::Unsettled(_) | Status::NotStarted(_)
         )
     }
+
+    /// How both faces (the headless live view and the console's dialog) show it: `saved`,
+    /// `failed: why`, `rate limited, sending again after a back-off (2)`… The reason is outside
+    /// text, escaped here.
+    pub fn describe(&self) -> String {
+        let reason = self
+            .reason()
+            .filter(|r| !r.is_empty())
+            .map(|r| crate::text::escape(r.strip_prefix("not started: ").unwrap_or(r)));
+        let word = match self {
+            Status::RateLimited(n) => {
+                return format!("rate limited, sending again after a back-off ({n})");
+            }
+            Status::NotStarted(_) => "not started",
+            s => s.word(),
+        };
+        match reason {
+            Some(r) => format!("{word}: {r}"),
+            None => word.to_string(),
+        }
+    }
+}
+
+/// `[####----] 2/3  saved 1  failed 0  unsettled 0`: the progress of a run of `n` profiles
+/// whose statuses are `statuses`, with a bar sized for a line of `width` columns.
+pub fn progress_line<'a>(
+    statuses: impl IntoIterator<Item = &'a Status>,
+    n: usize,
+    width: usize,
+) -> String {
+    let (mut done, mut saved, mut failed, mut unsettled) = (0, 0, 0, 0);
+    for s in statuses {
+        done += usize::from(s.is_final());
+        match s {
+            Status::Saved => saved += 1,
+            Status::Failed(_) => failed += 1,
+            Status::Unsettled(_) => unsettled += 1,
+            _ => {}
+        }
+    }
+    let bar_width = 24usize.min(width.saturating_sub(50)).max(8);
+    let filled = (done * bar_width)
+        .checked_div(n)
+        .unwrap_or(bar_width)
+        .min(bar_width);
+    format!(
+        "[{}{}] {done}/{n}  saved {saved}  failed {failed}  unsettled {unsettled}",
+        "#".repeat(filled),
+        "-".repeat(bar_width - filled)
+    )
 }
 
 /// How a profile ended.

@@ -114,6 +114,13 @@ impl Rotation {
             .count()
     }
 
+    /// The statuses of the run's profiles (not refused) that have one.
+    pub fn statuses(&self) -> impl Iterator<Item = &Status> {
+        self.targets
+            .iter()
+            .filter_map(|&r| self.rows[r].status.as_ref())
+    }
+
     /// How many profiles of the run (not refused) there are.
     pub fn run_size(&self) -> usize {
         self.targets.len()

@@ -220,43 +220,20 @@ fn row_line(
     line
 }
 
-/// A status in words: waiting, staging, sending, saved, failed: why, unsettled: why…
+/// A status in words (the core's, as the headless view shows it) and its style.
 fn status_words(status: &Status, t: &crate::console::theme::Theme) -> (String, Style) {
-    let reason = status
-        .reason()
-        .map(|r| escape(r.strip_prefix("not started: ").unwrap_or(r)));
-    match status {
-        Status::RateLimited(n) => (
-            format!("rate limited, sending again after a back-off ({n})"),
-            t.warn,
-        ),
-        Status::Saved => ("saved".into(), t.ok),
-        Status::Failed(_) => (format!("failed: {}", reason.unwrap_or_default()), t.error),
-        Status::Unsettled(_) => (
-            format!("unsettled: {}", reason.unwrap_or_default()),
-            t.unsettled.add_modifier(Modifier::BOLD),
-        ),
-        Status::NotStarted(_) => (
-            format!("not started: {}", reason.unwrap_or_default()),
-            t.warn,
-        ),
-        s => (s.word().to_string(), t.dim),
-    }
+    let style = match status {
+        Status::RateLimited(_) | Status::NotStarted(_) => t.warn,
+        Status::Saved => t.ok,
+        Status::Failed(_) => t.error,
+        Status::Unsettled(_) => t.unsettled.add_modifier(Modifier::BOLD),
+        _ => t.dim,
+    };
+    (status.describe(), style)
 }
 
 /// `[####----] 2/3  saved 1  failed 0  unsettled 0`: the run's profiles (refused ones are not
 /// in it).
 fn total(rotation: &Rotation, width: usize) -> String {
-    let n = rotation.run_size();
-    let done = rotation.count(Status::is_final);
-    let saved = rotation.count(|s| *s == Status::Saved);
-    let failed = rotation.count(|s| matches!(s, Status::Failed(_)));
-    let unsettled = rotation.count(|s| matches!(s, Status::Unsettled(_)));
-    let bar_width = 24usize.min(width.saturating_sub(50)).max(8);
-    let filled = (done * bar_width).checked_div(n).unwrap_or(bar_width);
-    format!(
-        "[{}{}] {done}/{n}  saved {saved}  failed {failed}  unsettled {unsettled}",
-        "#".repeat(filled),
-        "-".repeat(bar_width - filled)
-    )
+    crate::change::rotate::progress_line(rotation.statuses(), rotation.run_size(), width)
 }
