@@ -86,6 +86,11 @@ async fn every_kind_changes_its_password_over_https_with_the_ca_file() {
         assert_eq!(env.sim.requests(route), before + 1, "{profile}");
         assert_eq!(env.password(profile), NEW, "{profile}");
     }
+    // Every handshake agreed on the post-quantum hybrid: rekey offers X25519MLKEM768 first,
+    // so a password recorded in transit today cannot be decrypted later by a quantum computer.
+    let groups = env.sim.tls_key_exchanges();
+    assert!(!groups.is_empty());
+    assert!(groups.iter().all(|g| g == "X25519MLKEM768"), "{groups:?}");
 }
 
 #[tokio::test]

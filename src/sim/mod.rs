@@ -231,6 +231,8 @@ struct Shared {
     activity: watch::Sender<u64>,
     /// Print one line per request on stderr (never a secret).
     access_log: AtomicBool,
+    /// The key exchange group of every TLS handshake, in order (`X25519MLKEM768`, ...).
+    tls_groups: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -372,6 +374,7 @@ impl Simulator {
             world: Mutex::new(demo::world()),
             activity: watch::Sender::new(0),
             access_log: AtomicBool::new(false),
+            tls_groups: Mutex::new(Vec::new()),
         })
     }
 
@@ -476,6 +479,16 @@ impl Simulator {
     /// value. Tests use it to look for copies of tokens in a client's memory.
     pub fn issued_tokens(&self) -> Vec<(&'static str, Zeroizing<String>)> {
         self.shared.world().issued.clone()
+    }
+
+    /// The key exchange group each TLS handshake so far agreed on, oldest first
+    /// (`X25519MLKEM768` when the client offers the post-quantum hybrid first).
+    pub fn tls_key_exchanges(&self) -> Vec<String> {
+        self.shared
+            .tls_groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// How many requests on `route` the server has read (a faulted one counts too).
@@ -658,6 +671,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Tls
 /// timeout), then serves one request.
 async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream, tls: Option<TlsState>) {
     let _ = stream.set_nodelay(true);
+    let shared_of_tls = shared.clone();
     let handle = move |read| answer(shared.clone(), read);
     let Some(state) = tls else {
         return http::serve(&mut stream, handle).await;
@@ -669,6 +683,14 @@ async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream, tls: Optio
     };
     let handshake = tokio::time::timeout(http::READ_TIMEOUT, ready.acceptor.accept(stream));
     if let Ok(Ok(mut stream)) = handshake.await {
+        if let Some(group) = stream.get_ref().1.negotiated_key_exchange_group() {
+            let name = format!("{:?}", group.name());
+            shared_of_tls
+                .tls_groups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(name);
+        }
         http::serve(&mut stream, handle).await;
     }
 }
@@ -956,6 +978,7 @@ impl Simulator {
             world: Mutex::new(demo::fleet_world(n)),
             activity: watch::Sender::new(0),
             access_log: AtomicBool::new(false),
+            tls_groups: Mutex::new(Vec::new()),
         });
         let server = tokio::spawn(accept_loop(listener, shared.clone(), None));
         Ok(Simulator {
