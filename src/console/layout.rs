@@ -3,7 +3,7 @@
 //! about the state, shared by drawing (`ui`) and `update` (mouse, countdown ticks), so the
 //! state never imports drawing code.
 
-use ratatui::layout::{Constraint, Layout, Margin, Position, Rect};
+use ratatui::layout::{Margin, Position, Rect};
 
 /// The smallest terminal the console draws its panes in; smaller shows "too small".
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -28,17 +28,39 @@ pub struct Panes {
     pub status: Rect,
 }
 
+/// `area` cut into its top rows and its last `bottom` rows (fewer when it has fewer).
+fn cut_bottom(area: Rect, bottom: u16) -> (Rect, Rect) {
+    let bottom = bottom.min(area.height);
+    let top = Rect {
+        height: area.height - bottom,
+        ..area
+    };
+    let rest = Rect {
+        y: area.y + top.height,
+        height: bottom,
+        ..area
+    };
+    (top, rest)
+}
+
 /// The layout, shared by drawing and mouse hit-testing.
+///
+/// Plain arithmetic rather than ratatui's `Layout`: its constraint solver (and the cache it
+/// builds on first use) was the largest part of the first frame's own work. A test checks
+/// every size against the `Layout` it replaces.
 pub fn panes(area: Rect) -> Panes {
-    let [main, message, status] = Layout::vertical([
-        Constraint::Min(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let left = (main.width * 3 / 10).clamp(24, 40);
-    let [profiles, right] =
-        Layout::horizontal([Constraint::Length(left), Constraint::Min(1)]).areas(main);
+    let (rest, status) = cut_bottom(area, 1);
+    let (main, message) = cut_bottom(rest, 1);
+    let left = (main.width * 3 / 10).clamp(24, 40).min(main.width);
+    let profiles = Rect {
+        width: left,
+        ..main
+    };
+    let right = Rect {
+        x: main.x + left,
+        width: main.width - left,
+        ..main
+    };
     // At the smallest size the log gives the message line its row, so the editor keeps its
     // height (a log of 5 rows still shows 3 exchanges).
     let log_height = if right.height < 23 {
@@ -46,8 +68,7 @@ pub fn panes(area: Rect) -> Panes {
     } else {
         (right.height * 3 / 10).max(6)
     };
-    let [editor, log] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(log_height)]).areas(right);
+    let (editor, log) = cut_bottom(right, log_height);
     Panes {
         profiles,
         editor,
@@ -79,9 +100,7 @@ impl ProfileList<'_> {
     pub fn area(&self, pane: Rect) -> Rect {
         let inner = pane.inner(Margin::new(1, 1));
         if self.filter_shown {
-            let [list, _] =
-                Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
-            list
+            cut_bottom(inner, 1).0
         } else {
             inner
         }
@@ -158,4 +177,64 @@ pub fn log_row_at(pane: Rect, selected: usize, len: usize, at: Position) -> Opti
     let offset = log_offset(selected, inner.height as usize);
     let row = offset + (at.y - inner.y) as usize;
     (row < len).then_some(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::layout::{Constraint, Layout};
+
+    /// The panes as ratatui's `Layout` placed them before (the reference for [`panes`]).
+    fn by_layout(area: Rect) -> Panes {
+        let [main, message, status] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        let left = (main.width * 3 / 10).clamp(24, 40);
+        let [profiles, right] =
+            Layout::horizontal([Constraint::Length(left), Constraint::Min(1)]).areas(main);
+        let log_height = if right.height < 23 {
+            5
+        } else {
+            (right.height * 3 / 10).max(6)
+        };
+        let [editor, log] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(log_height)]).areas(right);
+        Panes {
+            profiles,
+            editor,
+            log,
+            message,
+            status,
+        }
+    }
+
+    /// Every width across the list pane's clamp (24 to 40 columns: 80 to 140 wide) and every
+    /// height across the log's two rules (below and above 23 rows), then a few large sizes.
+    #[test]
+    fn panes_match_the_layout_solver_at_every_size_drawn() {
+        let widths = (MIN_SIZE.0..=140).chain([160, 200, 255, 300, 500]);
+        for width in widths {
+            let heights = (MIN_SIZE.1..=40).chain([50, 64, 100, 200]);
+            for height in heights {
+                let area = Rect::new(0, 0, width, height);
+                assert_eq!(panes(area), by_layout(area), "{width}x{height}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_filter_line_takes_the_list_pane_s_last_row() {
+        let list = ProfileList {
+            visible: &[],
+            selected: None,
+            filter_shown: true,
+        };
+        let pane = Rect::new(0, 0, 30, 20);
+        let [expected, _] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)])
+            .areas(pane.inner(Margin::new(1, 1)));
+        assert_eq!(list.area(pane), expected);
+    }
 }
