@@ -568,11 +568,7 @@ async fn connection_refused_is_a_network_error() {
     let env = Env::start("refused").await;
     let url = format!("\"http://127.0.0.1:{}\"", closed_port());
     for (profile, _) in CHANGE_ROUTES {
-        if profile.starts_with("iam-") {
-            env.set(profile, "iam_endpoint", &url);
-        } else {
-            env.set(profile, "endpoint", &url);
-        }
+        env.set_endpoint(profile, &url);
         let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
         assert_eq!(
             (run.outcome(), run.code),

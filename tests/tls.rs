@@ -100,11 +100,7 @@ async fn signatures_cover_the_https_host_and_port_actually_sent() {
     // Reached as `localhost`: the Host sent, and so the host signed, is `localhost:PORT`.
     let url = format!("\"https://localhost:{port}\"");
     for (profile, route) in ONE_PER_KIND {
-        if profile.starts_with("iam-") {
-            env.set(profile, "iam_endpoint", &url);
-        } else {
-            env.set(profile, "endpoint", &url);
-        }
+        env.set_endpoint(profile, &url);
         let run = env.change(profile, &input(&env, profile, NEW), &[]).await;
         assert_eq!(
             (run.outcome(), run.code),

@@ -98,6 +98,17 @@ impl Env {
         std::fs::write(&self.config, set_key(&text, profile, key, value)).expect("write profiles");
     }
 
+    /// Points `profile` at `url` (a quoted TOML string): its `iam_endpoint` for an IAM profile,
+    /// else its `endpoint`.
+    pub fn set_endpoint(&self, profile: &str, url: &str) {
+        let key = if profile.starts_with("iam-") {
+            "iam_endpoint"
+        } else {
+            "endpoint"
+        };
+        self.set(profile, key, url);
+    }
+
     /// Runs `rekey change --profile NAME --json [extra]` with `stdin`, as a real process.
     pub async fn change(&self, profile: &str, stdin: &str, extra: &[&str]) -> Run {
         let mut args = vec!["change", "--profile", profile, "--json"];
