@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{change_object, load_config, load_state, runtime, usage_error};
 use crate::change::rotate::rate::{Limiter, Limits, TokioClock};
 use crate::change::rotate::runs::{self, Plan, RunDir};
-use crate::change::rotate::{self, End, Event, Options, Status, Target};
+use crate::change::rotate::{self, End, Event, Options, Status, Target, Unrotatable};
 use crate::change::settle::Answers;
 use crate::config::{Config, Profile};
 use crate::policy::{self, Candidate, Policy};
@@ -365,7 +365,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 fn usable(profiles: &[Profile], length: Option<usize>) -> Result<(), u8> {
     let no_store: Vec<&str> = profiles
         .iter()
-        .filter(|p| p.store.is_none())
+        .filter(|p| rotate::unrotatable(p) == Some(Unrotatable::NoStore))
         .map(|p| p.name.as_str())
         .collect();
     if !no_store.is_empty() {
@@ -380,20 +380,20 @@ fn usable(profiles: &[Profile], length: Option<usize>) -> Result<(), u8> {
         )));
     }
     for p in profiles {
-        if let Some(key) = p.prompt_secrets().first() {
-            return Err(usage_error(format!(
-                "refused before anything started: profile `{}` has {key} = {{ prompt = true }}, which a rotation cannot ask for; use env or command",
-                p.name
-            )));
-        }
-        if let Some(s) = Store::for_profile(p)
-            && s.needs_unlock()
-        {
-            return Err(usage_error(format!(
-                "refused before anything started: {} (profile `{}`) needs a password to open ({{ prompt = true }}); use env or command",
-                s.label(),
-                p.name
-            )));
+        match rotate::unrotatable(p) {
+            Some(Unrotatable::PromptSecret(key)) => {
+                return Err(usage_error(format!(
+                    "refused before anything started: profile `{}` has {key} = {{ prompt = true }}, which a rotation cannot ask for; use env or command",
+                    p.name
+                )));
+            }
+            Some(Unrotatable::StoreNeedsUnlock(label)) => {
+                return Err(usage_error(format!(
+                    "refused before anything started: {label} (profile `{}`) needs a password to open ({{ prompt = true }}); use env or command",
+                    p.name
+                )));
+            }
+            Some(Unrotatable::NoStore) | None => {}
         }
         if let Some(n) = length {
             let policy = Policy::for_profile(p);

@@ -238,6 +238,31 @@ impl Controls {
     }
 }
 
+/// Why a profile cannot be rotated at all (SPEC §10–§11), whatever its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrotatable {
+    /// No store: the generated password would have nowhere to be saved first.
+    NoStore,
+    /// A secret of the profile (this key) is `{ prompt = true }`: a run cannot ask for it.
+    PromptSecret(&'static str),
+    /// Its store (this label) needs a typed password to open.
+    StoreNeedsUnlock(String),
+}
+
+/// The one rule both faces (`rekey rotate` and the console's dialog) refuse profiles by.
+pub fn unrotatable(profile: &Profile) -> Option<Unrotatable> {
+    let Some(store) = Store::for_profile(profile) else {
+        return Some(Unrotatable::NoStore);
+    };
+    if let Some(key) = profile.prompt_secrets().first() {
+        return Some(Unrotatable::PromptSecret(key));
+    }
+    if store.needs_unlock() {
+        return Some(Unrotatable::StoreNeedsUnlock(store.label()));
+    }
+    None
+}
+
 /// Why a profile may not be sent to now (SPEC §4), or None: known to be locked (always
 /// refused: a rotation never overrides a lock), 2 or fewer retries left or a production
 /// profile (both need `yes`).

@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::change::Interrupter;
 use crate::change::rotate::rate::{Limiter, Limits, TokioClock};
 use crate::change::rotate::runs::{self, Plan, PlanEntry, RunDir};
-use crate::change::rotate::{self, Event, Options, Status, Target};
+use crate::change::rotate::{self, Event, Options, Status, Target, Unrotatable};
 use crate::console::keymap::{Action, Context};
 use crate::console::message::{Message, Rotating};
 use crate::state::StateChange;
@@ -211,21 +211,23 @@ impl App {
     /// production profile ask).
     fn verdict(&self, i: usize) -> Verdict {
         let profile = &self.profiles[i];
-        let Some(store) = Store::for_profile(profile) else {
-            return Verdict::Refused(
-                "no store: a rotation saves the generated password in one first".into(),
-            );
-        };
-        if store.needs_unlock() {
-            return Verdict::Refused(format!(
-                "{} needs a typed password, which a rotation cannot ask for",
-                store.label()
-            ));
-        }
-        if let Some(key) = profile.prompt_secrets().first() {
-            return Verdict::Refused(format!(
-                "{key} = {{ prompt = true }}, which a rotation cannot ask for"
-            ));
+        match rotate::unrotatable(profile) {
+            Some(Unrotatable::NoStore) => {
+                return Verdict::Refused(
+                    "no store: a rotation saves the generated password in one first".into(),
+                );
+            }
+            Some(Unrotatable::StoreNeedsUnlock(label)) => {
+                return Verdict::Refused(format!(
+                    "{label} needs a typed password, which a rotation cannot ask for"
+                ));
+            }
+            Some(Unrotatable::PromptSecret(key)) => {
+                return Verdict::Refused(format!(
+                    "{key} = {{ prompt = true }}, which a rotation cannot ask for"
+                ));
+            }
+            None => {}
         }
         if let Some(open) = self.unsettled.get(&profile.name) {
             return Verdict::Refused(format!(
