@@ -5,9 +5,11 @@ Starts `rekey sim` on a free loopback port, then times N runs each of
   - `rekey change --profile portal-token --json` (one POST /change_user_password with a stored
     bearer token; the answer is `reused_password` every time, so the state never drifts), and
   - `curl` sending the same POST with the same headers and body,
-and prints the medians. Run after `cargo build --release`:
+and prints the medians. With `--tls` both go over HTTPS to `rekey sim --tls`, trusting its
+throwaway CA (`ca_file` / `--cacert`): the production path, TLS handshake included. Run after
+`cargo build --release`:
 
-    python3 benches/headless.py [N]
+    python3 benches/headless.py [N] [--tls]
 """
 import json
 import os
@@ -25,8 +27,14 @@ REKEY = os.environ.get("REKEY_BIN", os.path.join(ROOT, "target/release/rekey"))
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    with simulator(REKEY) as (port, toml):
+    args = [a for a in sys.argv[1:] if a != "--tls"]
+    tls = "--tls" in sys.argv[1:]
+    n = int(args[0]) if args else 50
+    ca_dir = tempfile.TemporaryDirectory(prefix="rekey-bench-ca-")
+    ca = os.path.join(ca_dir.name, "ca.pem")
+    sim_args = ("--tls", "--ca-out", ca) if tls else ()
+    scheme = "https" if tls else "http"
+    with ca_dir, simulator(REKEY, sim_args) as (port, toml):
         token = re.search(r'name = "portal-token".*?access_token = \{ value = "([^"]+)" \}', toml, re.S).group(1)
         password = re.search(r'name = "portal-token".*?written: ([^ ]+)\. ', toml, re.S).group(1)
         with tempfile.TemporaryDirectory() as d:
@@ -39,7 +47,9 @@ def main():
             curl_cmd = ["curl", "-s", "-o", "/dev/null", "-X", "POST",
                         "-H", "Content-Type: application/json",
                         "-H", f"Authorization: Bearer {token}",
-                        "--data-binary", "@-", f"http://127.0.0.1:{port}/change_user_password"]
+                        "--data-binary", "@-", f"{scheme}://127.0.0.1:{port}/change_user_password"]
+            if tls:
+                curl_cmd[1:1] = ["--cacert", ca]
             env = dict(os.environ, REKEY_CONFIG=cfg, REKEY_DATA_DIR=os.path.join(d, "data"))
 
             def timed(cmd, data):
@@ -54,7 +64,7 @@ def main():
                 times = [timed(cmd, data)[0] for _ in range(n)]
                 results[name] = statistics.median(times)
                 print(f"{name:13} median {results[name] * 1000:6.2f} ms  (min {min(times) * 1000:.2f}, n={n})")
-            print(f"rekey / curl = {results['rekey change'] / results['curl']:.2f}")
+            print(f"rekey / curl = {results['rekey change'] / results['curl']:.2f} ({scheme})")
 
 
 if __name__ == "__main__":

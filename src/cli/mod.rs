@@ -573,8 +573,9 @@ fn open_console(path: Option<PathBuf>, source: Source, mouse: bool, warnings: &[
         // Caught from before the terminal is entered: a signal at any moment after it restores
         // the terminal (one arriving before the loop runs waits in its stream).
         let signals = catch_signals();
-        let terminal = console::terminal::enter(mouse)?;
-        let size = terminal.size()?;
+        let mut terminal = console::terminal::enter(mouse)?;
+        // The size the terminal was made at (asking again would open /dev/tty once more).
+        let size = terminal.get_frame().area();
         let audit_enabled = !matches!(&loaded, Loaded::Config(c) if !c.audit);
         let mut app = App::new(path, loaded, (size.width, size.height));
         app.no_color = console::ui::theme::no_color_from_env();

@@ -131,16 +131,19 @@ fn kind_keys(kind: Kind) -> &'static [&'static str] {
 }
 
 /// Every key any profile may have.
-fn all_profile_keys() -> Vec<&'static str> {
-    let mut keys: Vec<&'static str> = COMMON_KEYS.to_vec();
-    for kind in Kind::ALL {
-        for key in kind_keys(kind) {
-            if !keys.contains(key) {
-                keys.push(key);
+fn all_profile_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut keys: Vec<&'static str> = COMMON_KEYS.to_vec();
+        for kind in Kind::ALL {
+            for key in kind_keys(kind) {
+                if !keys.contains(key) {
+                    keys.push(key);
+                }
             }
         }
-    }
-    keys
+        keys
+    });
+    &KEYS
 }
 
 /// The kinds whose own keys include `key`, as "`a` or `b`".
@@ -261,11 +264,32 @@ struct Cx<'a> {
     path: &'a Path,
     text: &'a str,
     warnings: Vec<String>,
+    /// The `ca_file`s already checked and found fine (or not there yet): profiles usually
+    /// share one, and it is read once.
+    ca_files_ok: std::cell::RefCell<std::collections::HashSet<PathBuf>>,
+    /// Where each line of `text` starts, found on first use: every profile records its line.
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl Cx<'_> {
     fn line(&self, offset: usize) -> usize {
-        position(self.text, offset).0
+        self.position(offset).0
+    }
+
+    /// [`position`] by the line index: a file of many profiles is not scanned once per profile.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = starts.partition_point(|&start| start <= offset);
+        let line_start = starts[line - 1];
+        (line, self.text[line_start..offset].chars().count() + 1)
     }
 
     fn error(
@@ -274,7 +298,7 @@ impl Cx<'_> {
         message: impl Into<String>,
         fix: impl Into<String>,
     ) -> ConfigError {
-        let (line, column) = position(self.text, span.start);
+        let (line, column) = self.position(span.start);
         ConfigError {
             path: self.path.to_path_buf(),
             line,
@@ -285,7 +309,7 @@ impl Cx<'_> {
     }
 
     fn warn(&mut self, span: &Range<usize>, message: impl std::fmt::Display) {
-        let (line, column) = position(self.text, span.start);
+        let (line, column) = self.position(span.start);
         self.warnings.push(format!(
             "{}:{line}:{column}: {message}",
             self.path.display()
@@ -835,6 +859,8 @@ pub fn parse_each(path: &Path, text: &str) -> Result<Config> {
         path,
         text,
         warnings: Vec::new(),
+        ca_files_ok: Default::default(),
+        line_starts: Default::default(),
     };
     let mut profiles: Vec<Profile> = Vec::new();
     let mut broken: Vec<BrokenProfile> = Vec::new();
@@ -1092,11 +1118,20 @@ const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// (yet) is reported when a change is sent. Cheap: one bounded read, and the certificates are
 /// only found, not parsed.
 fn check_ca_file(cx: &Cx<'_>, file: &Path, span: &Range<usize>) -> Result<()> {
+    if cx.ca_files_ok.borrow().contains(file) {
+        return Ok(());
+    }
+    check_ca_file_once(cx, file, span)?;
+    cx.ca_files_ok.borrow_mut().insert(file.to_path_buf());
+    Ok(())
+}
+
+fn check_ca_file_once(cx: &Cx<'_>, file: &Path, span: &Range<usize>) -> Result<()> {
     use std::io::Read;
-    let shown = crate::text::escape(&file.display().to_string());
     let Ok(opened) = std::fs::File::open(file) else {
         return Ok(());
     };
+    let shown = crate::text::escape(&file.display().to_string());
     if opened.metadata().is_ok_and(|m| !m.is_file()) {
         return Err(cx.error(
             span,
@@ -1196,7 +1231,7 @@ fn parse_profile(
 
     // Keys no kind knows first, so a misspelt `nmae` is reported as such, not as "missing".
     let known = all_profile_keys();
-    errors.extend(p.key_errors(cx, &known, |_| None));
+    errors.extend(p.key_errors(cx, known, |_| None));
 
     let name = match p
         .string(cx, "name")
@@ -1990,6 +2025,76 @@ fn store_command(cx: &Cx<'_>, t: &Tbl<'_, '_>) -> Result<Vec<String>> {
 mod tests {
     use super::*;
 
+    /// Profiles sharing a `ca_file` read it once, but each profile that uses a bad one is still
+    /// marked broken, at its own line.
+    #[test]
+    fn a_shared_bad_ca_file_breaks_every_profile_that_uses_it() {
+        let dir = crate::fsutil::TempDir::new("rekey-ca-test-").expect("temp dir");
+        let (good, bad) = (dir.path.join("good.pem"), dir.path.join("bad.pem"));
+        std::fs::write(
+            &good,
+            format!("{CERT_HEADER}\nMIIB\n-----END CERTIFICATE-----\n"),
+        )
+        .expect("write");
+        std::fs::write(&bad, "not a certificate\n").expect("write");
+        let profile = |name: &str, ca: &Path| {
+            format!(
+                "[[profile]]\nname = \"{name}\"\nkind = \"tencent-ciam\"\n\
+                 endpoint = \"https://ciam.example.com\"\nclient_id = \"c\"\n\
+                 auth_source_id = \"a\"\nusername = \"u\"\nca_file = {:?}\n\n",
+                ca.display().to_string()
+            )
+        };
+        let text = [
+            profile("one", &good),
+            profile("two", &bad),
+            profile("three", &good),
+            profile("four", &bad),
+        ]
+        .concat();
+        let config = parse_each(Path::new("p.toml"), &text).expect("parses");
+        let names: Vec<_> = config.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["one", "three"]);
+        let broken: Vec<_> = config
+            .broken
+            .iter()
+            .map(|b| (b.name.as_deref(), b.errors[0].line))
+            .collect();
+        assert_eq!(broken, [(Some("two"), 17), (Some("four"), 35)]);
+        assert!(
+            config.broken[1].errors[0]
+                .message
+                .contains("holds no certificate")
+        );
+    }
+
+    /// The line index gives what a scan from the start gives, at every offset.
+    #[test]
+    fn indexed_positions_match_scanned_ones() {
+        for text in [
+            "",
+            "ab\ncé\n\nx",
+            "\n\n",
+            "[[profile]]\nname = \"é\"\n",
+            "no newline",
+        ] {
+            let cx = Cx {
+                path: Path::new("p.toml"),
+                text,
+                warnings: Vec::new(),
+                ca_files_ok: Default::default(),
+                line_starts: Default::default(),
+            };
+            for offset in 0..text.len() + 3 {
+                assert_eq!(
+                    cx.position(offset),
+                    position(text, offset),
+                    "{text:?} at {offset}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn positions() {
         let text = "ab\ncé\n\nx";
@@ -2018,7 +2123,8 @@ mod tests {
     #[test]
     fn every_key_has_an_example() {
         for key in all_profile_keys()
-            .into_iter()
+            .iter()
+            .copied()
             .chain(AUTH_KEYS.iter().copied())
             .chain(POLICY_KEYS.iter().copied())
             .chain(SOURCE_KEYS.iter().copied())

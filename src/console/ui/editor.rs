@@ -175,7 +175,14 @@ fn draw_editor(
     trim_blank_end(&mut lines);
     let fields = Paragraph::new(lines).wrap(Wrap { trim: false });
     let rows = wrapped_height(&fields, area.width).min(area.height);
-    frame.render_widget(fields, area);
+    // Only the rows it takes: the rest of the pane is the next paragraph's.
+    frame.render_widget(
+        fields,
+        Rect {
+            height: rows,
+            ..area
+        },
+    );
     let mut lines: Vec<Line<'_>> = Vec::with_capacity(24);
     lines.push(Line::from(""));
     for item in &editor.checklist.items {
