@@ -380,3 +380,17 @@ fn rekey_sim_tls_prints_https_profiles_naming_its_ca_and_a_change_goes_through()
     assert_eq!(mode(&asked), 0o600);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// aws-lc (rustls's crypto) is built without CPU jitter entropy (`.cargo/config.toml`): that
+/// source cost every process 35-40 ms of CPU on its first random bytes, so each `rekey change`
+/// over HTTPS took five times as long as curl (`benches/headless.py --tls`). Its code, when
+/// built in, leaves its `jent_` functions in the binary.
+#[test]
+fn aws_lc_is_built_without_cpu_jitter_entropy() {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_rekey")).expect("read the rekey binary");
+    assert!(
+        memchr::memmem::find(&binary, b"jent_entropy_init").is_none(),
+        "aws-lc was built with CPU jitter entropy: AWS_LC_SYS_NO_JITTER_ENTROPY=1 \
+         (.cargo/config.toml) did not reach its build"
+    );
+}
