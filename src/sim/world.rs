@@ -30,9 +30,40 @@ pub const TENCENT_SKEW: i64 = 300;
 /// Huawei `X-Sdk-Date` window.
 pub const HUAWEI_SKEW: i64 = 15 * 60;
 
-/// Fills `buf` from the OS CSPRNG; if that ever fails, from a hash of the time and a counter
-/// (the simulator only needs unpredictable-looking ids, never real key material).
+/// Bytes of the per-thread pool small draws are served from.
+const POOL_BYTES: usize = 512;
+
+thread_local! {
+    /// OS randomness fetched [`POOL_BYTES`] at a time, and how much of it is used: the demo's
+    /// world takes about 30 small draws before the console's first frame, a system call each
+    /// otherwise. A byte handed out is wiped from the pool.
+    static POOL: std::cell::RefCell<(zeroize::Zeroizing<[u8; POOL_BYTES]>, usize)> =
+        std::cell::RefCell::new((zeroize::Zeroizing::new([0; POOL_BYTES]), POOL_BYTES));
+}
+
+/// Fills `buf` from the OS CSPRNG (small draws through a per-thread pool); if that ever fails,
+/// from a hash of the time and a counter (the simulator only needs unpredictable-looking ids,
+/// never real key material).
 pub fn fill_random(buf: &mut [u8]) {
+    use zeroize::Zeroize;
+    if buf.len() <= POOL_BYTES / 8 {
+        let drawn = POOL.with_borrow_mut(|(pool, used)| {
+            if *used + buf.len() > POOL_BYTES {
+                if getrandom::fill(&mut pool[..]).is_err() {
+                    return false;
+                }
+                *used = 0;
+            }
+            let end = *used + buf.len();
+            buf.copy_from_slice(&pool[*used..end]);
+            pool[*used..end].zeroize();
+            *used = end;
+            true
+        });
+        if drawn {
+            return;
+        }
+    }
     if getrandom::fill(buf).is_ok() {
         return;
     }
@@ -637,6 +668,20 @@ pub fn reused(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Small draws come from the pool, across its refills, and never repeat; large ones bypass it.
+    #[test]
+    fn random_draws_are_distinct_across_pool_refills() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..(4 * POOL_BYTES / 16) {
+            let mut b = [0u8; 16];
+            fill_random(&mut b);
+            assert!(seen.insert(b), "a 16-byte draw repeated");
+        }
+        let mut big = [0u8; POOL_BYTES];
+        fill_random(&mut big);
+        assert!(big.iter().any(|&b| b != 0));
+    }
 
     #[test]
     fn policies() {
