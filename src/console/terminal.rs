@@ -14,8 +14,14 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-/// The real terminal's type.
-pub type Term = Terminal<CrosstermBackend<io::Stdout>>;
+/// The real terminal's type. Its writer holds a whole frame, so a frame reaches the terminal in
+/// one write (the standard output's own buffer would cut it every kilobyte: five writes for a
+/// first frame, which a slow link can show half drawn). ratatui flushes it at the end of every
+/// frame.
+pub type Term = Terminal<CrosstermBackend<io::BufWriter<io::Stdout>>>;
+
+/// Room for a full frame at 120×40 with colours (about 5 KB; a larger one is written in parts).
+const FRAME_BUFFER: usize = 16 * 1024;
 
 /// Puts the terminal back as it was. Safe to call more than once.
 pub fn restore() {
@@ -115,7 +121,10 @@ pub fn enter(mouse: bool) -> io::Result<Term> {
         restore();
         return Err(e);
     }
-    match Terminal::new(CrosstermBackend::new(out)) {
+    match Terminal::new(CrosstermBackend::new(io::BufWriter::with_capacity(
+        FRAME_BUFFER,
+        out,
+    ))) {
         Ok(t) => {
             ENTERED.store(true, Ordering::SeqCst);
             Ok(t)
