@@ -1343,15 +1343,10 @@ fn read_change_secrets(
     let needs_current = profile.kind.needs_current_password() && !current_from_store;
     if let Some(length) = generate {
         let policy = Policy::for_profile(profile);
-        let (min, max) = (
-            policy.min_length(),
-            policy
-                .max_length()
-                .unwrap_or(crate::secret::MAX_PASSWORD_CHARS)
-                .min(crate::secret::MAX_PASSWORD_CHARS),
-        );
+        let lengths = policy.length_range();
         // An explicit length the policy does not allow is refused, never silently changed.
-        if let Some(n) = length.filter(|n| !(min..=max).contains(n)) {
+        if let Some(n) = length.filter(|n| !lengths.contains(n)) {
+            let (min, max) = (lengths.start(), lengths.end());
             return Err(usage_error(format!(
                 "--length {n} is outside what the profile's policy allows ({min}–{max} characters); nothing was sent"
             )));

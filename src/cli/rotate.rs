@@ -396,15 +396,9 @@ fn usable(profiles: &[Profile], length: Option<usize>) -> Result<(), u8> {
             Some(Unrotatable::NoStore) | None => {}
         }
         if let Some(n) = length {
-            let policy = Policy::for_profile(p);
-            let (min, max) = (
-                policy.min_length(),
-                policy
-                    .max_length()
-                    .unwrap_or(crate::secret::MAX_PASSWORD_CHARS)
-                    .min(crate::secret::MAX_PASSWORD_CHARS),
-            );
-            if !(min..=max).contains(&n) {
+            let lengths = Policy::for_profile(p).length_range();
+            if !lengths.contains(&n) {
+                let (min, max) = (lengths.start(), lengths.end());
                 return Err(usage_error(format!(
                     "--length {n} is outside what the policy of `{}` allows ({min}–{max} characters); nothing was started",
                     p.name

@@ -62,13 +62,8 @@ pub fn generate<S: Storage>(
     out: &mut SecretBuf<S>,
 ) -> Result<(), GenerateError> {
     out.clear();
-    let len = length.clamp(
-        policy.min_length(),
-        policy
-            .max_length()
-            .unwrap_or(MAX_PASSWORD_CHARS)
-            .min(MAX_PASSWORD_CHARS),
-    );
+    let lengths = policy.length_range();
+    let len = length.clamp(*lengths.start(), *lengths.end());
     let groups = groups(policy);
     let union: Vec<char> = groups.concat();
     if union.is_empty() {

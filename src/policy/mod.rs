@@ -300,6 +300,16 @@ impl Policy {
         self.max_length.map(|m| m.value)
     }
 
+    /// The lengths a password may have, in characters: the minimum up to the maximum, or up
+    /// to [`MAX_PASSWORD_CHARS`] (what a password field holds) without one.
+    pub fn length_range(&self) -> std::ops::RangeInclusive<usize> {
+        let max = self
+            .max_length()
+            .unwrap_or(MAX_PASSWORD_CHARS)
+            .min(MAX_PASSWORD_CHARS);
+        self.min_length()..=max
+    }
+
     /// How many character classes are required, if any.
     pub fn required_classes(&self) -> Option<u8> {
         self.required_classes.map(|r| r.value)
