@@ -308,10 +308,33 @@ pub fn new_run(
     options: &Options,
 ) -> std::io::Result<(RunDir, runs::Plan)> {
     let id = runs::new_run_id();
-    let plan = runs::Plan {
-        run_id: id.clone(),
-        created_at: crate::timefmt::rfc3339_utc(SystemTime::now()),
-        by: super::who(),
+    let plan = plan(
+        &id,
+        SystemTime::now(),
+        super::who(),
+        targets,
+        refused,
+        options,
+    );
+    let run = RunDir::new(data_dir, &id);
+    run.create(&plan)?;
+    Ok((run, plan))
+}
+
+/// The plan of run `id`, started at `at` by `by` (who ran it, for `--runs`). `refused[i]` says
+/// why `targets[i]` is not rotated (a rail), if so; missing entries are `None`.
+pub fn plan(
+    id: &str,
+    at: SystemTime,
+    by: String,
+    targets: &[Target],
+    refused: &[Option<String>],
+    options: &Options,
+) -> runs::Plan {
+    runs::Plan {
+        run_id: id.to_string(),
+        created_at: crate::timefmt::rfc3339_utc(at),
+        by,
         concurrency: options.concurrency,
         canary: options.canary,
         max_failures: options.max_failures,
@@ -326,10 +349,7 @@ pub fn new_run(
                 refused: refused.clone(),
             })
             .collect(),
-    };
-    let run = RunDir::new(data_dir, &id);
-    run.create(&plan)?;
-    Ok((run, plan))
+    }
 }
 
 /// What every profile's task shares.

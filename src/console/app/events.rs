@@ -247,11 +247,7 @@ impl App {
         let Some(index) = self.selected else {
             return;
         };
-        let (Some(dir), Some(tx), Ok(handle)) = (
-            self.data_dir.clone(),
-            self.tx.clone(),
-            tokio::runtime::Handle::try_current(),
-        ) else {
+        let Some((dir, tx, handle)) = self.background() else {
             return;
         };
         let profile = self.profiles[index].clone();

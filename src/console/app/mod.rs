@@ -387,6 +387,16 @@ impl App {
         self.fill_current();
     }
 
+    /// What a task of its own that works in the data dir needs: the data dir, the message
+    /// queue and the runtime. None in a console without them (driven by hand, or no data dir).
+    fn background(&self) -> Option<(PathBuf, UnboundedSender<Message>, tokio::runtime::Handle)> {
+        Some((
+            self.data_dir.clone()?,
+            self.tx.clone()?,
+            tokio::runtime::Handle::try_current().ok()?,
+        ))
+    }
+
     fn profile_names(&self) -> Vec<String> {
         self.profiles.iter().map(|p| p.name.clone()).collect()
     }

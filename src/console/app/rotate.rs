@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::change::Interrupter;
 use crate::change::rotate::rate::{Limiter, Limits, TokioClock};
-use crate::change::rotate::runs::{self, Plan, PlanEntry, RunDir};
+use crate::change::rotate::runs::{self, RunDir};
 use crate::change::rotate::{self, Event, Options, Status, Target, Unrotatable};
 use crate::console::keymap::{Action, Context};
 use crate::console::message::{Message, Rotating};
@@ -357,11 +357,7 @@ impl App {
             ));
             return;
         }
-        let (Some(dir), Some(tx), Ok(handle)) = (
-            self.data_dir.clone(),
-            self.tx.clone(),
-            tokio::runtime::Handle::try_current(),
-        ) else {
+        let Some((dir, tx, handle)) = self.background() else {
             self.status = Some((
                 Level::Warn,
                 "This console keeps no data directory (journals, runs): nothing was sent".into(),
@@ -382,27 +378,14 @@ impl App {
             .collect();
         let id = runs::new_run_id();
         let options = rotation.options;
-        let plan = Plan {
-            run_id: id.clone(),
-            created_at: crate::timefmt::rfc3339_utc(self.wall),
-            by: format!("the console, pid {}", std::process::id()),
-            concurrency: options.concurrency,
-            canary: options.canary,
-            max_failures: options.max_failures,
-            length: options.length,
-            profiles: targets
-                .iter()
-                .map(|&r| {
-                    let row = &rotation.rows[r];
-                    PlanEntry {
-                        name: row.name.clone(),
-                        kind: self.profiles[row.profile].kind.as_str().to_string(),
-                        store: row.store.clone(),
-                        refused: None,
-                    }
-                })
-                .collect(),
-        };
+        let plan = rotate::plan(
+            &id,
+            self.wall,
+            format!("the console, pid {}", std::process::id()),
+            &profiles,
+            &[],
+            &options,
+        );
         let (interrupter, interrupt) = Interrupter::new();
         let (stopper, stop_new) = Interrupter::new();
         let log_tx = tx.clone();
