@@ -85,13 +85,7 @@ pub fn world() -> World {
             (p_cn.clone(), "cn-north-4".into()),
             (p_eu.clone(), "eu-de".into()),
         ],
-        policy: IamPolicy {
-            min_len: 8,
-            max_len: 32,
-            classes: 2,
-            not_username: true,
-            max_identical: 0,
-        },
+        policy: IamPolicy::DEFAULT,
     };
     let secure = IamDomain {
         id: world::hex_id(),
@@ -523,13 +517,7 @@ pub fn fleet_world(n: usize) -> World {
         id: world::hex_id(),
         name: "fleet-account".into(),
         projects: vec![(project.clone(), "cn-north-4".into())],
-        policy: IamPolicy {
-            min_len: 8,
-            max_len: 32,
-            classes: 2,
-            not_username: true,
-            max_identical: 0,
-        },
+        policy: IamPolicy::DEFAULT,
     };
     let domain_id = domain.id.clone();
     w.domains = vec![domain];

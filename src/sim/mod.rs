@@ -318,9 +318,14 @@ impl Simulator {
     /// Binds `addr` (tests pass `127.0.0.1:0`) and starts serving plain HTTP with fresh demo
     /// state.
     pub async fn start(addr: SocketAddr) -> std::io::Result<Simulator> {
+        Self::start_plain(addr, demo::world()).await
+    }
+
+    /// Binds `addr` and serves `world` over plain HTTP.
+    async fn start_plain(addr: SocketAddr, world: World) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Self::fresh();
+        let shared = Self::shared(world);
         let server = tokio::spawn(accept_loop(listener, shared.clone(), None));
         Ok(Simulator {
             shared,
@@ -358,7 +363,7 @@ impl Simulator {
             pending: Mutex::new(Some(tls)),
             made: watch::Sender::new(None),
         });
-        let shared = Self::fresh();
+        let shared = Self::shared(demo::world());
         let server = tokio::spawn(accept_loop(listener, shared.clone(), Some(state.clone())));
         Ok(Simulator {
             shared,
@@ -369,9 +374,10 @@ impl Simulator {
         })
     }
 
-    fn fresh() -> Arc<Shared> {
+    /// The state its connections share, around `world`.
+    fn shared(world: World) -> Arc<Shared> {
         Arc::new(Shared {
-            world: Mutex::new(demo::world()),
+            world: Mutex::new(world),
             activity: watch::Sender::new(0),
             access_log: AtomicBool::new(false),
             tls_groups: Mutex::new(Vec::new()),
@@ -972,22 +978,7 @@ impl Simulator {
     /// `demo::fleet_world`): profiles `vpn-NNNN`, `redis-NNNN`, `iam-NNNN`, `portal-NNNN`, with
     /// Tencent API 3.0 limited to 5 requests per second as Tencent does.
     pub async fn start_fleet(addr: SocketAddr, n: usize) -> std::io::Result<Simulator> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            world: Mutex::new(demo::fleet_world(n)),
-            activity: watch::Sender::new(0),
-            access_log: AtomicBool::new(false),
-            tls_groups: Mutex::new(Vec::new()),
-        });
-        let server = tokio::spawn(accept_loop(listener, shared.clone(), None));
-        Ok(Simulator {
-            shared,
-            addr,
-            server,
-            tls: None,
-            ca_dir: None,
-        })
+        Self::start_plain(addr, demo::fleet_world(n)).await
     }
 
     /// A `profiles.toml` for the fleet with a `command` store (`store_command`) on every

@@ -266,6 +266,16 @@ pub struct IamPolicy {
 }
 
 impl IamPolicy {
+    /// The policy of the simulated accounts unless one says otherwise: 8–32 characters of at
+    /// least two classes, not the user name.
+    pub const DEFAULT: IamPolicy = IamPolicy {
+        min_len: 8,
+        max_len: 32,
+        classes: 2,
+        not_username: true,
+        max_identical: 0,
+    };
+
     /// Checks `p` for `user`; the error is the reason.
     pub fn check(&self, p: &str, user: &str) -> Result<(), String> {
         let n = p.chars().count();
