@@ -14,14 +14,70 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-/// The real terminal's type. Its writer holds a whole frame, so a frame reaches the terminal in
-/// one write (the standard output's own buffer would cut it every kilobyte: five writes for a
-/// first frame, which a slow link can show half drawn). ratatui flushes it at the end of every
-/// frame.
-pub type Term = Terminal<CrosstermBackend<io::BufWriter<io::Stdout>>>;
+/// The real terminal's type: ratatui drawing through a [`FrameWriter`] on the terminal.
+pub type Term = Terminal<CrosstermBackend<FrameWriter<Tty>>>;
 
-/// Room for a full frame at 120×40 with colours (about 5 KB; a larger one is written in parts).
+/// The console's own handle on the terminal (a duplicate of standard output, close-on-exec so
+/// no store command inherits it); standard output itself where there are no descriptors.
+#[cfg(unix)]
+pub type Tty = std::fs::File;
+/// The console's own handle on the terminal.
+#[cfg(not(unix))]
+pub type Tty = io::Stdout;
+
+#[cfg(unix)]
+fn tty() -> io::Result<Tty> {
+    use std::os::fd::AsFd;
+    Ok(io::stdout().as_fd().try_clone_to_owned()?.into())
+}
+
+#[cfg(not(unix))]
+fn tty() -> io::Result<Tty> {
+    Ok(io::stdout())
+}
+
+/// Room for a full frame at 120×40 with colours (about 5 KB; a larger one grows the buffer).
 const FRAME_BUFFER: usize = 16 * 1024;
+
+/// The console's writer. A frame is gathered here and reaches the terminal in one write when
+/// ratatui flushes at the end of the frame (the standard output's own buffer would cut it
+/// every kilobyte: five writes for a first frame, which a slow link can show half drawn).
+/// Then the buffer is wiped: a frame can hold a password the user chose to reveal. It writes
+/// to its own handle on the terminal, past the standard output's buffer, which would keep the
+/// last kilobyte of every frame. What is not flushed (a frame cut short by a panic) is wiped,
+/// never written.
+pub struct FrameWriter<W: Write> {
+    out: W,
+    frame: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl<W: Write> FrameWriter<W> {
+    /// A writer of frames to `out`.
+    pub fn new(out: W) -> FrameWriter<W> {
+        FrameWriter {
+            out,
+            frame: zeroize::Zeroizing::new(Vec::with_capacity(FRAME_BUFFER)),
+        }
+    }
+}
+
+impl<W: Write> Write for FrameWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.frame.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        use zeroize::Zeroize;
+        let written = self
+            .out
+            .write_all(&self.frame)
+            .and_then(|()| self.out.flush());
+        // Empties it and wipes its whole capacity.
+        self.frame.zeroize();
+        written
+    }
+}
 
 /// Puts the terminal back as it was. Safe to call more than once.
 pub fn restore() {
@@ -121,10 +177,7 @@ pub fn enter(mouse: bool) -> io::Result<Term> {
         restore();
         return Err(e);
     }
-    match Terminal::new(CrosstermBackend::new(io::BufWriter::with_capacity(
-        FRAME_BUFFER,
-        out,
-    ))) {
+    match tty().and_then(|tty| Terminal::new(CrosstermBackend::new(FrameWriter::new(tty)))) {
         Ok(t) => {
             ENTERED.store(true, Ordering::SeqCst);
             Ok(t)
@@ -133,5 +186,40 @@ pub fn enter(mouse: bool) -> io::Result<Term> {
             restore();
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nothing reaches the terminal before the flush, all of it in one write then, and the
+    /// buffer is empty afterwards; a frame never flushed is never written.
+    #[test]
+    fn a_frame_is_written_whole_on_flush_and_not_kept() {
+        /// Records each write it is given.
+        #[derive(Default)]
+        struct Writes(Vec<Vec<u8>>);
+        impl Write for Writes {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.push(bytes.to_vec());
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = FrameWriter::new(Writes::default());
+        let frame = "x".repeat(3 * FRAME_BUFFER);
+        for chunk in frame.as_bytes().chunks(100) {
+            w.write_all(chunk).expect("write");
+        }
+        assert!(w.out.0.is_empty(), "written before the flush");
+        w.flush().expect("flush");
+        assert_eq!(w.out.0, vec![frame.into_bytes()]);
+        assert!(w.frame.is_empty());
+        w.write_all(b"cut short").expect("write");
+        let FrameWriter { out, .. } = w;
+        assert_eq!(out.0.len(), 1, "an unflushed frame was written");
     }
 }
