@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use crate::config::{Profile, StoreBackend, StoreConfig};
+
 /// Exit code of `get` for an empty slot (SPEC §10.1).
 const EMPTY: u8 = 3;
 
@@ -160,79 +162,61 @@ pub fn fleet(passwords: &[(String, Zeroizing<String>)]) -> io::Result<(DemoDir, 
     for (profile, password) in passwords {
         seed(&store, profile, password)?;
     }
-    let exe = std::env::current_exe()?;
-    let command = vec![
-        exe.display().to_string(),
+    Ok((dir, store_command(&store)?))
+}
+
+/// The `command` store argv that runs this binary's `demo-store` on `store`.
+fn store_command(store: &Path) -> io::Result<Vec<String>> {
+    Ok(vec![
+        std::env::current_exe()?.display().to_string(),
         "demo-store".into(),
         "--dir".into(),
         store.display().to_string(),
-    ];
-    Ok((dir, command))
+    ])
 }
 
-/// Makes the demo's folder, adds a `store` to the [`DEMO_STORED`] profiles of `profiles_toml`
-/// (the built-in store above, run through this very binary) and seeds each store's `current`
-/// with the simulator's password. Returns the new profiles text.
+/// Makes the demo's folder, gives the [`DEMO_STORED`] profiles a `store` (the built-in store
+/// above, run through this very binary) whose `current` is seeded with the simulator's
+/// password, and says in [`DEMO_HELD`]'s notes how to settle the change the simulator holds.
 pub fn setup(
-    profiles_toml: &str,
+    profiles: &mut [Profile],
     passwords: &[(String, Zeroizing<String>)],
-) -> io::Result<(String, DemoDir)> {
+) -> io::Result<DemoDir> {
     let (dir, store) = new_dir()?;
-    let exe = std::env::current_exe()?;
-    let quote = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
-    let mut out = String::with_capacity(profiles_toml.len() + 1024);
-    let mut profile = "";
-    for line in profiles_toml.lines() {
-        match line.strip_prefix("notes = \"").and_then(|l| l.strip_suffix('"')) {
-            Some(notes) if profile == DEMO_HELD => out.push_str(&format!(
-                "notes = \"{notes} The simulator holds this profile's first change: press Esc while it waits, then R settles it.\""
-            )),
-            _ => out.push_str(line),
+    let command = store_command(&store)?;
+    for p in profiles {
+        if p.name == DEMO_HELD
+            && let Some(notes) = &mut p.notes
+        {
+            notes.push_str(
+                " The simulator holds this profile's first change: press Esc while it waits, \
+                 then R settles it.",
+            );
         }
-        out.push('\n');
-        let Some(name) = line
-            .trim()
-            .strip_prefix("name = \"")
-            .and_then(|r| r.strip_suffix('"'))
-        else {
+        if !DEMO_STORED.contains(&p.name.as_str()) {
             continue;
-        };
-        profile = name;
-        if DEMO_STORED.contains(&name) {
-            out.push_str(&format!(
-                "store = {{ backend = \"command\", command = [{}, \"demo-store\", \"--dir\", {}], entry = \"{name}\" }}\n",
-                quote(&exe),
-                quote(&store)
-            ));
-            if let Some((_, password)) = passwords.iter().find(|(p, _)| p == name) {
-                seed(&store, name, password)?;
-            }
+        }
+        p.store = Some(StoreConfig {
+            backend: StoreBackend::Command {
+                argv: command.clone(),
+            },
+            entry: p.name.clone(),
+            read_current: true,
+            timeout_secs: crate::store::DEFAULT_TIMEOUT_SECS,
+        });
+        if let Some((_, password)) = passwords.iter().find(|(name, _)| name == &p.name) {
+            seed(&store, &p.name, password)?;
         }
     }
-    Ok((out, dir))
+    Ok(dir)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_demo_profiles_get_stores_seeded_with_the_simulators_passwords() {
-        let toml = "[[profile]]\nname = \"iam-admin\"\nkind = \"huawei-iam\"\nnotes = \"Admin.\"\n\n[[profile]]\nname = \"redis-otc\"\nnotes = \"x\"\n";
-        let passwords = vec![("iam-admin".to_string(), Zeroizing::new("Pw#1".to_string()))];
-        let (text, dir) = setup(toml, &passwords).expect("setup");
-        assert!(text.contains("entry = \"iam-admin\""), "{text}");
-        assert!(!text.contains("entry = \"redis-otc\""), "{text}");
-        assert!(text.contains("Admin. The simulator holds"), "{text}");
-        let seeded = fs::read_to_string(dir.path.join("store/iam-admin.current")).expect("seed");
-        assert_eq!(seeded, "Pw#1");
-        let path = dir.path.clone();
-        drop(dir);
-        assert!(!path.exists(), "removed with the demo");
-    }
-
     #[tokio::test]
-    async fn the_real_demo_profiles_parse_with_their_stores() {
+    async fn the_demo_profiles_get_stores_seeded_with_the_simulators_passwords() {
         let sim = crate::sim::Simulator::start(([127, 0, 0, 1], 0).into())
             .await
             .expect("simulator");
@@ -241,20 +225,42 @@ mod tests {
             .into_iter()
             .filter_map(|a| a.password.map(|p| (a.profile, p)))
             .collect();
-        let (text, dir) = setup(&sim.profiles_toml(), &passwords).expect("setup");
-        let config = crate::config::parse(Path::new("<demo>"), &text).expect("parses");
-        let stored: Vec<&str> = config
-            .profiles
+        let mut profiles = sim.profiles();
+        let dir = setup(&mut profiles, &passwords).expect("setup");
+        let stored: Vec<&str> = profiles
             .iter()
             .filter(|p| p.store.is_some())
             .map(|p| p.name.as_str())
             .collect();
         assert_eq!(stored, DEMO_STORED);
+        for p in profiles.iter().filter(|p| p.store.is_some()) {
+            let store = p.store.as_ref().expect("store");
+            assert_eq!(store.entry, p.name);
+            let StoreBackend::Command { argv } = &store.backend else {
+                panic!("{}: {:?}", p.name, store.backend);
+            };
+            assert_eq!(argv[1..3], ["demo-store", "--dir"]);
+            assert_eq!(Path::new(&argv[3]), dir.path.join("store"));
+        }
         for name in DEMO_STORED {
             let live = passwords.iter().find(|(p, _)| p == name).expect("password");
             let seeded =
                 fs::read_to_string(dir.path.join(format!("store/{name}.current"))).expect("seeded");
             assert_eq!(seeded, live.1.as_str(), "{name}");
         }
+        let held = profiles.iter().find(|p| p.name == DEMO_HELD).expect("held");
+        let notes = held.notes.as_deref().expect("notes");
+        assert!(
+            notes.ends_with("press Esc while it waits, then R settles it."),
+            "{notes}"
+        );
+        // The demo's profiles, stores and all, are what a file of them would give.
+        let text = crate::config::write::profiles(&profiles);
+        let parsed = crate::config::parse(Path::new("<demo>"), &text).expect("parses");
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        assert_eq!(crate::config::write::profiles(&parsed.profiles), text);
+        let path = dir.path.clone();
+        drop(dir);
+        assert!(!path.exists(), "removed with the demo");
     }
 }

@@ -560,12 +560,13 @@ fn open_console(path: Option<PathBuf>, source: Source, mouse: bool, warnings: &[
                     .into_iter()
                     .filter_map(|a| a.password.map(|p| (a.profile, p)))
                     .collect();
-                let (text, dir) = demo_store::setup(&sim.profiles_toml(), &passwords)?;
+                // The profiles as the simulator makes them: no text to write and parse back
+                // before the first frame (the write-parse round trip is tested).
+                let mut profiles = sim.profiles();
+                let dir = demo_store::setup(&mut profiles, &passwords)?;
                 drop(passwords);
-                let loaded = match config::parse(Path::new("<demo profiles>"), &text) {
-                    Ok(config) => Loaded::Config(config),
-                    Err(e) => Loaded::Broken(e),
-                };
+                let loaded =
+                    Loaded::Config(Config::of_profiles(PathBuf::from("<demo profiles>"), profiles));
                 let ready = sim.when_ready();
                 (loaded, Some(sim), Some(dir), Some(ready))
             }

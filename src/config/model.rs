@@ -277,6 +277,9 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// `timeout_secs` when the file does not set it.
+    pub const DEFAULT_TIMEOUT_SECS: u64 = 15;
+
     /// The secrets of this profile that come from `{ prompt = true }`, as (key path, label) pairs,
     /// in file order. Each becomes an extra masked field in the console.
     pub fn prompt_secrets(&self) -> Vec<&'static str> {
@@ -446,4 +449,21 @@ pub struct Config {
     pub broken: Vec<BrokenProfile>,
     /// Non-fatal findings (e.g. a `value` secret with a non-loopback endpoint).
     pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// A config of `profiles` with every top-level setting at its default: what a file holding
+    /// just these profiles gives.
+    pub fn of_profiles(path: PathBuf, profiles: Vec<Profile>) -> Config {
+        Config {
+            path,
+            audit: true,
+            mouse: true,
+            theme: ThemeName::default(),
+            keys: crate::console::keymap::Keymap::default(),
+            profiles,
+            broken: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
 }

@@ -1336,7 +1336,7 @@ fn parse_profile(
     let endpoint_is_loopback = endpoint.as_ref().is_some_and(is_loopback);
     let timeout_secs = ok(&mut errors, p.integer(cx, "timeout_secs", 1..=300))
         .flatten()
-        .map_or(15, |(n, _)| n);
+        .map_or(Profile::DEFAULT_TIMEOUT_SECS, |(n, _)| n);
     let ca_file = match ok(&mut errors, p.text(cx, "ca_file")).flatten() {
         Some((s, span)) => {
             let file = PathBuf::from(s);

@@ -7,7 +7,16 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{
+    AkskVariant, DcsAuth, HuaweiDcs, HuaweiIam, Kind, Operate, PolicyOverrides, Profile,
+    ProviderConfig, SecretSource, SignatureMethod, StoreBackend, StoreConfig, TencentApi,
+    TencentBmVpn, TencentCiam,
+};
 
 use super::world::{
     self, ALNUM, AkSk, CiamClient, CiamToken, CiamUser, DcsInstance, DemoProfile, IamDomain,
@@ -230,29 +239,6 @@ pub fn world() -> World {
     w
 }
 
-/// A TOML basic string.
-fn q(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `{ value = "…" }`.
-fn value(s: &str) -> String {
-    format!("{{ value = {} }}", q(s))
-}
-
 fn password_of(w: &World, target: &Target) -> Option<zeroize::Zeroizing<String>> {
     match target {
         Target::Vpn(id) => w
@@ -287,55 +273,66 @@ fn domain_name<'w>(w: &'w World, domain_id: &str) -> &'w str {
         .map_or("", |dom| dom.name.as_str())
 }
 
-/// The profiles file for the simulator at `base`.
-pub fn profiles_toml(w: &World, base: &str) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# profiles.toml for the rekey provider simulator at {base}\n\
+/// The simulator's profiles file: a comment naming `base`, then [`profiles`] as text.
+pub fn profiles_toml(w: &World, base: &Url, ca_file: Option<&Path>) -> String {
+    let mut out = header(base);
+    out.push_str(&crate::config::write::profiles(&profiles(w, base, ca_file)));
+    out
+}
+
+/// The comment a simulator's profiles file starts with.
+fn header(base: &Url) -> String {
+    format!(
+        "# profiles.toml for the rekey provider simulator at {}\n\
          # Secrets are stored inline ({{ value = ... }}): fine here because every endpoint is\n\
-         # loopback. Keys and tokens are new each time the simulator starts."
-    );
+         # loopback. Keys and tokens are new each time the simulator starts.\n",
+        base.as_str().trim_end_matches('/')
+    )
+}
+
+/// Every demo profile, pointing at the simulator at `base`, secrets inline (`{ value = … }`),
+/// each with `ca_file` when given; the notes say each account's password as it is now.
+pub fn profiles(w: &World, base: &Url, ca_file: Option<&Path>) -> Vec<Profile> {
+    let value = |s: &str| SecretSource::Value(secret(s));
+    let mut out = Vec::with_capacity(w.profiles.len());
     for p in &w.profiles {
-        let password = password_of(w, &p.target);
-        let now = match &password {
-            Some(pw) => format!(
-                "Demo password when this file was written: {}. ",
-                pw.as_str()
-            ),
-            None => String::new(),
+        let notes = match password_of(w, &p.target) {
+            Some(pw) => {
+                let mut notes = String::with_capacity(64 + p.note.len());
+                notes.push_str("Demo password when this file was written: ");
+                notes.push_str(&pw);
+                notes.push_str(". ");
+                notes.push_str(p.note);
+                notes
+            }
+            None => p.note.to_owned(),
         };
-        let notes = format!("{now}{}", p.note);
-        let _ = writeln!(out, "\n[[profile]]\nname = {}", q(&p.name));
-        match &p.target {
+        let mut endpoint = Some(base.clone());
+        let (kind, provider) = match &p.target {
             Target::Vpn(id) => {
                 let Some(k) = w.tc_keys.iter().find(|k| &k.secret_id == id) else {
                     continue;
                 };
-                let _ = writeln!(out, "kind = \"tencent-bm-vpn\"");
                 let v2 = p.name.starts_with("bm-vpn-v2");
-                let region = if v2 { "gz" } else { "ap-guangzhou" };
-                let _ = writeln!(out, "region = {}\nendpoint = {}", q(region), q(base));
-                let _ = writeln!(out, "secret_id = {}", value(&k.secret_id));
-                let _ = writeln!(out, "secret_key = {}", value(&k.secret_key));
-                if let Some(t) = &k.token {
-                    let _ = writeln!(out, "session_token = {}", value(t));
-                }
-                if v2 {
-                    let _ = writeln!(out, "api = \"v2\"");
-                }
-                let _ = writeln!(out, "operate = \"auto\"");
-                match p.name.as_str() {
-                    "bm-vpn-v2" => {
-                        let _ = writeln!(out, "signature_method = \"HmacSHA256\"");
-                        let _ = writeln!(out, "zone_id = {ZONE_ID}");
-                    }
-                    "bm-vpn-v2-sha1" => {
-                        let _ = writeln!(out, "signature_method = \"HmacSHA1\"");
-                        let _ = writeln!(out, "app_id = {}", k.vpn.app_id);
-                    }
-                    _ => {}
-                }
+                let sha1 = p.name == "bm-vpn-v2-sha1";
+                (
+                    Kind::TencentBmVpn,
+                    ProviderConfig::TencentBmVpn(TencentBmVpn {
+                        region: if v2 { "gz" } else { "ap-guangzhou" }.into(),
+                        secret_id: value(&k.secret_id),
+                        secret_key: value(&k.secret_key),
+                        session_token: k.token.as_ref().map(|t| value(t)),
+                        api: if v2 { TencentApi::V2 } else { TencentApi::V3 },
+                        operate: Operate::Auto,
+                        zone_id: (p.name == "bm-vpn-v2").then_some(ZONE_ID),
+                        app_id: sha1.then_some(k.vpn.app_id),
+                        signature_method: if sha1 {
+                            SignatureMethod::HmacSha1
+                        } else {
+                            SignatureMethod::HmacSha256
+                        },
+                    }),
+                )
             }
             Target::Dcs(id, token_user) => {
                 let Some(d) = w.dcs.iter().find(|d| &d.instance_id == id) else {
@@ -347,57 +344,57 @@ pub fn profiles_toml(w: &World, base: &str) -> String {
                     .flat_map(|dom| dom.projects.iter())
                     .find(|(pid, _)| pid == &d.project_id)
                     .map_or("cn-north-4", |(_, name)| name.as_str());
-                let _ = writeln!(out, "kind = \"huawei-dcs\"");
-                let _ = writeln!(
-                    out,
-                    "region = {}\nproject_id = {}\ninstance_id = {}\nendpoint = {}",
-                    q(region),
-                    q(&d.project_id),
-                    q(&d.instance_id),
-                    q(base)
-                );
-                match token_user {
+                let auth = match token_user {
                     Some(user_id) => {
                         let Some(u) = w.iam_users.iter().find(|u| &u.id == user_id) else {
                             continue;
                         };
-                        let domain = domain_name(w, &u.domain_id);
-                        let _ = writeln!(
-                            out,
-                            "auth = {{ method = \"token\", iam_endpoint = {}, domain = {}, \
-                             user = {}, password = {} }}",
-                            q(base),
-                            q(domain),
-                            q(&u.name),
-                            value(&u.password)
-                        );
+                        DcsAuth::Token {
+                            iam_endpoint: base.clone(),
+                            domain: domain_name(w, &u.domain_id).into(),
+                            user: u.name.clone(),
+                            password: value(&u.password),
+                        }
                     }
                     None => {
                         let otc = p.name == "redis-otc";
                         let pair = &w.aksk[usize::from(otc).min(w.aksk.len() - 1)];
-                        let variant = if otc { ", aksk_variant = \"otc\"" } else { "" };
-                        let _ = writeln!(
-                            out,
-                            "auth = {{ method = \"aksk\"{variant}, access_key = {}, \
-                             secret_key = {} }}",
-                            value(&pair.ak),
-                            value(&pair.sk)
-                        );
+                        DcsAuth::Aksk {
+                            access_key: value(&pair.ak),
+                            secret_key: value(&pair.sk),
+                            variant: if otc {
+                                AkskVariant::Otc
+                            } else {
+                                AkskVariant::Huawei
+                            },
+                        }
                     }
-                }
+                };
+                (
+                    Kind::HuaweiDcs,
+                    ProviderConfig::HuaweiDcs(HuaweiDcs {
+                        region: region.into(),
+                        project_id: d.project_id.clone(),
+                        instance_id: d.instance_id.clone(),
+                        auth,
+                    }),
+                )
             }
             Target::Iam(id) => {
                 let Some(u) = w.iam_users.iter().find(|u| &u.id == id) else {
                     continue;
                 };
-                let domain = domain_name(w, &u.domain_id);
-                let _ = writeln!(
-                    out,
-                    "kind = \"huawei-iam\"\niam_endpoint = {}\ndomain = {}\nuser = {}",
-                    q(base),
-                    q(domain),
-                    q(&u.name)
-                );
+                endpoint = None;
+                (
+                    Kind::HuaweiIam,
+                    ProviderConfig::HuaweiIam(HuaweiIam {
+                        iam_endpoint: base.clone(),
+                        domain: domain_name(w, &u.domain_id).into(),
+                        user: u.name.clone(),
+                        email: None,
+                        phone: None,
+                    }),
+                )
             }
             Target::Ciam(name) => {
                 let (client, token) = match p.name.as_str() {
@@ -405,34 +402,42 @@ pub fn profiles_toml(w: &World, base: &str) -> String {
                     "portal-token" => ("sim-spa-app", true),
                     _ => ("sim-spa-app", false),
                 };
-                let _ = writeln!(
-                    out,
-                    "kind = \"tencent-ciam\"\nendpoint = {}\nclient_id = {}\n\
-                     auth_source_id = {}\nusername = {}",
-                    q(base),
-                    q(client),
-                    q(AUTH_SOURCE),
-                    q(name)
-                );
-                if let Some(secret) = w
+                let client_secret = w
                     .ciam_clients
                     .iter()
                     .find(|c| c.id == client)
                     .and_then(|c| c.secret.as_ref())
-                {
-                    let _ = writeln!(out, "client_secret = {}", value(secret));
-                }
-                if token
-                    && let Some(t) = w
-                        .ciam_tokens
-                        .iter()
-                        .find(|t| &t.username == name && t.expires.is_none())
-                {
-                    let _ = writeln!(out, "access_token = {}", value(&t.value));
-                }
+                    .map(|s| value(s));
+                let access_token = w
+                    .ciam_tokens
+                    .iter()
+                    .find(|t| token && &t.username == name && t.expires.is_none())
+                    .map(|t| value(&t.value));
+                (
+                    Kind::TencentCiam,
+                    ProviderConfig::TencentCiam(TencentCiam {
+                        client_id: client.into(),
+                        auth_source_id: AUTH_SOURCE.into(),
+                        username: name.clone(),
+                        client_secret,
+                        access_token,
+                    }),
+                )
             }
-        }
-        let _ = writeln!(out, "notes = {}", q(&notes));
+        };
+        out.push(Profile {
+            name: p.name.clone(),
+            kind,
+            endpoint,
+            timeout_secs: Profile::DEFAULT_TIMEOUT_SECS,
+            ca_file: ca_file.map(Path::to_path_buf),
+            production: false,
+            notes: Some(notes),
+            policy: PolicyOverrides::default(),
+            provider,
+            store: None,
+            line: 0,
+        });
     }
     out
 }
@@ -575,33 +580,24 @@ pub fn fleet_world(n: usize) -> World {
     w
 }
 
-/// The fleet's profiles file: [`profiles_toml`] with a `command` store for every profile
-/// (`store_command` run with the profile's name as its entry), so each can be rotated.
-pub fn fleet_profiles_toml(w: &World, base: &str, store_command: &[String]) -> String {
-    let command = store_command
-        .iter()
-        .map(|a| q(a))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut out = String::new();
-    for line in profiles_toml(w, base).lines() {
-        // The notes would carry each account's first password: a fleet file has none.
-        if line.starts_with("notes = ") {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-        if let Some(name) = line
-            .strip_prefix("name = \"")
-            .and_then(|r| r.strip_suffix('"'))
-        {
-            let _ = writeln!(
-                out,
-                "store = {{ backend = \"command\", command = [{command}], entry = {} }}",
-                q(name)
-            );
-        }
+/// The fleet's profiles file: [`profiles`] without notes (they would carry each account's
+/// first password) and with a `command` store for every profile (`store_command` run with the
+/// profile's name as its entry), so each can be rotated.
+pub fn fleet_profiles_toml(w: &World, base: &Url, store_command: &[String]) -> String {
+    let mut profiles = profiles(w, base, None);
+    for p in &mut profiles {
+        p.notes = None;
+        p.store = Some(StoreConfig {
+            backend: StoreBackend::Command {
+                argv: store_command.to_vec(),
+            },
+            entry: p.name.clone(),
+            read_current: true,
+            timeout_secs: crate::store::DEFAULT_TIMEOUT_SECS,
+        });
     }
+    let mut out = header(base);
+    out.push_str(&crate::config::write::profiles(&profiles));
     out
 }
 
@@ -627,7 +623,8 @@ mod tests {
                 "vpn-0008"
             ]
         );
-        let text = fleet_profiles_toml(&w, "http://127.0.0.1:9", &["store-cmd".into()]);
+        let base = Url::parse("http://127.0.0.1:9").expect("url");
+        let text = fleet_profiles_toml(&w, &base, &["store-cmd".into()]);
         let config = crate::config::parse(std::path::Path::new("fleet.toml"), &text)
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(config.profiles.len(), 9);

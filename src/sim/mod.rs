@@ -436,16 +436,22 @@ impl Simulator {
         format!("{scheme}://{ip}:{}", self.addr.port())
     }
 
-    /// A `profiles.toml` with every demo profile pointing at this server, secrets inline
-    /// (`{ value = … }`: allowed without a warning because the endpoints are loopback). The
+    /// [`Simulator::base_url`] as a URL.
+    fn base(&self) -> url::Url {
+        url::Url::parse(&self.base_url()).expect("a socket address makes a valid URL")
+    }
+
+    /// Every demo profile pointing at this server, secrets inline (`{ value = … }`). The
     /// `{ value }` password of `redis-token` is the IAM user's password as it is now. With
     /// TLS, every profile names the CA certificate as its `ca_file`.
+    pub fn profiles(&self) -> Vec<crate::config::Profile> {
+        demo::profiles(&self.shared.world(), &self.base(), self.ca_file())
+    }
+
+    /// [`Simulator::profiles`] as a `profiles.toml` (inline values are allowed without a
+    /// warning because the endpoints are loopback).
     pub fn profiles_toml(&self) -> String {
-        let text = demo::profiles_toml(&self.shared.world(), &self.base_url());
-        match self.ca_file() {
-            Some(ca) => with_ca_file(&text, ca),
-            None => text,
-        }
+        demo::profiles_toml(&self.shared.world(), &self.base(), self.ca_file())
     }
 
     /// Every demo profile's account and its password as it is NOW.
@@ -632,25 +638,6 @@ async fn made(state: TlsState) -> Result<tls::Ready, String> {
         Ok(made) => made.clone().unwrap_or_else(|| Err("no certificate".into())),
         Err(_) => Err("the simulator stopped before its certificates were made".into()),
     }
-}
-
-/// `toml` with `ca_file = "CA"` after every profile's name line.
-fn with_ca_file(toml: &str, ca: &Path) -> String {
-    let line = format!(
-        "ca_file = {}\n",
-        ::toml::Value::String(ca.display().to_string())
-    );
-    let mut out = String::with_capacity(toml.len() + 32 * line.len());
-    let mut in_header = false;
-    for l in toml.lines() {
-        out.push_str(l);
-        out.push('\n');
-        if in_header && l.starts_with("name = ") {
-            out.push_str(&line);
-        }
-        in_header = l == "[[profile]]";
-    }
-    out
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsState>) {
@@ -984,7 +971,7 @@ impl Simulator {
     /// A `profiles.toml` for the fleet with a `command` store (`store_command`) on every
     /// profile; its `current` slots must be seeded with [`Simulator::credentials`].
     pub fn fleet_profiles_toml(&self, store_command: &[String]) -> String {
-        demo::fleet_profiles_toml(&self.shared.world(), &self.base_url(), store_command)
+        demo::fleet_profiles_toml(&self.shared.world(), &self.base(), store_command)
     }
 
     /// Limits `route` to `per_second` requests in any second (None: unlimited), answering as
