@@ -707,21 +707,23 @@ pub struct Keymap {
     overridden: Vec<bool>,
 }
 
+/// The table's keys, parsed once (a config and the console each start from them).
+static DEFAULTS: std::sync::LazyLock<Keymap> = std::sync::LazyLock::new(|| Keymap {
+    keys: TABLE
+        .iter()
+        .map(|b| {
+            b.keys
+                .iter()
+                .map(|k| Chord::parse(k).expect("default keys parse"))
+                .collect()
+        })
+        .collect(),
+    overridden: vec![false; TABLE.len()],
+});
+
 impl Default for Keymap {
     fn default() -> Self {
-        let keys = TABLE
-            .iter()
-            .map(|b| {
-                b.keys
-                    .iter()
-                    .map(|k| Chord::parse(k).expect("default keys parse"))
-                    .collect()
-            })
-            .collect();
-        Keymap {
-            keys,
-            overridden: vec![false; TABLE.len()],
-        }
+        DEFAULTS.clone()
     }
 }
 

@@ -173,8 +173,8 @@ fn draw_editor(
     // The fields stay put (the focused one always in view); the rest scrolls below them.
     // (A long note beside a field, such as a locked store's, wraps under it.)
     trim_blank_end(&mut lines);
+    let rows = wrapped_height(&lines, area.width).min(area.height);
     let fields = Paragraph::new(lines).wrap(Wrap { trim: false });
-    let rows = wrapped_height(&fields, area.width).min(area.height);
     // Only the rows it takes: the rest of the pane is the next paragraph's.
     frame.render_widget(
         fields,
@@ -234,8 +234,8 @@ fn draw_editor(
     }
     let rest = crate::console::layout::editor_rest(pane, rows);
     trim_blank_end(&mut lines);
+    let height = wrapped_height(&lines, rest.width);
     let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
-    let height = wrapped_height(&paragraph, rest.width);
     let max = height.saturating_sub(rest.height);
     let scroll = app.editor_scroll.min(max);
     frame.render_widget(paragraph.scroll((scroll, 0)), rest);
@@ -261,14 +261,27 @@ fn draw_editor(
     max
 }
 
-/// The rows `paragraph` takes at `width` when wrapped, by ratatui's own wrapping (not by
-/// drawing it into a scratch buffer: at 120 columns that one was 1.5 MB, allocated and wiped
-/// on every frame).
-fn wrapped_height(paragraph: &Paragraph<'_>, width: u16) -> u16 {
+/// The rows `lines` take at `width` when wrapped (`Wrap { trim: false }`), by ratatui's own
+/// wrapping (not by drawing them into a scratch buffer: at 120 columns that one was 1.5 MB,
+/// allocated and wiped on every frame). A line no wider than `width` takes one row: only the
+/// others are wrapped to count theirs (wrapping every line cost a fifth of a frame).
+fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
     if width == 0 {
         return 0;
     }
-    u16::try_from(paragraph.line_count(width)).unwrap_or(u16::MAX)
+    let rows: usize = lines
+        .iter()
+        .map(|line| {
+            if line.width() <= usize::from(width) {
+                1
+            } else {
+                Paragraph::new(line.clone())
+                    .wrap(Wrap { trim: false })
+                    .line_count(width)
+            }
+        })
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 /// Drops the blank lines at the end of `lines`: they would only make the pane scroll into
@@ -365,4 +378,43 @@ fn details(lines: &mut Vec<Line<'_>>, app: &App, wall: SystemTime) {
         parts.push(format!("expires {}", crate::timefmt::local_minute(at)));
     }
     lines.push(Line::from(parts.join(" · ")).style(dim));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_rows_match_wrapping_all_the_lines_at_once() {
+        let lines: Vec<Line<'_>> = vec![
+            Line::from(""),
+            Line::from("short"),
+            Line::from("exactly ten"),
+            Line::from("Notes: a long note that wraps over several rows of the pane, word by word"),
+            Line::from("averyveryverylongwordwithoutanyspacethatmustbebrokenacrossrows and more"),
+            Line::from("漢字漢字漢字漢字 wide characters take two columns each 漢字漢字"),
+            Line::from("e\u{301}\u{301} combining marks, ✓ ✗ and 🦀 emoji"),
+            Line::from(vec![
+                Span::styled("✗ ", Style::new().add_modifier(Modifier::BOLD)),
+                Span::raw("8–16 characters (now 0)"),
+                Span::styled("  · Tencent BM", Style::new().add_modifier(Modifier::DIM)),
+            ]),
+            Line::from("   leading and trailing spaces   "),
+            Line::from("a b c d e f g h i j k l m n o p q r s t u v w x y z"),
+        ];
+        for width in 0..=90u16 {
+            let whole = if width == 0 {
+                0
+            } else {
+                Paragraph::new(lines.clone())
+                    .wrap(Wrap { trim: false })
+                    .line_count(width)
+            };
+            assert_eq!(
+                usize::from(wrapped_height(&lines, width)),
+                whole,
+                "width {width}"
+            );
+        }
+    }
 }
