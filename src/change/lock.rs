@@ -11,7 +11,17 @@ use super::journal::JOURNAL_DIR;
 /// A held lock; released on drop.
 #[derive(Debug)]
 pub struct Held {
-    _file: File,
+    file: File,
+}
+
+impl Drop for Held {
+    /// Unlocks before closing. A `flock` belongs to the open file, which a child forked by
+    /// another thread shares until it runs its program: closing only our descriptor would
+    /// leave the lock taken for that long (and to another rekey process, busy).
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        let _ = rustix::fs::flock(&self.file, rustix::fs::FlockOperation::Unlock);
+    }
 }
 
 /// Why a lock was not taken.
@@ -45,10 +55,11 @@ fn open(path: &Path) -> io::Result<File> {
     crate::fsutil::open_lock(path)
 }
 
-/// How long a profile lock may look taken before it is reported busy. A lock can look taken
-/// for an instant while another thread of this process starts a child (a store command of a
-/// rotation's other profile): the child holds a copy of every descriptor, the lock's included,
-/// until it runs its program. Another rekey process holds it for a whole change.
+/// How long a profile lock may look taken before it is reported busy. A lock this process
+/// let go of is unlocked at once ([`Held`]'s drop), even while a child forked by another of
+/// its threads (a store command of a rotation's other profile) still shares its file; the wait
+/// is a backstop for a holder that closed without unlocking. Another rekey process holds it
+/// for a whole change.
 const TRANSIENT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Takes `profile`'s change lock, waiting at most [`TRANSIENT`]: Busy when another process
@@ -72,7 +83,7 @@ pub fn profile(data_dir: &Path, profile: &str) -> Result<Held, LockError> {
             }
         }
     }
-    Ok(Held { _file: file })
+    Ok(Held { file })
 }
 
 /// Takes the lock at `path` without waiting: None when another process holds it.
@@ -84,7 +95,7 @@ pub fn try_file(path: &Path) -> io::Result<Option<Held>> {
         Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    Ok(Some(Held { _file: file }))
+    Ok(Some(Held { file }))
 }
 
 /// Takes the lock at `path`, waiting for other holders (short critical sections only).
@@ -92,7 +103,7 @@ pub fn wait(path: &Path) -> io::Result<Held> {
     let file = open(path)?;
     #[cfg(unix)]
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
-    Ok(Held { _file: file })
+    Ok(Held { file })
 }
 
 #[cfg(test)]
@@ -108,6 +119,21 @@ mod tests {
         assert!(profile(&dir, "other").is_ok(), "locks are per profile");
         drop(first);
         assert!(profile(&dir, "p").is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_lock_let_go_is_free_while_a_forked_child_still_shares_its_file() {
+        let dir = std::env::temp_dir().join(format!("rekey-lock-fork-{}", std::process::id()));
+        let path = dir.join("p.lock");
+        let held = try_file(&path).expect("open").expect("free");
+        // What a child forked by another thread holds until it execs: a second descriptor on
+        // the same open file.
+        let child_copy = held.file.try_clone().expect("dup");
+        drop(held);
+        // Taken at once, without waiting for the child.
+        assert!(try_file(&path).expect("open").is_some());
+        drop(child_copy);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
