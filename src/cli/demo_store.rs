@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::config::{Profile, StoreBackend, StoreConfig};
+use crate::config::{Profile, StoreConfig};
 
 /// Exit code of `get` for an empty slot (SPEC §10.1).
 const EMPTY: u8 = 3;
@@ -196,14 +196,7 @@ pub fn setup(
         if !DEMO_STORED.contains(&p.name.as_str()) {
             continue;
         }
-        p.store = Some(StoreConfig {
-            backend: StoreBackend::Command {
-                argv: command.clone(),
-            },
-            entry: p.name.clone(),
-            read_current: true,
-            timeout_secs: crate::store::DEFAULT_TIMEOUT_SECS,
-        });
+        p.store = Some(StoreConfig::command(command.clone(), p.name.clone()));
         if let Some((_, password)) = passwords.iter().find(|(name, _)| name == &p.name) {
             seed(&store, &p.name, password)?;
         }
@@ -214,6 +207,7 @@ pub fn setup(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::StoreBackend;
 
     #[tokio::test]
     async fn the_demo_profiles_get_stores_seeded_with_the_simulators_passwords() {
@@ -254,10 +248,15 @@ mod tests {
             notes.ends_with("press Esc while it waits, then R settles it."),
             "{notes}"
         );
-        // The demo's profiles, stores and all, are what a file of them would give.
+        // The demo's profiles, stores and all, are what a file of them gives.
         let text = crate::config::write::profiles(&profiles);
-        let parsed = crate::config::parse(Path::new("<demo>"), &text).expect("parses");
+        let mut parsed = crate::config::parse(Path::new("/demo/profiles.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        for p in &mut parsed.profiles {
+            p.line = 0;
+        }
+        assert_eq!(format!("{:#?}", parsed.profiles), format!("{profiles:#?}"));
         assert_eq!(crate::config::write::profiles(&parsed.profiles), text);
         let path = dir.path.clone();
         drop(dir);

@@ -272,7 +272,8 @@ pub struct Profile {
     pub provider: ProviderConfig,
     /// Where the admin keeps this profile's password (SPEC §10.1), if anywhere.
     pub store: Option<StoreConfig>,
-    /// 1-based line of the `[[profile]]` header, for messages.
+    /// 1-based line of the `[[profile]]` header, for messages; 0 for a profile not read from
+    /// a file (the demo's).
     pub line: usize,
 }
 
@@ -363,6 +364,16 @@ pub enum StoreBackend {
 }
 
 impl StoreConfig {
+    /// A `command` store running `argv` for `entry`, every other setting at its default.
+    pub fn command(argv: Vec<String>, entry: String) -> StoreConfig {
+        StoreConfig {
+            backend: StoreBackend::Command { argv },
+            entry,
+            read_current: true,
+            timeout_secs: crate::store::DEFAULT_TIMEOUT_SECS,
+        }
+    }
+
     /// The backend's name as written in the config.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {

@@ -1,10 +1,15 @@
 //! Profiles back to `profiles.toml` text: what the simulator prints (`rekey sim`, `rekey sim
 //! --fleet`) is written from the same [`Profile`]s the demo opens on, and [`super::parse`]
-//! reads it back to equal profiles (tested on every key of the example file).
+//! reads it back to equal profiles (tested with every key a profile can have).
 //!
 //! One key per line, every sub-table inline (`auth`, `policy`, `store`, secret sources), so a
 //! script can edit a profile's keys line by line. A `{ value = ... }` secret is written as it
 //! is: only for files whose secrets the user already holds (the simulator's throwaway keys).
+//!
+//! Paths (`ca_file`, a store's `database` and `key_file`) are written as they are held, which
+//! is absolute for every profile written here: the parser joins a relative one to the folder
+//! of the file it reads, so it would move with the file. TOML holds only UTF-8: a path that is
+//! not is written with U+FFFD in place of what is not.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -222,13 +227,7 @@ fn array(items: &[String]) -> String {
 /// A URL as users write it: `https://host:port`, without the `/` the parser adds when there
 /// is no path (it reads both the same).
 fn link(url: &Url) -> String {
-    let text = url.as_str();
-    match text.strip_suffix('/') {
-        Some(bare) if url.path() == "/" && url.query().is_none() && url.fragment().is_none() => {
-            string(bare)
-        }
-        _ => string(text),
-    }
+    string(super::shown_endpoint(url))
 }
 
 /// A path as a string (TOML has no other way to write one: a name that is not UTF-8 is
@@ -238,7 +237,7 @@ fn path(p: &Path) -> String {
 }
 
 /// `s` as a TOML basic string: `"` and `\` escaped, every control character as `\uXXXX`.
-pub fn string(s: &str) -> String {
+fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -1,5 +1,5 @@
-//! The demo state the simulator starts with, the `profiles.toml` that points at it, and the
-//! credentials it reports.
+//! The demo state the simulator starts with, the profiles that point at it (typed for the demo
+//! console, as `profiles.toml` text for `rekey sim`), and the credentials it reports.
 //!
 //! Every demo password passes every policy that applies to it (Tencent's 8–16 characters with
 //! `!#$%&^*()` only, DCS's 3 of 4 classes, IAM's account policies, CIAM's 3 classes), so the
@@ -14,8 +14,8 @@ use url::Url;
 
 use crate::config::{
     AkskVariant, DcsAuth, HuaweiDcs, HuaweiIam, Kind, Operate, PolicyOverrides, Profile,
-    ProviderConfig, SecretSource, SignatureMethod, StoreBackend, StoreConfig, TencentApi,
-    TencentBmVpn, TencentCiam,
+    ProviderConfig, SecretSource, SignatureMethod, StoreConfig, TencentApi, TencentBmVpn,
+    TencentCiam,
 };
 
 use super::world::{
@@ -286,7 +286,7 @@ fn header(base: &Url) -> String {
         "# profiles.toml for the rekey provider simulator at {}\n\
          # Secrets are stored inline ({{ value = ... }}): fine here because every endpoint is\n\
          # loopback. Keys and tokens are new each time the simulator starts.\n",
-        base.as_str().trim_end_matches('/')
+        crate::config::shown_endpoint(base)
     )
 }
 
@@ -587,14 +587,7 @@ pub fn fleet_profiles_toml(w: &World, base: &Url, store_command: &[String]) -> S
     let mut profiles = profiles(w, base, None);
     for p in &mut profiles {
         p.notes = None;
-        p.store = Some(StoreConfig {
-            backend: StoreBackend::Command {
-                argv: store_command.to_vec(),
-            },
-            entry: p.name.clone(),
-            read_current: true,
-            timeout_secs: crate::store::DEFAULT_TIMEOUT_SECS,
-        });
+        p.store = Some(StoreConfig::command(store_command.to_vec(), p.name.clone()));
     }
     let mut out = header(base);
     out.push_str(&crate::config::write::profiles(&profiles));

@@ -24,7 +24,7 @@ pub struct Tls {
     /// The names the server certificate is for: IP addresses or DNS names.
     pub names: Vec<String>,
     /// Where to write the CA certificate (PEM, mode 0600, replaced atomically) once it is
-    /// made; [`crate::sim::Simulator::profiles_toml`] names it as every profile's `ca_file`.
+    /// made; [`crate::sim::Simulator::profiles`] name it as every profile's `ca_file`.
     pub ca_file: Option<PathBuf>,
 }
 

@@ -263,8 +263,11 @@ fn draw_editor(
 
 /// The rows `lines` take at `width` when wrapped (`Wrap { trim: false }`), by ratatui's own
 /// wrapping (not by drawing them into a scratch buffer: at 120 columns that one was 1.5 MB,
-/// allocated and wiped on every frame). A line no wider than `width` takes one row: only the
-/// others are wrapped to count theirs (wrapping every line cost a fifth of a frame).
+/// allocated and wiped on every frame). A line of [`one_cell_each`] characters no wider than
+/// `width` takes one row; only the others are wrapped to count theirs (wrapping every line cost
+/// a fifth of a frame). Other text can take more rows than its width says: ratatui measures
+/// each grapheme, and a lam-alef pair, a halfwidth sound mark or a zero-width space at the end
+/// of a full row measure otherwise.
 fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
     if width == 0 {
         return 0;
@@ -272,7 +275,12 @@ fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
     let rows: usize = lines
         .iter()
         .map(|line| {
-            if line.width() <= usize::from(width) {
+            let simple = || {
+                line.spans
+                    .iter()
+                    .all(|s| s.content.chars().all(one_cell_each))
+            };
+            if line.width() <= usize::from(width) && simple() {
                 1
             } else {
                 Paragraph::new(line.clone())
@@ -282,6 +290,29 @@ fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
         })
         .sum();
     u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+/// Characters that are a grapheme and a cell each, whatever they stand beside: printable ASCII
+/// and the marks this pane draws itself.
+fn one_cell_each(c: char) -> bool {
+    c == ' '
+        || c.is_ascii_graphic()
+        || matches!(
+            c,
+            '✓' | '✗'
+                | '·'
+                | '–'
+                | '—'
+                | '…'
+                | '▱'
+                | '▰'
+                | '•'
+                | '⚠'
+                | '→'
+                | '↑'
+                | '↓'
+                | '\u{2800}'..='\u{28FF}'
+        )
 }
 
 /// Drops the blank lines at the end of `lines`: they would only make the pane scroll into
@@ -401,6 +432,14 @@ mod tests {
             ]),
             Line::from("   leading and trailing spaces   "),
             Line::from("a b c d e f g h i j k l m n o p q r s t u v w x y z"),
+            // Text whose graphemes measure wider than its characters.
+            Line::from("لالالا"),
+            Line::from("ｶﾞｶﾞｶﾞ"),
+            Line::from("abcd\u{200B}\u{200B}"),
+            Line::from("ab\u{200B}cd\u{200B} ef\u{FEFF}"),
+            // The pane's own marks, packed and between words.
+            Line::from("✓✗·–—…▱▰•⚠→↑↓⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓✗·–—…▱▰•⚠→↑↓"),
+            Line::from("✓ a · b – c — d … ▱▰ • ⚠ → ↑↓ ⠋ end"),
         ];
         for width in 0..=90u16 {
             let whole = if width == 0 {
