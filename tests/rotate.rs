@@ -794,6 +794,86 @@ async fn sigterm_stops_new_starts_and_an_interrupted_change_is_settled_on_resume
     f.assert_rotated_once(&names, &old);
 }
 
+/// A signal during `--resume`'s settling: the settle in hand finishes, no other starts, and
+/// the profiles left are unsettled (exit 5) for the next resume, which finishes the run.
+#[tokio::test]
+async fn a_signal_while_resuming_stops_after_the_settle_in_hand() {
+    let _cpu = CPU.read().await;
+    let f = Fleet::start("resume-int", 16).await;
+    let old = f.passwords();
+    let store = f.store.display().to_string();
+    let env = [("REKEY_TEST_STORE_DIR", store.as_str()), FAST];
+    let term = |child: &std::process::Child, signal| {
+        rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)
+            .expect("signal");
+    };
+    let finish = |child: std::process::Child| async move {
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("joined")
+            .expect("waited");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            signal: None,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    // Two changes in flight, both held by the provider, when SIGTERM stops the run.
+    f.sim.inject(Route::CiamPassword, Fault::Hold);
+    f.sim.inject(Route::CiamPassword, Fault::Hold);
+    let args = ["rotate", "--match", "portal-*", "--yes", "--json"];
+    let child = common::spawn_rekey(
+        &[&args[..], &["--concurrency", "2", "--canary", "0"]].concat(),
+        &f.config,
+        &f.data(),
+        &env,
+    );
+    f.sim.wait_requests(Route::CiamPassword, 2).await;
+    term(&child, rustix::process::Signal::TERM);
+    let first = finish(child).await;
+    assert_eq!(first.code, 5, "{first:?}");
+    for held in ["portal-0003", "portal-0007"] {
+        assert_eq!(first.status_of(held), "unsettled", "{held}");
+    }
+    f.sim.release_held();
+    // Resuming: the first settle (a password grant with the pending password) is held, and
+    // SIGINT arrives while it waits.
+    let grants = f.sim.requests(Route::CiamToken);
+    f.sim.inject(Route::CiamToken, Fault::Hold);
+    let run = first.run_id();
+    let child = common::spawn_rekey(
+        &["rotate", "--resume", &run, "--yes", "--json"],
+        &f.config,
+        &f.data(),
+        &env,
+    );
+    f.sim.wait_requests(Route::CiamToken, grants + 1).await;
+    term(&child, rustix::process::Signal::INT);
+    f.sim.release_held();
+    let second = finish(child).await;
+    assert_eq!(second.code, 5, "{second:?}");
+    assert_eq!(second.status_of("portal-0003"), "saved", "{second:?}");
+    assert_eq!(second.status_of("portal-0007"), "unsettled", "{second:?}");
+    for rest in ["portal-0011", "portal-0015"] {
+        assert_eq!(second.status_of(rest), "not_started", "{rest}");
+    }
+    assert_eq!(
+        f.sim.requests(Route::CiamToken),
+        grants + 1,
+        "no settle started after the signal"
+    );
+    // The next resume settles the rest and rotates the others.
+    let third = f
+        .rekey(&["rotate", "--resume", &run, "--yes", "--json"], &[FAST])
+        .await;
+    assert_eq!(third.code, 0, "{third:?}");
+    let names: Vec<String> = ["portal-0003", "portal-0007", "portal-0011", "portal-0015"]
+        .map(String::from)
+        .to_vec();
+    f.assert_rotated_once(&names, &old);
+}
+
 /// rekey killed while a store command was writing `current` (another profile's crash point,
 /// in a batch) leaves the slot empty: settling still promotes the new password.
 #[tokio::test]

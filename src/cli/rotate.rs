@@ -180,6 +180,7 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
                         data_dir.clone(),
                         answers,
                         tx.clone(),
+                        &interrupt,
                     )
                     .await
                     {

@@ -685,13 +685,16 @@ pub struct Resumed {
 /// happened (saved), was definitely refused (failed) or never took effect (to rotate again).
 /// Profiles the run finished are done; profiles never started are to rotate. `targets` are in
 /// plan order. No profile is rotated twice: a change that may have been applied is settled
-/// first, and one that was applied is never sent again.
+/// first, and one that was applied is never sent again. Once `interrupt` fires (a signal), the
+/// settle in hand finishes and no other starts: those profiles stay unsettled, for the next
+/// resume.
 pub async fn resume(
     targets: Arc<Vec<Target>>,
     run: &RunDir,
     data_dir: PathBuf,
     answers: Answers,
     events: Events,
+    interrupt: &Interrupt,
 ) -> Result<Resumed, String> {
     let progress = {
         let run = run.clone();
@@ -742,6 +745,17 @@ pub async fn resume(
             out.todo.push(i);
             continue;
         };
+        if let Some(why) = interrupt.fired() {
+            // Nothing is recorded: the next resume settles it.
+            out.done.push((
+                i,
+                End {
+                    settled: false,
+                    ..ended(Status::Unsettled(format!("not settled yet: {why}")))
+                },
+            ));
+            continue;
+        }
         let _ = events.send(Event::Status(i, Status::Settling));
         let client = provider::client_for(&profile).ok();
         let settled = settle::settle(
