@@ -383,9 +383,10 @@ impl Shared {
     }
 }
 
-/// Runs `f` off the async thread.
+/// Runs `f` off the async thread as [`super::blocking`] does (a panic in it ends that step,
+/// never the console); None when it panicked.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    tokio::task::spawn_blocking(f).await.ok()
+    super::blocking(f).await.ok()
 }
 
 /// Rotates `targets[i]` for every `i` of `todo`, in that order: the first `options.canary` one
