@@ -179,6 +179,22 @@ fn without_requests(ui: &Ui) -> Vec<String> {
     rows
 }
 
+/// The dialog's box (from its `╔` row to its `╚` row, between its corners) and the frame's
+/// last two rows.
+fn dialog_and_bottom_rows(ui: &Ui) -> Vec<String> {
+    let rows: Vec<Vec<char>> = lines(ui).iter().map(|l| l.chars().collect()).collect();
+    let top = rows.iter().position(|r| r.contains(&'╔')).expect("a dialog");
+    let bottom = rows.iter().position(|r| r.contains(&'╚')).expect("its bottom");
+    let left = rows[top].iter().position(|c| *c == '╔').expect("corner");
+    let right = rows[top].iter().position(|c| *c == '╗').expect("corner");
+    let mut out: Vec<String> = rows[top..=bottom]
+        .iter()
+        .map(|r| r[left..=right].iter().collect())
+        .collect();
+    out.extend(rows[rows.len() - 2..].iter().map(|r| r.iter().collect()));
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_marked_profiles_are_rotated_and_a_locked_one_is_refused() {
     let fleet = Fleet::start("three", 4).await;
@@ -495,6 +511,9 @@ async fn s_stops_new_starts_and_the_change_in_flight_finishes() {
         "{}",
         ui.screen()
     );
+    // The running dialog, whole: the canary sending, the rest waiting, the stop said (and
+    // the message and hint rows below; the panes behind show ports and wall times).
+    assert_frame("rotate-stopping-80x24", &dialog_and_bottom_rows(&ui));
     fleet.sim.release_held();
     wait_done(&mut ui).await;
     let rows = statuses(ui.app());
