@@ -172,6 +172,11 @@ fn draw_log(frame: &mut Frame<'_>, app: &App, area: Rect) {
 /// last, help) until the line fits.
 fn hints(app: &App, width: usize) -> String {
     use crate::console::keymap::HintsFor;
+    // A dialog takes the keys it shows itself: the list's or a field's would not do what
+    // they say here.
+    if app.overlay.is_some() {
+        return String::new();
+    }
     if app.filter_editing {
         return "type to filter · Enter keep · Esc clear · ↑↓ select".into();
     }
