@@ -183,8 +183,14 @@ fn without_requests(ui: &Ui) -> Vec<String> {
 /// last two rows.
 fn dialog_and_bottom_rows(ui: &Ui) -> Vec<String> {
     let rows: Vec<Vec<char>> = lines(ui).iter().map(|l| l.chars().collect()).collect();
-    let top = rows.iter().position(|r| r.contains(&'╔')).expect("a dialog");
-    let bottom = rows.iter().position(|r| r.contains(&'╚')).expect("its bottom");
+    let top = rows
+        .iter()
+        .position(|r| r.contains(&'╔'))
+        .expect("a dialog");
+    let bottom = rows
+        .iter()
+        .position(|r| r.contains(&'╚'))
+        .expect("its bottom");
     let left = rows[top].iter().position(|c| *c == '╔').expect("corner");
     let right = rows[top].iter().position(|c| *c == '╗').expect("corner");
     let mut out: Vec<String> = rows[top..=bottom]

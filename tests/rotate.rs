@@ -218,6 +218,21 @@ impl Fleet {
     }
 }
 
+/// What a spawned rekey printed and how it ended, once it has.
+async fn finished(child: std::process::Child) -> Out {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    use std::os::unix::process::ExitStatusExt;
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// The most requests in any one-second window of `times`.
 fn busiest_second(times: &[Instant]) -> usize {
     times
@@ -764,16 +779,7 @@ async fn sigterm_stops_new_starts_and_an_interrupted_change_is_settled_on_resume
         rustix::process::Signal::TERM,
     )
     .expect("SIGTERM");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("joined")
-        .expect("waited");
-    let out = Out {
-        code: out.status.code().unwrap_or(-1),
-        signal: None,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let out = finished(child).await;
     assert_eq!(out.code, 5, "{out:?}");
     assert_eq!(out.status_of("portal-0003"), "unsettled");
     for rest in ["portal-0007", "portal-0011", "portal-0015"] {
@@ -807,18 +813,6 @@ async fn a_signal_while_resuming_stops_after_the_settle_in_hand() {
         rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)
             .expect("signal");
     };
-    let finish = |child: std::process::Child| async move {
-        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-            .await
-            .expect("joined")
-            .expect("waited");
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            signal: None,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    };
     // Two changes in flight, both held by the provider, when SIGTERM stops the run.
     f.sim.inject(Route::CiamPassword, Fault::Hold);
     f.sim.inject(Route::CiamPassword, Fault::Hold);
@@ -831,7 +825,7 @@ async fn a_signal_while_resuming_stops_after_the_settle_in_hand() {
     );
     f.sim.wait_requests(Route::CiamPassword, 2).await;
     term(&child, rustix::process::Signal::TERM);
-    let first = finish(child).await;
+    let first = finished(child).await;
     assert_eq!(first.code, 5, "{first:?}");
     for held in ["portal-0003", "portal-0007"] {
         assert_eq!(first.status_of(held), "unsettled", "{held}");
@@ -851,7 +845,7 @@ async fn a_signal_while_resuming_stops_after_the_settle_in_hand() {
     f.sim.wait_requests(Route::CiamToken, grants + 1).await;
     term(&child, rustix::process::Signal::INT);
     f.sim.release_held();
-    let second = finish(child).await;
+    let second = finished(child).await;
     assert_eq!(second.code, 5, "{second:?}");
     assert_eq!(second.status_of("portal-0003"), "saved", "{second:?}");
     assert_eq!(second.status_of("portal-0007"), "unsettled", "{second:?}");
