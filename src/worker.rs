@@ -12,6 +12,7 @@ use tokio::task::AbortHandle;
 
 use crate::change::{Interrupter, Place};
 use crate::config::Profile;
+use crate::console::terminal::AsJob;
 use crate::provider::{self, LogEntry, Options, Outcome, Report, TypedSecrets};
 
 /// One change to send.
@@ -73,21 +74,6 @@ pub enum WorkerEvent {
 enum Command {
     Run(Box<Job>),
     Cancel(u64),
-}
-
-/// A job's future, polled as job code ([`crate::console::terminal::as_job`]): a panic in it
-/// becomes the job's outcome and leaves the console up.
-struct AsJob<F>(std::pin::Pin<Box<F>>);
-
-impl<F: std::future::Future> std::future::Future for AsJob<F> {
-    type Output = F::Output;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        crate::console::terminal::as_job(|| self.0.as_mut().poll(cx))
-    }
 }
 
 /// A job being run: how to stop it, and whether its change request has left.
@@ -176,7 +162,7 @@ impl Worker {
                         let flag = sent.clone();
                         let staged = !job.options.check;
                         let (interrupter, interrupt) = Interrupter::new();
-                        let task = tokio::spawn(AsJob(Box::pin(async move {
+                        let task = tokio::spawn(AsJob::new(async move {
                             if staged {
                                 crate::change::run(
                                     client,
@@ -209,7 +195,7 @@ impl Worker {
                                     }
                                 })
                             }
-                        })));
+                        }));
                         let abort = task.abort_handle();
                         // Watch the job: its result, or a panic (never left unanswered).
                         let sent_flag = sent.clone();

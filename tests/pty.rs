@@ -1208,6 +1208,40 @@ fn a_panic_in_the_job_after_the_change_keeps_the_console_and_the_password() {
 }
 
 #[test]
+fn a_panic_in_a_rotation_step_ends_the_run_and_keeps_the_console() {
+    let dir = std::env::temp_dir().join(format!("rekey-pty-{}-rot-panic", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut term = Term::spawn_env(
+        &["demo", "--plain"],
+        &dir,
+        BIG,
+        &[("REKEY_CRASH_AT", "panic:rotate-start")],
+    );
+    term.wait_text("Profiles (12)");
+    // Mark bm-vpn (it keeps its password in the demo store) and rotate it.
+    term.send(" ");
+    term.wait_text("Profiles (12 · 1 selected)");
+    term.send("o");
+    term.wait_text("Rotate 1 profile");
+    term.send(key::ENTER);
+    // The profile's task panics (here before anything is sent): the run ends with it
+    // unsettled, since whether a request left is not known, and the console stays.
+    let screen = term.wait_text("Rotation finished");
+    assert!(
+        screen
+            .contains("bm-vpn unsettled: internal error during its change: it may have been sent"),
+        "{screen}"
+    );
+    term.send(key::ESC);
+    term.wait_for("the dialog closed", |s| {
+        !s.contents().contains("Rotation finished")
+    });
+    term.quit_and_check_restored("q");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn kill_9_of_the_console_mid_change_leaves_the_profile_unsettled_for_every_kind() {
     let fx = Fixture::start("console-kill");
     for (profile, route) in [

@@ -127,6 +127,28 @@ pub fn as_job<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// A future polled as job code ([`as_job`]): a panic in it ends that task (its `JoinHandle`
+/// says so) and leaves the console up. Headless it changes nothing.
+pub struct AsJob<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> AsJob<F> {
+    /// `f`, to be polled as job code.
+    pub fn new(f: F) -> AsJob<F> {
+        AsJob(Box::pin(f))
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for AsJob<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        as_job(|| self.0.as_mut().poll(cx))
+    }
+}
+
 /// Installs a panic hook that reports where the panic happened without its message: a panic
 /// message could, through a bug, carry a secret. The same rule holds for the console and the
 /// headless commands (installed first thing in `main`, and again on entering the console).

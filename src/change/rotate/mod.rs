@@ -426,6 +426,9 @@ pub async fn rotate(
     let mut canaries = options.canary;
     let mut canary_set = std::collections::HashSet::new();
     let mut in_flight: JoinSet<(usize, End)> = JoinSet::new();
+    // Which profile each task changes, for a task that panics (it returns no end).
+    let mut profile_of: std::collections::HashMap<tokio::task::Id, usize> =
+        std::collections::HashMap::new();
     loop {
         if stop.is_none()
             && let Some(why) = shared.interrupt.fired().or_else(|| shared.stop_new.fired())
@@ -446,7 +449,9 @@ pub async fn rotate(
                 canary_set.insert(i);
             }
             let shared = shared.clone();
-            in_flight.spawn(async move {
+            // Job code: a panic in one profile's change stops the run (below), never the
+            // console.
+            let task = in_flight.spawn(crate::console::terminal::AsJob::new(async move {
                 let end = one(i, target, &shared).await;
                 let end = End {
                     status: match end.status {
@@ -456,17 +461,39 @@ pub async fn rotate(
                     ..end
                 };
                 (i, end)
-            });
+            }));
+            profile_of.insert(task.id(), i);
             if canary {
                 break;
             }
         }
-        let Some(joined) = in_flight.join_next().await else {
+        let Some(joined) = in_flight.join_next_with_id().await else {
             break;
         };
-        let Ok((i, end)) = joined else {
-            stop.get_or_insert_with(|| "internal error in a change task".into());
-            continue;
+        let (i, end) = match joined {
+            Ok((id, ended)) => {
+                profile_of.remove(&id);
+                ended
+            }
+            Err(e) => {
+                // A bug in its change (a panic): whether its request left is not known, so
+                // it is unsettled, for `R` or `rekey recover` to look at its journal.
+                stop.get_or_insert_with(|| "internal error in a change task".into());
+                let Some(i) = profile_of.remove(&e.id()) else {
+                    continue;
+                };
+                let end = End {
+                    status: Status::Unsettled(
+                        "internal error during its change: it may have been sent; settle it".into(),
+                    ),
+                    report: None,
+                    store: store_label(&targets[i].profile),
+                    settled: false,
+                };
+                shared.send(Event::Finished(i, Box::new(end.clone())));
+                ends.push((i, end));
+                continue;
+            }
         };
         match &end.status {
             Status::Saved => {}

@@ -14,6 +14,7 @@ use crate::change::rotate::runs::{self, RunDir};
 use crate::change::rotate::{self, Event, Options, Status, Target, Unrotatable};
 use crate::console::keymap::{Action, Context};
 use crate::console::message::{Message, Rotating};
+use crate::console::terminal::{AsJob, as_job};
 use crate::state::StateChange;
 use crate::store::Store;
 
@@ -410,7 +411,9 @@ impl App {
         }
         self.confirm_input.clear();
         let count = rotation.targets.len();
-        handle.spawn(async move {
+        // Job code throughout: a panic in the run ends it as an internal error, and the console
+        // stays up with the changes in flight.
+        handle.spawn(AsJob::new(async move {
             let post = |r: Rotating| {
                 let _ = tx.send(Message::Rotation(r));
             };
@@ -419,13 +422,15 @@ impl App {
             let opened = {
                 let run = run.clone();
                 tokio::task::spawn_blocking(move || {
-                    run.create(&plan).map_err(|e| {
-                        format!("cannot write the plan {}: {e}", run.path().display())
-                    })?;
-                    match run.lock() {
-                        Ok(Some(held)) => Ok(held),
-                        _ => Err(format!("cannot lock the run {}", run.path().display())),
-                    }
+                    as_job(|| {
+                        run.create(&plan).map_err(|e| {
+                            format!("cannot write the plan {}: {e}", run.path().display())
+                        })?;
+                        match run.lock() {
+                            Ok(Some(held)) => Ok(held),
+                            _ => Err(format!("cannot lock the run {}", run.path().display())),
+                        }
+                    })
                 })
                 .await
                 .unwrap_or_else(|e| Err(format!("internal error: {e}")))
@@ -436,7 +441,7 @@ impl App {
             };
             let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
             let limiter = Arc::new(Limiter::new(Limits::from_env(), Arc::new(TokioClock)));
-            let mut core = tokio::spawn(rotate::rotate(
+            let mut core = tokio::spawn(AsJob::new(rotate::rotate(
                 Arc::new(profiles),
                 (0..count).collect(),
                 dir,
@@ -445,7 +450,7 @@ impl App {
                 limiter,
                 events,
                 controls,
-            ));
+            )));
             let ended = loop {
                 tokio::select! {
                     biased;
@@ -463,7 +468,7 @@ impl App {
                     .map(|_| ())
                     .map_err(|_| "internal error in the rotation".to_string()),
             ));
-        });
+        }));
         self.status = Some((
             Level::Info,
             format!(
