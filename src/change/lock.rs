@@ -124,8 +124,8 @@ mod tests {
 
     #[test]
     fn a_lock_let_go_is_free_while_a_forked_child_still_shares_its_file() {
-        let dir = std::env::temp_dir().join(format!("rekey-lock-fork-{}", std::process::id()));
-        let path = dir.join("p.lock");
+        let dir = crate::fsutil::TempDir::new("rekey-lock-fork-").expect("temp dir");
+        let path = dir.path.join("p.lock");
         let held = try_file(&path).expect("open").expect("free");
         // What a child forked by another thread holds until it execs: a second descriptor on
         // the same open file.
@@ -134,6 +134,5 @@ mod tests {
         // Taken at once, without waiting for the child.
         assert!(try_file(&path).expect("open").is_some());
         drop(child_copy);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
