@@ -74,8 +74,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             ));
             footer.push(Line::from(total(rotation, width)));
             footer.push(Line::from(if rotation.stop_requested {
-                "Stopping: no new change starts; those in flight finish      ↑↓  scroll"
-                    .to_string()
+                "Stopping: no new change starts; those in flight finish      ↑↓  scroll".to_string()
             } else {
                 format!(
                     "{stop_key}  stop starting new changes (those in flight finish)      ↑↓  scroll"
