@@ -218,6 +218,65 @@ impl Fleet {
     }
 }
 
+/// A spawned rekey's stderr, line by line as it is written (a thread reads it).
+struct StderrLines {
+    lines: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<String>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl StderrLines {
+    fn of(child: &mut std::process::Child) -> StderrLines {
+        use std::io::BufRead as _;
+        let pipe = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines {
+            lines: std::sync::Arc::new(std::sync::Mutex::new(rx)),
+            seen: std::sync::Arc::default(),
+        }
+    }
+
+    /// Waits (at most 60 s) for a line containing `text`.
+    async fn wait_for(&self, text: &str) {
+        let (lines, seen, text) = (self.lines.clone(), self.seen.clone(), text.to_string());
+        tokio::task::spawn_blocking(move || {
+            let rx = lines.lock().expect("lines");
+            loop {
+                let line = rx
+                    .recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|e| panic!("no {text:?} on stderr ({e}): {seen:?}"));
+                let found = line.contains(&text);
+                seen.lock().expect("seen").push(line);
+                if found {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("joined");
+    }
+
+    /// Every line, once the pipe is closed.
+    async fn rest(self) -> String {
+        let (lines, seen) = (self.lines, self.seen);
+        tokio::task::spawn_blocking(move || {
+            let rx = lines.lock().expect("lines");
+            let mut all = std::mem::take(&mut *seen.lock().expect("seen"));
+            all.extend(rx.iter());
+            all.join("\n") + "\n"
+        })
+        .await
+        .expect("joined")
+    }
+}
+
 /// What a spawned rekey printed and how it ended, once it has.
 async fn finished(child: std::process::Child) -> Out {
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
@@ -843,9 +902,16 @@ async fn a_signal_while_resuming_stops_after_the_settle_in_hand() {
         &env,
     );
     f.sim.wait_requests(Route::CiamToken, grants + 1).await;
+    let mut child = child;
+    let stderr = StderrLines::of(&mut child);
     term(&child, rustix::process::Signal::INT);
+    // Released only once rekey said it took the signal: nothing races.
+    stderr
+        .wait_for("interrupted by SIGINT: no new change or settle starts")
+        .await;
     f.sim.release_held();
-    let second = finished(child).await;
+    let mut second = finished(child).await;
+    second.stderr = stderr.rest().await;
     assert_eq!(second.code, 5, "{second:?}");
     assert_eq!(second.status_of("portal-0003"), "saved", "{second:?}");
     assert_eq!(second.status_of("portal-0007"), "unsettled", "{second:?}");

@@ -95,7 +95,8 @@ impl Interrupt {
         *self.0.borrow()
     }
 
-    async fn wait(&mut self) -> &'static str {
+    /// Waits until it fires; says why.
+    pub async fn wait(&mut self) -> &'static str {
         loop {
             if let Some(why) = *self.0.borrow_and_update() {
                 return why;

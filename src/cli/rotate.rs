@@ -151,6 +151,7 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (interrupter, interrupt) = crate::change::Interrupter::new();
         super::interrupt_on_signals(interrupter);
+        let mut signalled = interrupt.clone();
         let core = {
             let (targets, run, data_dir) = (targets.clone(), run.clone(), data_dir.clone());
             let refused = refused.clone();
@@ -214,12 +215,18 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
             })
         };
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut said_stop = false;
         loop {
             tokio::select! {
                 event = rx.recv() => match event {
                     Some(event) => view.handle(event, &targets, &mut known, &audit),
                     None => break,
                 },
+                // Said at once, so a signal is seen to be taken while what is in hand ends.
+                why = signalled.wait(), if !said_stop => {
+                    said_stop = true;
+                    say!("rekey: {why}: no new change or settle starts; what is in hand finishes");
+                }
                 _ = tick.tick() => {
                     view.draw(false);
                     view.save_state(&mut known, false);
