@@ -242,15 +242,20 @@ impl Journal {
     }
 
     /// The last change journaled, settled or not (its `last` step is `Done` or `Aborted` when
-    /// it is settled); None when the journal is empty, missing or unreadable. A rotation run
-    /// reads it after a crash to tell whether the change it began for a profile happened.
-    pub fn last_change(&self) -> Option<Open> {
-        let bytes = crate::fsutil::read_regular(&self.path, crate::fsutil::JOURNAL_CAP).ok()?;
+    /// it is settled); None when the journal is empty or missing, an error when it cannot be
+    /// read. A rotation run reads it after a crash to tell whether the change it began for a
+    /// profile happened.
+    pub fn last_change(&self) -> io::Result<Option<Open>> {
+        let bytes = match crate::fsutil::read_regular(&self.path, crate::fsutil::JOURNAL_CAP) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let records: Vec<Record> = bytes
             .split(|b| *b == b'\n')
             .filter_map(|l| serde_json::from_slice(l).ok())
             .collect();
-        summarize(&records)
+        Ok(summarize(&records))
     }
 
     /// [`Journal::read`], for the holder of the profile's lock: a corrupt journal is also set
@@ -405,6 +410,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rekey-journal-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn a_missing_journal_has_no_last_change_and_an_unreadable_one_says_so() {
+        let dir = temp("last");
+        let journal = Journal::new(&dir, "p");
+        assert!(matches!(journal.last_change(), Ok(None)));
+        // Something that is not a regular file where the journal should be.
+        fs::create_dir_all(dir.join(JOURNAL_DIR).join("p.jsonl")).expect("dir in its place");
+        assert!(journal.last_change().is_err());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -565,7 +565,8 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
     let start = {
         let (journal, name, shared) = (journal.clone(), profile.name.clone(), shared.clone());
         blocking(move || {
-            let before = journal.last_change().map(|o| o.change);
+            // Unreadable, it is refused by the change itself (no change without a journal).
+            let before = journal.last_change().ok().flatten().map(|o| o.change);
             shared.record(&Progress::start(&name, before))
         })
         .await
@@ -819,7 +820,34 @@ pub async fn resume(
             continue;
         }
         let journal = Journal::new(&data_dir, name);
-        let last = blocking(move || journal.last_change()).await.flatten();
+        let last = match blocking(move || journal.last_change()).await {
+            Some(Ok(last)) => last,
+            // Whether the change it settled happened is in that journal: not knowing, the
+            // profile is not rotated again.
+            Some(Err(e)) => {
+                let why = format!("cannot read its journal after settling it ({e})");
+                out.done.push((
+                    i,
+                    End {
+                        settled: false,
+                        ..ended(Status::Unsettled(why))
+                    },
+                ));
+                continue;
+            }
+            None => {
+                out.done.push((
+                    i,
+                    End {
+                        settled: false,
+                        ..ended(Status::Unsettled(
+                            "internal error while reading its journal".into(),
+                        ))
+                    },
+                ));
+                continue;
+            }
+        };
         let status = match last {
             Some(l) if Some(&l.change) != before.as_ref() => match (l.last, l.outcome) {
                 (JournalStep::Done, _) => Some((Status::Saved, EndStatus::Saved, l.outcome)),
