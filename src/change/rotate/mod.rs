@@ -755,6 +755,11 @@ pub async fn resume(
             store: label.clone(),
             settled: true,
         };
+        // Left for `R`, `rekey recover` or the next resume.
+        let unsettled = |why: String| End {
+            settled: false,
+            ..ended(Status::Unsettled(why))
+        };
         match ends.get(name) {
             Some(EndStatus::Saved) => {
                 out.saved_before += 1;
@@ -776,13 +781,8 @@ pub async fn resume(
         };
         if let Some(why) = interrupt.fired() {
             // Nothing is recorded: the next resume settles it.
-            out.done.push((
-                i,
-                End {
-                    settled: false,
-                    ..ended(Status::Unsettled(format!("not settled yet: {why}")))
-                },
-            ));
+            out.done
+                .push((i, unsettled(format!("not settled yet: {why}"))));
             continue;
         }
         let _ = events.send(Event::Status(i, Status::Settling));
@@ -799,24 +799,14 @@ pub async fn resume(
         let settled = match settled {
             Ok(s) => s,
             Err(e) => {
-                out.done.push((
-                    i,
-                    End {
-                        settled: false,
-                        ..ended(Status::Unsettled(e.0))
-                    },
-                ));
+                out.done.push((i, unsettled(e.0)));
                 continue;
             }
         };
         let _ = events.send(Event::Settled(i, settled.clone()));
         if !settled.settled {
-            let end = End {
-                settled: false,
-                ..ended(Status::Unsettled(settled.did))
-            };
             record_end(run, name, EndStatus::Unsettled, None).await;
-            out.done.push((i, end));
+            out.done.push((i, unsettled(settled.did)));
             continue;
         }
         let journal = Journal::new(&data_dir, name);
@@ -824,27 +814,12 @@ pub async fn resume(
             Some(Ok(last)) => last,
             // Whether the change it settled happened is in that journal: not knowing, the
             // profile is not rotated again.
-            Some(Err(e)) => {
-                let why = format!("cannot read its journal after settling it ({e})");
-                out.done.push((
-                    i,
-                    End {
-                        settled: false,
-                        ..ended(Status::Unsettled(why))
-                    },
-                ));
-                continue;
-            }
-            None => {
-                out.done.push((
-                    i,
-                    End {
-                        settled: false,
-                        ..ended(Status::Unsettled(
-                            "internal error while reading its journal".into(),
-                        ))
-                    },
-                ));
+            failed => {
+                let why = match failed {
+                    Some(Err(e)) => format!("cannot read its journal after settling it ({e})"),
+                    _ => "internal error while reading its journal".into(),
+                };
+                out.done.push((i, unsettled(why)));
                 continue;
             }
         };
