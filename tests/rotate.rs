@@ -774,6 +774,79 @@ async fn on_a_terminal_each_profile_has_a_live_line_and_a_total() {
     assert!(!screen.contains("vpn-0000: saved"), "{screen}");
 }
 
+/// A line said during a live run (here: the signal taken) stays on screen: the live lines are
+/// cleared and drawn again under it, not over it.
+#[tokio::test]
+async fn a_line_said_during_a_live_run_is_not_drawn_over() {
+    let _cpu = CPU.read().await;
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::Read;
+    let f = Fleet::start("tty-note", 8).await;
+    f.sim.inject(Route::CiamPassword, Fault::Hold);
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rekey"));
+    cmd.args([
+        "rotate",
+        "--match",
+        "portal-*",
+        "--yes",
+        "--concurrency",
+        "1",
+    ]);
+    cmd.env("REKEY_CONFIG", &f.config);
+    cmd.env("REKEY_DATA_DIR", f.data());
+    cmd.env("REKEY_TEST_STORE_DIR", &f.store);
+    cmd.env("REKEY_ROTATE_INTERVAL_MS", "0");
+    let mut child = pty.slave.spawn_command(cmd).expect("spawn");
+    drop(pty.slave);
+    let pid = child.process_id().expect("pid");
+    let mut reader = pty.master.try_clone_reader().expect("reader");
+    let read = tokio::task::spawn_blocking(move || {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Until the child is gone (EOF, or EIO once the last slave closes).
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        raw
+    });
+    // The first change is held: its live line says so; then SIGINT, then the answer.
+    f.sim.wait_requests(Route::CiamPassword, 1).await;
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    f.sim.release_held();
+    let raw = read.await.expect("read");
+    let status = tokio::task::spawn_blocking(move || child.wait().expect("waited"))
+        .await
+        .expect("joined");
+    assert_eq!(status.exit_code(), 5, "the change in flight unsettled");
+    let size = |n| std::num::NonZeroU16::new(n).expect("not 0");
+    let mut parser = vt100::Parser::new(size(30), size(100), 0);
+    parser.process(&raw);
+    let screen = parser.screen().contents();
+    let said =
+        "rekey: interrupted by SIGINT: no new change or settle starts; what is in hand finishes";
+    assert_eq!(screen.matches(said).count(), 1, "{screen}");
+    // Each profile's final line once (none left over from a redraw that landed short).
+    for name in ["portal-0003", "portal-0007"] {
+        let lines = screen
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}: ")))
+            .count();
+        assert_eq!(lines, 1, "{name}\n{screen}");
+    }
+}
+
 #[tokio::test]
 async fn a_profile_known_to_be_locked_is_not_sent_to() {
     let _cpu = CPU.read().await;

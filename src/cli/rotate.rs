@@ -225,7 +225,9 @@ pub fn rotate(cli_path: Option<&Path>, flags: Flags) -> u8 {
                 // Said at once, so a signal is seen to be taken while what is in hand ends.
                 why = signalled.wait(), if !said_stop => {
                     said_stop = true;
-                    say!("rekey: {why}: no new change or settle starts; what is in hand finishes");
+                    view.note(&format!(
+                        "rekey: {why}: no new change or settle starts; what is in hand finishes"
+                    ));
                 }
                 _ = tick.tick() => {
                     view.draw(false);
@@ -669,7 +671,7 @@ impl View {
             Event::Attempted(i, report) => {
                 let profile = &targets[i].profile;
                 if let Err(e) = audit.append(profile, &report, at) {
-                    say!("rekey: warning: audit.jsonl not written: {e}");
+                    self.note(&format!("rekey: warning: audit.jsonl not written: {e}"));
                 }
                 self.state_changes
                     .push((profile.name.clone(), StateChange::Record(report, at)));
@@ -682,18 +684,18 @@ impl View {
                     self.save_state(known, true);
                 }
                 if !s.found.is_empty() {
-                    say!(
+                    self.note(&format!(
                         "rekey: {name}: {} — {}",
                         crate::text::escape(&s.found),
                         crate::text::escape(&s.did)
-                    );
+                    ));
                 }
             }
-            Event::Warning(i, why) => say!(
+            Event::Warning(i, why) => self.note(&format!(
                 "rekey: {}: warning: {}",
                 targets[i].profile.name,
                 crate::text::escape(&why)
-            ),
+            )),
             Event::Finished(i, end) => {
                 if let Some(slot) = self.status.get_mut(i) {
                     *slot = end.status.clone();
@@ -715,7 +717,7 @@ impl View {
         let changes = std::mem::take(&mut self.state_changes);
         self.state_saved = Instant::now();
         if let Err(e) = known.write_many(&changes) {
-            say!("rekey: warning: state.json not saved: {e}");
+            self.note(&format!("rekey: warning: state.json not saved: {e}"));
         }
     }
 
@@ -760,6 +762,19 @@ impl View {
                 end.status.word()
             );
         }
+    }
+
+    /// A line on stderr during the run. On a terminal the live lines are cleared first and
+    /// drawn again below it: written under them, it would throw their count off and be
+    /// overwritten by the next redraw.
+    fn note(&mut self, line: &str) {
+        if self.mode == Mode::Live && self.drawn > 0 {
+            let mut out = io::stdout().lock();
+            let _ = write!(out, "\x1b[{}A\r\x1b[J", self.drawn).and_then(|()| out.flush());
+            self.drawn = 0;
+            self.dirty = true;
+        }
+        say!("{line}");
     }
 
     /// Redraws the live lines (at most every 100 ms unless `force`).
@@ -834,7 +849,11 @@ impl View {
             if self.mode == Mode::Live {
                 // The full list once more, now that it is final (no redraw after this).
                 let mut out = io::stdout().lock();
-                let _ = write!(out, "\x1b[{}A\x1b[J", self.drawn);
+                // (Not `ESC[0A`: terminals read a count of 0 as 1.)
+                if self.drawn > 0 {
+                    let _ = write!(out, "\x1b[{}A", self.drawn);
+                }
+                let _ = write!(out, "\r\x1b[J");
                 for (name, status) in self.names.iter().zip(&self.status) {
                     if *status != Status::Saved {
                         let _ = writeln!(out, "{}", line_of(name, status));

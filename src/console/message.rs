@@ -53,7 +53,7 @@ pub enum Disk {
         loaded: Loaded,
     },
     /// The task doing the I/O panicked.
-    Panicked(String),
+    Panicked,
 }
 
 /// What a fleet rotation (SPEC §11) started from the console reports, in order: the core's

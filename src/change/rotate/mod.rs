@@ -565,8 +565,11 @@ async fn one(index: usize, target: Target, shared: &Arc<Shared>) -> End {
     let start = {
         let (journal, name, shared) = (journal.clone(), profile.name.clone(), shared.clone());
         blocking(move || {
-            // Unreadable, it is refused by the change itself (no change without a journal).
-            let before = journal.last_change().ok().flatten().map(|o| o.change);
+            // What `--resume` compares with: not knowing it, the profile is not started.
+            let before = journal
+                .last_change()
+                .map_err(|e| format!("cannot read its journal ({e})"))?
+                .map(|o| o.change);
             shared.record(&Progress::start(&name, before))
         })
         .await

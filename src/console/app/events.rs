@@ -51,7 +51,7 @@ impl App {
                 self.on_reloaded(path, loaded);
                 None
             }
-            Disk::Panicked(e) => Some(format!("Internal error writing a file: {e}")),
+            Disk::Panicked => Some("Internal error writing a file (state or audit)".into()),
         };
         if let Some(line) = failed {
             self.status = Some((Level::Error, line));

@@ -411,9 +411,10 @@ impl App {
         }
         self.confirm_input.clear();
         let count = rotation.targets.len();
-        // Job code throughout: a panic in the run ends it as an internal error, and the console
-        // stays up with the changes in flight.
-        handle.spawn(AsJob::new(async move {
+        // The plan's I/O and the run are job code: a panic in either ends the run as an
+        // internal error and the console stays up with the changes in flight. (This task only
+        // passes messages on; nothing would report its own end.)
+        handle.spawn(async move {
             let post = |r: Rotating| {
                 let _ = tx.send(Message::Rotation(r));
             };
@@ -433,7 +434,8 @@ impl App {
                     })
                 })
                 .await
-                .unwrap_or_else(|e| Err(format!("internal error: {e}")))
+                // (Never the join error's text: it carries the panic's message.)
+                .unwrap_or_else(|_| Err("internal error while writing the plan".into()))
             };
             let held = match opened {
                 Ok(held) => held,
@@ -463,12 +465,12 @@ impl App {
                 post(Rotating::Event(event));
             }
             drop(held);
-            post(Rotating::Ended(
-                ended
-                    .map(|_| ())
-                    .map_err(|_| "internal error in the rotation".to_string()),
-            ));
-        }));
+            post(Rotating::Ended(ended.map(|_| ()).map_err(|_| {
+                "internal error in the rotation: it stopped; a change in flight may have \
+                         been sent (see the unsettled badges)"
+                    .to_string()
+            })));
+        });
         self.status = Some((
             Level::Info,
             format!(
@@ -548,7 +550,7 @@ impl App {
                 let (level, line) = match result {
                     Err(e) => {
                         rotation.error = Some(e.clone());
-                        (Level::Error, format!("Rotation not started: {e}"))
+                        (Level::Error, format!("Rotation ended: {e}"))
                     }
                     Ok(()) => (
                         if failed + unsettled + not_started > 0 {

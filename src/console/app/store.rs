@@ -28,7 +28,8 @@ impl App {
                     }
                     let done = tokio::task::spawn_blocking(job)
                         .await
-                        .unwrap_or_else(|e| Disk::Panicked(e.to_string()));
+                        // (Never the join error's text: it carries the panic's message.)
+                        .unwrap_or(Disk::Panicked);
                     let _ = tx.send(Message::Disk(done));
                 }));
             }
