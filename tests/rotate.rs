@@ -218,59 +218,68 @@ impl Fleet {
     }
 }
 
-/// A spawned rekey's stderr, line by line as it is written (a thread reads it).
-struct StderrLines {
-    lines: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<String>>>,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+/// What a spawned rekey writes to a pipe or a pseudo-terminal, gathered as it comes (a thread
+/// reads it), so a test can wait for a text before it goes on.
+struct Output {
+    chunks: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Vec<u8>>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
-impl StderrLines {
-    fn of(child: &mut std::process::Child) -> StderrLines {
-        use std::io::BufRead as _;
-        let pipe = child.stderr.take().expect("piped stderr");
+impl Output {
+    fn of(mut from: impl std::io::Read + Send + 'static) -> Output {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+            let mut buf = [0u8; 4096];
+            // Until the writer is gone (EOF, or EIO once a pty's last slave closes).
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
                     break;
                 }
             }
         });
-        StderrLines {
-            lines: std::sync::Arc::new(std::sync::Mutex::new(rx)),
+        Output {
+            chunks: std::sync::Arc::new(std::sync::Mutex::new(rx)),
             seen: std::sync::Arc::default(),
         }
     }
 
-    /// Waits (at most 60 s) for a line containing `text`.
+    /// Waits (at most 60 s) until `text` has been written.
     async fn wait_for(&self, text: &str) {
-        let (lines, seen, text) = (self.lines.clone(), self.seen.clone(), text.to_string());
+        let (chunks, seen, text) = (self.chunks.clone(), self.seen.clone(), text.to_string());
         tokio::task::spawn_blocking(move || {
-            let rx = lines.lock().expect("lines");
+            let rx = chunks.lock().expect("chunks");
             loop {
-                let line = rx
-                    .recv_timeout(Duration::from_secs(60))
-                    .unwrap_or_else(|e| panic!("no {text:?} on stderr ({e}): {seen:?}"));
-                let found = line.contains(&text);
-                seen.lock().expect("seen").push(line);
-                if found {
+                let so_far = seen.lock().expect("seen");
+                if String::from_utf8_lossy(&so_far).contains(&text) {
                     return;
                 }
+                drop(so_far);
+                let chunk = rx
+                    .recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|e| {
+                        let so_far = seen.lock().expect("seen");
+                        panic!(
+                            "{text:?} not written ({e}): {:?}",
+                            String::from_utf8_lossy(&so_far)
+                        )
+                    });
+                seen.lock().expect("seen").extend_from_slice(&chunk);
             }
         })
         .await
         .expect("joined");
     }
 
-    /// Every line, once the pipe is closed.
-    async fn rest(self) -> String {
-        let (lines, seen) = (self.lines, self.seen);
+    /// All of it, once the writer is gone.
+    async fn all(self) -> Vec<u8> {
+        let (chunks, seen) = (self.chunks, self.seen);
         tokio::task::spawn_blocking(move || {
-            let rx = lines.lock().expect("lines");
+            let rx = chunks.lock().expect("chunks");
             let mut all = std::mem::take(&mut *seen.lock().expect("seen"));
-            all.extend(rx.iter());
-            all.join("\n") + "\n"
+            for chunk in rx.iter() {
+                all.extend_from_slice(&chunk);
+            }
+            all
         })
         .await
         .expect("joined")
@@ -710,45 +719,52 @@ async fn killed_at_ten_points_and_resumed_nothing_is_lost_or_rotated_twice() {
     assert_eq!(listed[0]["saved"], 50, "{listed}");
 }
 
+/// `rekey ARGS` on a 100x30 pseudo-terminal with the fleet's files: the child, and what it
+/// writes.
+fn on_a_pty(f: &Fleet, args: &[&str]) -> (Box<dyn portable_pty::Child + Send + Sync>, Output) {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    let pty = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rekey"));
+    cmd.args(args);
+    cmd.env("REKEY_CONFIG", &f.config);
+    cmd.env("REKEY_DATA_DIR", f.data());
+    cmd.env("REKEY_TEST_STORE_DIR", &f.store);
+    cmd.env("REKEY_ROTATE_INTERVAL_MS", "0");
+    let child = pty.slave.spawn_command(cmd).expect("spawn");
+    drop(pty.slave);
+    let reader = pty.master.try_clone_reader().expect("reader");
+    // The master stays open as long as the reader reads.
+    let master = pty.master;
+    let reader = KeepAlive(reader, master);
+    (child, Output::of(reader))
+}
+
+/// A reader that keeps something alive as long as it is read (a pty's master).
+struct KeepAlive<R, T>(R, T);
+
+impl<R: std::io::Read, T> std::io::Read for KeepAlive<R, T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
 #[tokio::test]
 async fn on_a_terminal_each_profile_has_a_live_line_and_a_total() {
     let _cpu = CPU.read().await;
-    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-    use std::io::Read;
     let f = Fleet::start("tty", 8).await;
-    let (config, data, store) = (f.config.clone(), f.data(), f.store.clone());
-    let raw = tokio::task::spawn_blocking(move || {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 30,
-                cols: 100,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rekey"));
-        cmd.args(["rotate", "--all", "--yes"]);
-        cmd.env("REKEY_CONFIG", &config);
-        cmd.env("REKEY_DATA_DIR", &data);
-        cmd.env("REKEY_TEST_STORE_DIR", &store);
-        cmd.env("REKEY_ROTATE_INTERVAL_MS", "0");
-        let mut child = pty.slave.spawn_command(cmd).expect("spawn");
-        drop(pty.slave);
-        let mut reader = pty.master.try_clone_reader().expect("reader");
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Until the child is gone (EOF, or EIO once the last slave closes).
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            raw.extend_from_slice(&buf[..n]);
-        }
-        assert!(child.wait().expect("waited").success());
-        raw
-    })
-    .await
-    .expect("ran");
+    let (mut child, output) = on_a_pty(&f, &["rotate", "--all", "--yes"]);
+    let raw = output.all().await;
+    let status = tokio::task::spawn_blocking(move || child.wait().expect("waited"))
+        .await
+        .expect("joined");
+    assert!(status.success());
     let text = String::from_utf8_lossy(&raw);
     // Live lines were drawn per profile, with a total and its bar, redrawn in place.
     for name in f.names() {
@@ -779,57 +795,40 @@ async fn on_a_terminal_each_profile_has_a_live_line_and_a_total() {
 #[tokio::test]
 async fn a_line_said_during_a_live_run_is_not_drawn_over() {
     let _cpu = CPU.read().await;
-    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-    use std::io::Read;
     let f = Fleet::start("tty-note", 8).await;
     f.sim.inject(Route::CiamPassword, Fault::Hold);
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: 30,
-            cols: 100,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("pty");
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_rekey"));
-    cmd.args([
-        "rotate",
-        "--match",
-        "portal-*",
-        "--yes",
-        "--concurrency",
-        "1",
-    ]);
-    cmd.env("REKEY_CONFIG", &f.config);
-    cmd.env("REKEY_DATA_DIR", f.data());
-    cmd.env("REKEY_TEST_STORE_DIR", &f.store);
-    cmd.env("REKEY_ROTATE_INTERVAL_MS", "0");
-    let mut child = pty.slave.spawn_command(cmd).expect("spawn");
-    drop(pty.slave);
+    let (mut child, output) = on_a_pty(
+        &f,
+        &[
+            "rotate",
+            "--match",
+            "portal-*",
+            "--yes",
+            "--concurrency",
+            "1",
+        ],
+    );
     let pid = child.process_id().expect("pid");
-    let mut reader = pty.master.try_clone_reader().expect("reader");
-    let read = tokio::task::spawn_blocking(move || {
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Until the child is gone (EOF, or EIO once the last slave closes).
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            raw.extend_from_slice(&buf[..n]);
-        }
-        raw
-    });
     // The first change is held: its live line says so; then SIGINT, then the answer.
     f.sim.wait_requests(Route::CiamPassword, 1).await;
     let pid = rustix::process::Pid::from_raw(i32::try_from(pid).expect("pid")).expect("pid");
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    // Answered only once rekey said it took the signal: the change in flight is then
+    // interrupted, not answered.
+    output
+        .wait_for("interrupted by SIGINT: no new change or settle starts")
+        .await;
     f.sim.release_held();
-    let raw = read.await.expect("read");
+    let raw = output.all().await;
     let status = tokio::task::spawn_blocking(move || child.wait().expect("waited"))
         .await
         .expect("joined");
-    assert_eq!(status.exit_code(), 5, "the change in flight unsettled");
+    assert_eq!(
+        status.exit_code(),
+        5,
+        "the change in flight unsettled: {}",
+        String::from_utf8_lossy(&raw)
+    );
     let size = |n| std::num::NonZeroU16::new(n).expect("not 0");
     let mut parser = vt100::Parser::new(size(30), size(100), 0);
     parser.process(&raw);
@@ -976,7 +975,7 @@ async fn a_signal_while_resuming_stops_after_the_settle_in_hand() {
     );
     f.sim.wait_requests(Route::CiamToken, grants + 1).await;
     let mut child = child;
-    let stderr = StderrLines::of(&mut child);
+    let stderr = Output::of(child.stderr.take().expect("piped stderr"));
     term(&child, rustix::process::Signal::INT);
     // Released only once rekey said it took the signal: nothing races.
     stderr
@@ -984,7 +983,7 @@ async fn a_signal_while_resuming_stops_after_the_settle_in_hand() {
         .await;
     f.sim.release_held();
     let mut second = finished(child).await;
-    second.stderr = stderr.rest().await;
+    second.stderr = String::from_utf8_lossy(&stderr.all().await).into_owned();
     assert_eq!(second.code, 5, "{second:?}");
     assert_eq!(second.status_of("portal-0003"), "saved", "{second:?}");
     assert_eq!(second.status_of("portal-0007"), "unsettled", "{second:?}");
