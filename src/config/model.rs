@@ -463,13 +463,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// `audit` when the file does not set it.
+    pub const DEFAULT_AUDIT: bool = true;
+    /// `mouse` when the file does not set it.
+    pub const DEFAULT_MOUSE: bool = true;
+
     /// A config of `profiles` with every top-level setting at its default: what a file holding
     /// just these profiles gives.
     pub fn of_profiles(path: PathBuf, profiles: Vec<Profile>) -> Config {
         Config {
             path,
-            audit: true,
-            mouse: true,
+            audit: Config::DEFAULT_AUDIT,
+            mouse: Config::DEFAULT_MOUSE,
             theme: ThemeName::default(),
             keys: crate::console::keymap::Keymap::default(),
             profiles,

@@ -944,8 +944,8 @@ fn top_level<'t, 'i>(
         name: "the top level of the file".into(),
     };
     top.check_keys(cx, TOP_KEYS, |_| None)?;
-    let audit = top.boolean(cx, "audit")?.unwrap_or(true);
-    let mouse = top.boolean(cx, "mouse")?.unwrap_or(true);
+    let audit = top.boolean(cx, "audit")?.unwrap_or(Config::DEFAULT_AUDIT);
+    let mouse = top.boolean(cx, "mouse")?.unwrap_or(Config::DEFAULT_MOUSE);
     let theme = match top.string(cx, "theme")? {
         None => ThemeName::default(),
         Some((name, span)) => ThemeName::from_name(name).ok_or_else(|| {

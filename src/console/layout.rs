@@ -43,6 +43,17 @@ fn cut_bottom(area: Rect, bottom: u16) -> (Rect, Rect) {
     (top, rest)
 }
 
+/// The log pane's rows in a right column `height` rows tall. At the smallest size the log
+/// gives the message line its row, so the editor keeps its height (a log of 5 rows still shows
+/// 3 exchanges).
+fn log_height(height: u16) -> u16 {
+    if height < 23 {
+        5
+    } else {
+        (height * 3 / 10).max(6)
+    }
+}
+
 /// The layout, shared by drawing and mouse hit-testing.
 ///
 /// Plain arithmetic rather than ratatui's `Layout`: its constraint solver (and the cache it
@@ -61,14 +72,7 @@ pub fn panes(area: Rect) -> Panes {
         width: main.width - left,
         ..main
     };
-    // At the smallest size the log gives the message line its row, so the editor keeps its
-    // height (a log of 5 rows still shows 3 exchanges).
-    let log_height = if right.height < 23 {
-        5
-    } else {
-        (right.height * 3 / 10).max(6)
-    };
-    let (editor, log) = cut_bottom(right, log_height);
+    let (editor, log) = cut_bottom(right, log_height(right.height));
     Panes {
         profiles,
         editor,
@@ -195,13 +199,11 @@ mod tests {
         let left = (main.width * 3 / 10).clamp(24, 40);
         let [profiles, right] =
             Layout::horizontal([Constraint::Length(left), Constraint::Min(1)]).areas(main);
-        let log_height = if right.height < 23 {
-            5
-        } else {
-            (right.height * 3 / 10).max(6)
-        };
-        let [editor, log] =
-            Layout::vertical([Constraint::Min(1), Constraint::Length(log_height)]).areas(right);
+        let [editor, log] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(log_height(right.height)),
+        ])
+        .areas(right);
         Panes {
             profiles,
             editor,
